@@ -1,0 +1,166 @@
+/*
+ * quipsharp native boundary (the only header JavaCPP parses).
+ *
+ * Plain C functions over raw pointers and sizes. Every function validates its arguments and returns a
+ * status code (QS_OK on success); on failure a message naming the argument and value is available from
+ * qs_last_error() on the same thread. No function aborts, exits or throws across this boundary.
+ *
+ * Section numbers (§) refer to shared/design/QUIPSHARP.md.
+ */
+#ifndef QUIPSHARP_H
+#define QUIPSHARP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define QS_API __declspec(dllexport)
+#else
+#define QS_API __attribute__((visibility("default")))
+#endif
+
+/* ---- status codes ---------------------------------------------------------------------------- */
+#define QS_OK 0
+#define QS_ERR_INVALID_ARGUMENT 1 /* wrong size, null pointer, unsupported dimension, bad id */
+#define QS_ERR_NON_FINITE 2       /* NaN or Inf in an input */
+#define QS_ERR_NOT_POSITIVE_DEFINITE 3
+#define QS_ERR_OUT_OF_MEMORY 4
+#define QS_ERR_INTERNAL 5
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+QS_API const char* qs_last_error(void);
+QS_API const char* qs_version(void);
+
+/* ---- Hadamard (§2) --------------------------------------------------------------------------- */
+
+/* Base order m_b of n per §2.2 (1 for powers of two), or 0 if n is not supported. */
+QS_API int32_t qs_hadamard_base_order(int64_t n);
+/* The unnormalized ±1 base matrix H_m of §2.3 (m in {1,12,20,28,36,52,60,108,116,124,140,156,172}),
+ * m*m row-major. */
+QS_API int32_t qs_hadamard_base_matrix(int32_t m, int8_t* out);
+/* The dense orthogonal M_n = (H_mb ⊗ S_2^k)/sqrt(n), n*n row-major (n <= 8192). */
+QS_API int32_t qs_hadamard_matrix(int64_t n, float* out);
+/* In place, for each of the `batch` contiguous vectors of length n: x <- M_n x (transpose = 0) or
+ * x <- M_n^T x (transpose = 1). Fast algorithm of §2.4. */
+QS_API int32_t qs_hadamard_transform_f32(float* x, int64_t batch, int64_t n, int32_t transpose);
+QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, int32_t transpose);
+
+/* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform
+ * (splitmix64, bit 63 of each output word). */
+QS_API int32_t qs_random_signs(int64_t n, uint64_t seed, uint64_t stream, float* out);
+
+/* Randomized Hadamard transform of each vector (length n) of a row-major rows*cols matrix.
+ * axis = 1: the rows are the vectors (n = cols); axis = 0: the columns are (n = rows).
+ * inverse = 0 (forward): v <- M_n^T (s ⊙ v);  inverse = 1: v <- s ⊙ (M_n v). */
+QS_API int32_t qs_rht_apply_f32(float* a, int64_t rows, int64_t cols, int32_t axis,
+                                const float* signs, int32_t inverse);
+
+/* ---- Codebooks (§3, §4) ---------------------------------------------------------------------- */
+
+/* Codebook ids, as in reference checkpoints (§8.3). */
+#define QS_CODEBOOK_E8P12 7      /* 2 bits/weight, 16-bit code per 8 weights */
+#define QS_CODEBOOK_E8P12RVQ4B 17 /* 4 bits: E8P12 + E8P12 residual, code = c1<<16 | c2 */
+#define QS_CODEBOOK_E8P12RVQ3B 18 /* 3 bits: E8P12 + E81B residual,  code = c1<<16 | c2 (c2 < 256) */
+
+/* The absolute-value table S (§3.2), 256*8 floats. */
+QS_API int32_t qs_e8p_abs_table(float* out);
+/* The packed table (§3.3), 256 words. */
+QS_API int32_t qs_e8p_packed_table(int32_t* out);
+/* Decode `count` 16-bit codes (§3.4) to count*8 floats. */
+QS_API int32_t qs_e8p_decode(const uint16_t* codes, int64_t count, float* out);
+/* Exact nearest codeword of the unscaled E8P12 codebook for each of `count` 8-vectors (§3.5).
+ * `out` (nullable) receives the decoded codewords. Non-finite input is an error. */
+QS_API int32_t qs_e8p_encode(const float* x, int64_t count, uint16_t* codes, float* out);
+/* The 1-bit E81B table (§4.3), 256*8 floats. */
+QS_API int32_t qs_e81b_table(float* out);
+/* Exact nearest E81B row for each 8-vector; `out` nullable. */
+QS_API int32_t qs_e81b_encode(const float* x, int64_t count, uint8_t* codes, float* out);
+
+/* Bits per weight (2/3/4), default global scale rho (§3.6) and default residual scale rho2 (§4; 0 for
+ * E8P12) of a codebook id. */
+QS_API int32_t qs_codebook_info(int32_t codebook_id, int32_t* bits, double* opt_scale,
+                                double* opt_resid_scale);
+/* Composite quantizer in codebook units (§4.1): each 8-vector of x to its code; `out` (nullable)
+ * gets the reconstruction. resid_scale <= 0 means the codebook default. */
+QS_API int32_t qs_codebook_quantize(int32_t codebook_id, double resid_scale, const float* x,
+                                    int64_t count, uint32_t* codes, float* out);
+QS_API int32_t qs_codebook_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                  int64_t count, float* out);
+
+/* ---- Packing for the reference kernels (§8.4) ------------------------------------------------ */
+
+/* E8P codes Q[r][k] (m rows, n/8 code columns, row-major, uint16) to m*n/32 64-bit words.
+ * Requires m % 16 == 0 and n % 64 == 0. */
+QS_API int32_t qs_pack_e8p(const uint16_t* codes, int64_t m, int64_t n, uint64_t* words);
+QS_API int32_t qs_unpack_e8p(const uint64_t* words, int64_t m, int64_t n, uint16_t* codes);
+/* Qidxs of a whole codebook (E8P12: [m, n/32]; RVQ4: [m, n/16]; RVQ3: [m, 3n/64]) from composite codes
+ * (m x n/8, uint32). qs_packed_words gives the number of 64-bit words. */
+QS_API int64_t qs_packed_words(int32_t codebook_id, int64_t m, int64_t n);
+QS_API int32_t qs_pack_codes(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
+                             uint64_t* words);
+QS_API int32_t qs_unpack_codes(int32_t codebook_id, const uint64_t* words, int64_t m, int64_t n,
+                               uint32_t* codes);
+
+/* ---- LDL, BlockLDLQ, proxy loss (§1.3, §5) --------------------------------------------------- */
+
+/* In place on an n*n symmetric matrix: H <- H / mean(diag H) + sigma * I (§1.3). */
+QS_API int32_t qs_damp(double* h, int64_t n, double sigma);
+/* g-block LDL of SPD H (n % 8 == 0): H = L' D L'^T (§5.1). lp: n*n unit block-lower-triangular;
+ * d: n*8, the 8x8 diagonal blocks D_k stacked (rows 8k..8k+7). Fails with
+ * QS_ERR_NOT_POSITIVE_DEFINITE if H is not positive definite. */
+QS_API int32_t qs_block_ldl(const double* h, int64_t n, double* lp, double* d);
+
+#define QS_ROUNDING_BLOCK_LDLQ 0
+#define QS_ROUNDING_NEAREST 1
+
+/* BlockLDLQ (§5.2) with `refine_passes` passes of §5.3, or nearest rounding of every block
+ * (rounding = QS_ROUNDING_NEAREST). w: m*n row-major, already in codebook units; h: n*n damped SPD.
+ * codes: m*(n/8); w_hat: m*n reconstruction in codebook units. */
+QS_API int32_t qs_block_ldlq(const float* w, int64_t m, int64_t n, const double* h,
+                             int32_t codebook_id, double resid_scale, int32_t rounding,
+                             int32_t refine_passes, uint32_t* codes, float* w_hat);
+
+/* tr((W - W_hat) H (W - W_hat)^T) in double; h = NULL means the identity. */
+QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n,
+                             const float* h, double* loss);
+
+/* ---- The whole recipe for one matrix (§1.4, f = 1) ------------------------------------------- */
+
+typedef struct qs_quant_params {
+  int32_t codebook_id;         /* QS_CODEBOOK_* */
+  int32_t rounding;            /* QS_ROUNDING_* */
+  int32_t refine_passes;       /* §5.3; only with BlockLDLQ */
+  int32_t use_rht;             /* 1: incoherence processing (§1.4 step 3); 0: identity */
+  double damping;              /* sigma_reg of §1.3 */
+  double scale_override;       /* rho; <= 0: codebook default */
+  double resid_scale_override; /* rho2; <= 0: codebook default */
+  uint64_t seed;               /* sign vectors: s_in = stream 1, s_out = stream 2 */
+} qs_quant_params;
+
+/* Quantize W (m*n row-major) with Hessian H (n*n row-major, NULL = identity).
+ * Outputs: codes m*(n/8); s_in (n) and s_out (m) sign vectors (all +1 without RHT); *wscale.
+ * The effective weight is  diag(s_out) M_m (wscale * W~) M_n^T diag(s_in)  (§1.4 step 7).
+ * m and n must be supported Hadamard orders (with RHT) and multiples of 8 (n) / any (m). */
+QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
+                                  const qs_quant_params* params, uint32_t* codes, float* s_in,
+                                  float* s_out, double* wscale);
+
+/* Dense effective weight (m*n) of a quantized matrix (see qs_quantize_matrix). use_rht = 0 skips the
+ * transforms (then s_in/s_out are still applied). */
+QS_API int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
+                                 double wscale, int32_t use_rht, float* out);
+/* y = W_eff x for `batch` vectors x (batch*n) -> y (batch*m), decoding codes on the fly (§7.1). */
+QS_API int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
+                                 double wscale, int32_t use_rht, const float* x, int64_t batch,
+                                 float* y);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QUIPSHARP_H */

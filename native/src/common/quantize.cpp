@@ -1,0 +1,223 @@
+// The QuIP# recipe for one matrix (§1.4 with f = 1) and the reference decode / mat-vec of §7.1.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common/ldlq.hpp"
+#include "common/parallel.hpp"
+#include "common/status.hpp"
+
+namespace qs {
+namespace {
+
+void check(int32_t status) {
+  if (status != QS_OK) fail(status, qs_last_error());
+}
+
+// "n = 100 is not a supported Hadamard order (...); nearest supported: 96 and 104".
+void require_hadamard_order(int64_t n, const char* what, bool multiple_of_8) {
+  auto ok = [&](int64_t v) {
+    return v > 0 && qs_hadamard_base_order(v) != 0 && (!multiple_of_8 || v % 8 == 0);
+  };
+  if (ok(n)) return;
+  int64_t below = n - 1, above = n + 1;
+  while (below > 0 && !ok(below)) --below;
+  while (!ok(above)) ++above;
+  std::ostringstream near;
+  if (below > 0) near << below << " and ";
+  near << above;
+  fail(QS_ERR_INVALID_ARGUMENT, what, " = ", n,
+       " is not a supported size: it must be m*2^k with m in {1, 12, 20, 28, 36, 52, 60, 108, 116, "
+       "124, 140, 156, 172}",
+       multiple_of_8 ? " and a multiple of 8" : "", "; nearest supported: ", near.str());
+}
+
+void require_symmetric(const float* h, int64_t n) {
+  double scale = 0.0;
+  for (int64_t i = 0; i < n * n; ++i) scale = std::max(scale, std::fabs(static_cast<double>(h[i])));
+  const double tol = 1e-5 * scale;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) {
+      const double a = h[i * n + j], b = h[j * n + i];
+      if (std::fabs(a - b) > tol)
+        fail(QS_ERR_INVALID_ARGUMENT, "hessian is not symmetric: h[", i, "][", j, "] = ", a,
+             " but h[", j, "][", i, "] = ", b);
+    }
+}
+
+struct CodebookInfo {
+  int32_t bits;
+  double opt_scale;
+  double opt_resid_scale;
+};
+
+CodebookInfo codebook_info(int32_t id) {
+  CodebookInfo info{};
+  check(qs_codebook_info(id, &info.bits, &info.opt_scale, &info.opt_resid_scale));
+  return info;
+}
+
+// H_r = M^T diag(s) H diag(s) M, in place (H symmetric): rows <- M^T row gives A M; transposing gives
+// M^T A; the same row transform again gives M^T A M.
+void rotate_hessian(std::vector<double>& h, int64_t n, const std::vector<float>& s) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) h[i * n + j] *= static_cast<double>(s[i]) * s[j];
+  check(qs_hadamard_transform_f64(h.data(), n, n, 1));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) std::swap(h[i * n + j], h[j * n + i]);
+  check(qs_hadamard_transform_f64(h.data(), n, n, 1));
+}
+
+void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
+                      const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
+  require_not_null(codes, "codes");
+  require_not_null(s_in, "s_in");
+  require_not_null(s_out, "s_out");
+  require(m > 0, "rows = ", m, " must be positive");
+  require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
+  require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
+  require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
+  if (use_rht) {
+    require_hadamard_order(m, "rows", false);
+    require_hadamard_order(n, "cols", true);
+  }
+  codebook_info(codebook_id);
+}
+
+}  // namespace
+}  // namespace qs
+
+extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
+                                      const qs_quant_params* p, uint32_t* codes, float* s_in,
+                                      float* s_out, double* wscale) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(w, "w");
+    require_not_null(p, "params");
+    require_not_null(codes, "codes");
+    require_not_null(s_in, "s_in");
+    require_not_null(s_out, "s_out");
+    require_not_null(wscale, "wscale");
+    require(m > 0, "rows = ", m, " must be positive");
+    require(n > 0, "cols = ", n, " must be positive");
+    require(p->use_rht == 0 || p->use_rht == 1, "use_rht = ", p->use_rht, " must be 0 or 1");
+    if (p->use_rht) {
+      require_hadamard_order(n, "cols", true);
+      require_hadamard_order(m, "rows", false);
+    } else {
+      require(n % 8 == 0, "cols = ", n, " must be a multiple of 8 (BlockLDLQ groups 8 weights)");
+    }
+    const CodebookInfo info = codebook_info(p->codebook_id);
+    require(p->rounding == QS_ROUNDING_BLOCK_LDLQ || p->rounding == QS_ROUNDING_NEAREST,
+            "rounding = ", p->rounding, " must be 0 (BlockLDLQ) or 1 (nearest)");
+    require(p->refine_passes >= 0, "refinePasses = ", p->refine_passes, " must be >= 0");
+    require(std::isfinite(p->damping) && p->damping >= 0.0, "damping = ", p->damping,
+            " must be finite and >= 0");
+    require(std::isfinite(p->scale_override), "scale = ", p->scale_override, " must be finite");
+    require_finite(w, m * n, "w");
+    if (h != nullptr) {
+      require_finite(h, n * n, "hessian");
+      require_symmetric(h, n);
+    }
+
+    // §1.4 step 2: sign vectors.
+    std::vector<float> sin_v(static_cast<size_t>(n), 1.0f), sout_v(static_cast<size_t>(m), 1.0f);
+    if (p->use_rht) {
+      check(qs_random_signs(n, p->seed, 1, sin_v.data()));
+      check(qs_random_signs(m, p->seed, 2, sout_v.data()));
+    }
+    // Step 3: W_r = M_m^T diag(s_out) W diag(s_in) M_n and H_r; §1.3 damping first.
+    std::vector<float> wr(w, w + m * n);
+    if (p->use_rht) {
+      check(qs_rht_apply_f32(wr.data(), m, n, 1, sin_v.data(), 0));
+      check(qs_rht_apply_f32(wr.data(), m, n, 0, sout_v.data(), 0));
+    }
+    std::vector<double> hr(static_cast<size_t>(n * n), 0.0);
+    if (h != nullptr) {
+      std::copy(h, h + n * n, hr.begin());
+    } else {
+      for (int64_t i = 0; i < n; ++i) hr[i * n + i] = 1.0;
+    }
+    damp_hessian(hr.data(), n, p->damping);
+    if (p->use_rht) rotate_hessian(hr, n, sin_v);
+
+    // Step 5: global scale so that the entries have RMS rho.
+    double sum_sq = 0.0;
+    for (float v : wr) sum_sq += static_cast<double>(v) * v;
+    const double rms = std::sqrt(sum_sq / static_cast<double>(m * n));
+    const double rho = p->scale_override > 0.0 ? p->scale_override : info.opt_scale;
+    const double scale = rms > 0.0 ? rms / rho : 1.0;
+    const float inv = static_cast<float>(1.0 / scale);
+    for (float& v : wr) v *= inv;
+
+    // Step 6: BlockLDLQ (or nearest rounding) in codebook units.
+    std::vector<float> w_hat(static_cast<size_t>(m * n));
+    block_ldlq(wr.data(), m, n, hr.data(), CodebookRef{p->codebook_id, p->resid_scale_override},
+               p->rounding, p->refine_passes, codes, w_hat.data());
+    std::copy(sin_v.begin(), sin_v.end(), s_in);
+    std::copy(sout_v.begin(), sout_v.end(), s_out);
+    *wscale = rms > 0.0 ? scale : 0.0;  // an all-zero W decodes to exactly zero
+  });
+}
+
+extern "C" int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                     int64_t m, int64_t n, const float* s_in, const float* s_out,
+                                     double wscale, int32_t use_rht, float* out) {
+  using namespace qs;
+  return guard([&] {
+    validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    require_not_null(out, "out");
+    check(qs_codebook_decode(codebook_id, resid_scale, codes, m * (n / 8), out));
+    const float ws = static_cast<float>(wscale);
+    // Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7)
+    for (int64_t i = 0; i < m * n; ++i) out[i] *= ws;
+    if (use_rht) {
+      check(qs_rht_apply_f32(out, m, n, 0, s_out, 1));
+      check(qs_rht_apply_f32(out, m, n, 1, s_in, 1));
+    } else {
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) out[r * n + c] *= s_out[r] * s_in[c];
+    }
+  });
+}
+
+extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                     int64_t m, int64_t n, const float* s_in, const float* s_out,
+                                     double wscale, int32_t use_rht, const float* x, int64_t batch,
+                                     float* y) {
+  using namespace qs;
+  return guard([&] {
+    validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    require_not_null(x, "x");
+    require_not_null(y, "y");
+    require(batch > 0, "batch = ", batch, " must be positive");
+    // §7.1: u = M_n^T (s_in ⊙ x); z = wscale W~ u; y = s_out ⊙ (M_m z).
+    std::vector<float> u(x, x + batch * n);
+    if (use_rht) {
+      check(qs_rht_apply_f32(u.data(), batch, n, 1, s_in, 0));
+    } else {
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t c = 0; c < n; ++c) u[b * n + c] *= s_in[c];
+    }
+    const int64_t blocks = n / 8;
+    parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
+      std::vector<float> row(static_cast<size_t>(n));
+      for (int64_t r = lo; r < hi; ++r) {
+        check(qs_codebook_decode(codebook_id, resid_scale, codes + r * blocks, blocks, row.data()));
+        for (int64_t b = 0; b < batch; ++b) {
+          const float* ub = &u[b * n];
+          double s = 0.0;
+          for (int64_t c = 0; c < n; ++c) s += static_cast<double>(row[c]) * ub[c];
+          y[b * m + r] = static_cast<float>(s * wscale);
+        }
+      }
+    });
+    if (use_rht) {
+      check(qs_rht_apply_f32(y, batch, m, 1, s_out, 1));
+    } else {
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t r = 0; r < m; ++r) y[b * m + r] *= s_out[r];
+    }
+  });
+}

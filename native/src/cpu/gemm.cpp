@@ -1,0 +1,180 @@
+#include "cpu/gemm.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QS_X86 1
+#endif
+
+#include "common/parallel.hpp"
+
+namespace qs {
+namespace {
+
+constexpr int kRows = 6;         // rows of C per micro-kernel call
+constexpr int64_t kDepth = 256;  // K block: a 6 x 256 strip of A stays in L1
+
+// Columns of C per micro-kernel call: two 256-bit registers' worth (B is packed in panels this wide).
+template <typename T>
+constexpr int panel_width() {
+  return static_cast<int>(64 / sizeof(T));
+}
+
+std::atomic<bool> force_portable{false};
+
+// acc[r][c] = sum over k < depth of a[r*lda + k] * panel[k*P + c]
+template <typename T, int R>
+void kernel_portable(int64_t depth, const T* a, int64_t lda, const T* panel, T* acc) {
+  constexpr int P = panel_width<T>();
+  for (int i = 0; i < R * P; ++i) acc[i] = T(0);
+  for (int64_t k = 0; k < depth; ++k) {
+    const T* b = panel + k * P;
+    for (int r = 0; r < R; ++r) {
+      const T av = a[r * lda + k];
+      for (int c = 0; c < P; ++c) acc[r * P + c] += av * b[c];
+    }
+  }
+}
+
+#ifdef QS_X86
+template <int R>
+__attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const float* a,
+                                                          int64_t lda, const float* panel,
+                                                          float* acc) {
+  __m256 c0[kRows], c1[kRows];
+  for (int r = 0; r < R; ++r) {
+    c0[r] = _mm256_setzero_ps();
+    c1[r] = _mm256_setzero_ps();
+  }
+  for (int64_t k = 0; k < depth; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(panel + k * 16);
+    const __m256 b1 = _mm256_loadu_ps(panel + k * 16 + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(acc + r * 16, c0[r]);
+    _mm256_storeu_ps(acc + r * 16 + 8, c1[r]);
+  }
+}
+
+template <int R>
+__attribute__((target("avx2,fma"))) void kernel_avx2_f64(int64_t depth, const double* a,
+                                                          int64_t lda, const double* panel,
+                                                          double* acc) {
+  __m256d c0[kRows], c1[kRows];
+  for (int r = 0; r < R; ++r) {
+    c0[r] = _mm256_setzero_pd();
+    c1[r] = _mm256_setzero_pd();
+  }
+  for (int64_t k = 0; k < depth; ++k) {
+    const __m256d b0 = _mm256_loadu_pd(panel + k * 8);
+    const __m256d b1 = _mm256_loadu_pd(panel + k * 8 + 4);
+    for (int r = 0; r < R; ++r) {
+      const __m256d av = _mm256_broadcast_sd(a + r * lda + k);
+      c0[r] = _mm256_fmadd_pd(av, b0, c0[r]);
+      c1[r] = _mm256_fmadd_pd(av, b1, c1[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_pd(acc + r * 8, c0[r]);
+    _mm256_storeu_pd(acc + r * 8 + 4, c1[r]);
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+template <typename T>
+using Kernel = void (*)(int64_t, const T*, int64_t, const T*, T*);
+
+template <typename T, int R>
+Kernel<T> pick_kernel() {
+#ifdef QS_X86
+  if (!force_portable.load(std::memory_order_relaxed) && cpu_has_avx2()) {
+    if constexpr (sizeof(T) == 4) return &kernel_avx2_f32<R>;
+    else return &kernel_avx2_f64<R>;
+  }
+#endif
+  return &kernel_portable<T, R>;
+}
+
+template <typename T>
+Kernel<T> kernel_for_rows(int rows) {
+  switch (rows) {
+    case 1: return pick_kernel<T, 1>();
+    case 2: return pick_kernel<T, 2>();
+    case 3: return pick_kernel<T, 3>();
+    case 4: return pick_kernel<T, 4>();
+    case 5: return pick_kernel<T, 5>();
+    default: return pick_kernel<T, 6>();
+  }
+}
+
+template <typename T>
+void gemm_acc(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+              int64_t ldb, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  constexpr int P = panel_width<T>();
+  // Pack B into column panels of width P (zero padded): panel p holds B[:, P*p .. P*p+P-1], k-major.
+  const int64_t panels = (N + P - 1) / P;
+  std::vector<T> packed(static_cast<size_t>(panels * K * P), T(0));
+  parallel_for(0, panels, std::max<int64_t>(1, 4096 / K), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p) {
+      const int64_t c0 = p * P;
+      const int64_t width = std::min<int64_t>(P, N - c0);
+      T* dst = packed.data() + p * K * P;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = 0; c < width; ++c) dst[k * P + c] = B[k * ldb + c0 + c];
+    }
+  });
+  const int64_t strips = (M + kRows - 1) / kRows;
+  // Rough work per strip decides the grain: small problems stay on one thread.
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, N * K * kRows));
+  parallel_for(0, strips, grain, [&](int64_t s_lo, int64_t s_hi) {
+    alignas(32) T acc[kRows * P];
+    for (int64_t s = s_lo; s < s_hi; ++s) {
+      const int64_t r0 = s * kRows;
+      const int rows = static_cast<int>(std::min<int64_t>(kRows, M - r0));
+      const Kernel<T> kernel = kernel_for_rows<T>(rows);
+      for (int64_t k0 = 0; k0 < K; k0 += kDepth) {
+        const int64_t depth = std::min<int64_t>(kDepth, K - k0);
+        for (int64_t p = 0; p < panels; ++p) {
+          kernel(depth, A + r0 * lda + k0, lda, packed.data() + (p * K + k0) * P, acc);
+          const int64_t c0 = p * P;
+          const int64_t width = std::min<int64_t>(P, N - c0);
+          for (int r = 0; r < rows; ++r) {
+            T* crow = C + (r0 + r) * ldc + c0;
+            for (int64_t c = 0; c < width; ++c) crow[c] += alpha * acc[r * P + c];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void gemm_force_portable(bool portable) { force_portable.store(portable); }
+
+void sgemm_acc(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float* C, int64_t ldc) {
+  gemm_acc<float>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+void dgemm_acc(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+               const double* B, int64_t ldb, double* C, int64_t ldc) {
+  gemm_acc<double>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+}  // namespace qs
