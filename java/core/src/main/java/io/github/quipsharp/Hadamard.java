@@ -1,0 +1,90 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+
+/**
+ * Hadamard matrices of order n = m·2^k (QUIPSHARP.md §2): m is one of 1, 12, 20, 28, 36, 52, 60, 108,
+ * 116, 124, 140, 156, 172, chosen by the rule of §2.2, and the base matrices are built by the Paley
+ * and Williamson constructions of §2.3. The orthogonal matrix is M_n = (H_m ⊗ S_2^k) / sqrt(n).
+ */
+public final class Hadamard {
+  /** Largest order for which {@link #matrix} builds the dense matrix. */
+  public static final int MAX_DENSE_ORDER = 8192;
+
+  private Hadamard() {}
+
+  /** Whether n is a supported order. */
+  public static boolean isSupported(int n) {
+    return baseOrder(n) != 0;
+  }
+
+  /** The base order m of n (1 for powers of two), or 0 when n is not supported. */
+  public static int baseOrder(int n) {
+    if (n <= 0) {
+      return 0;
+    }
+    NativeCalls.ensureLoaded();
+    return QuipsharpNative.qs_hadamard_base_order(n);
+  }
+
+  /**
+   * The dense M_n, n×n row-major, normalized so that M·Mᵀ = I.
+   *
+   * @throws IllegalArgumentException if n is unsupported or larger than {@link #MAX_DENSE_ORDER}
+   */
+  public static float[] matrix(int n) {
+    requireSupported(n, "n");
+    if (n > MAX_DENSE_ORDER) {
+      throw new IllegalArgumentException(
+          "n = " + n + " is too large for a dense Hadamard matrix (at most " + MAX_DENSE_ORDER + ")");
+    }
+    float[] out = new float[Checks.product(n, n, "Hadamard matrix")];
+    NativeCalls.check(QuipsharpNative.qs_hadamard_matrix(n, out), "Hadamard.matrix(" + n + ")");
+    return out;
+  }
+
+  /**
+   * The fast transform of every length-n vector in {@code x} (x.length a multiple of n): M_n·v, or
+   * M_nᵀ·v when {@code transpose}. Returns a new array.
+   */
+  public static float[] transform(float[] x, int n, boolean transpose) {
+    requireSupported(n, "n");
+    Checks.notNull(x, "x");
+    if (x.length % n != 0 || x.length == 0) {
+      throw new IllegalArgumentException(
+          "x.length = " + x.length + " must be a positive multiple of n = " + n);
+    }
+    float[] out = x.clone();
+    NativeCalls.check(
+        QuipsharpNative.qs_hadamard_transform_f32(out, x.length / n, n, transpose ? 1 : 0),
+        "Hadamard.transform");
+    return out;
+  }
+
+  /** The supported orders nearest to n: the largest below and the smallest above (either may be 0). */
+  public static int[] nearestSupported(int n) {
+    int below = n - 1;
+    while (below > 0 && !isSupported(below)) {
+      below--;
+    }
+    int above = Math.max(n + 1, 1);
+    while (above > 0 && !isSupported(above)) {
+      above++;
+    }
+    return new int[] {Math.max(below, 0), Math.max(above, 0)};
+  }
+
+  static void requireSupported(int n, String name) {
+    if (!isSupported(n)) {
+      int[] near = nearestSupported(n);
+      throw new IllegalArgumentException(
+          name
+              + " = "
+              + n
+              + " is not a supported Hadamard order (m·2^k with m in {1, 12, 20, 28, 36, 52, 60, 108,"
+              + " 116, 124, 140, 156, 172}); nearest supported: "
+              + (near[0] > 0 ? near[0] + " and " : "")
+              + near[1]);
+    }
+  }
+}

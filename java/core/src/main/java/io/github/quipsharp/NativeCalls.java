@@ -1,0 +1,56 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+
+/**
+ * Loads the native library (from the bindings jar, through JavaCPP) and turns native status codes
+ * into Java exceptions carrying the native message.
+ */
+final class NativeCalls {
+  private static volatile boolean loaded;
+
+  private NativeCalls() {}
+
+  /** Loads the library once; a failure is reported as a {@link QuipsharpException}. */
+  static void ensureLoaded() {
+    if (loaded) {
+      return;
+    }
+    synchronized (NativeCalls.class) {
+      if (loaded) {
+        return;
+      }
+      try {
+        org.bytedeco.javacpp.Loader.load(QuipsharpNative.class);
+      } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
+        throw new QuipsharpException(
+            "could not load the quipsharp native library for platform "
+                + org.bytedeco.javacpp.Loader.getPlatform()
+                + " from the quipsharp-bindings jar: "
+                + e,
+            e);
+      }
+      loaded = true;
+    }
+  }
+
+  /** Throws the exception matching a non-zero native status, prefixed with {@code context}. */
+  static void check(int status, String context) {
+    if (status == QuipsharpNative.QS_OK) {
+      return;
+    }
+    String detail = QuipsharpNative.qs_last_error().getString();
+    String message = context + ": " + detail;
+    switch (status) {
+      case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
+      case QuipsharpNative.QS_ERR_NON_FINITE:
+        throw new IllegalArgumentException(message);
+      case QuipsharpNative.QS_ERR_NOT_POSITIVE_DEFINITE:
+        throw new NotPositiveDefiniteException(message);
+      case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:
+        throw new QuipsharpException(message + " (native allocation failed)");
+      default:
+        throw new QuipsharpException(message);
+    }
+  }
+}

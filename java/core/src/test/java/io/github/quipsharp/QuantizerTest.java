@@ -1,0 +1,197 @@
+package io.github.quipsharp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class QuantizerTest {
+  static final int N = 256;
+  static float[] w;
+  static float[] correlated;
+
+  @BeforeAll
+  static void data() {
+    w = SyntheticData.gaussian(N, N, 11);
+    // XᵀX / 4096 of 4096 samples whose neighbouring columns have correlation 0.95.
+    correlated = SyntheticData.empiricalHessian(N, 4096, 0.95, 12);
+  }
+
+  static QuantConfig.Builder cfg() {
+    return QuantConfig.builder().bits(2).seed(1).refinePasses(0);
+  }
+
+  static double loss(float[] w, int rows, int cols, float[] h, QuantConfig c) {
+    try (QuantizedLinear q = Quantizer.quantize(w, rows, cols, h, c)) {
+      return q.proxyLoss(w, h);
+    }
+  }
+
+  static double mse(float[] w, int rows, int cols, QuantConfig c) {
+    try (QuantizedLinear q = Quantizer.quantize(w, rows, cols, null, c)) {
+      float[] d = q.decode();
+      double s = 0;
+      for (int i = 0; i < w.length; i++) {
+        s += (w[i] - d[i]) * (double) (w[i] - d[i]);
+      }
+      return s / w.length;
+    }
+  }
+
+  @Test
+  void residualCodebooksLowerTheErrorWithEveryBit() {
+    double[] m = new double[5];
+    for (int bits = 2; bits <= 4; bits++) {
+      QuantConfig c =
+          cfg().bits(bits).rounding(Rounding.NEAREST).incoherence(false).build();
+      m[bits] = mse(w, N, N, c);
+    }
+    assertTrue(m[4] < m[3] && m[3] < m[2], "MSE 2/3/4 bits: " + Arrays.toString(m));
+    // §3.6 / §10.3 values on N(0,1) at the default scales: 0.0917, 0.0296, 0.0097.
+    assertEquals(0.0917, m[2], 0.004);
+    assertEquals(0.0296, m[3], 0.002);
+    assertEquals(0.0097, m[4], 0.0008);
+  }
+
+  @Test
+  void withIdentityHessianBlockLdlqEqualsNearestRounding() {
+    for (int bits = 2; bits <= 4; bits++) {
+      try (QuantizedLinear a = Quantizer.quantize(w, N, N, null, cfg().bits(bits).build());
+          QuantizedLinear b =
+              Quantizer.quantize(w, N, N, null, cfg().bits(bits).rounding(Rounding.NEAREST).build())) {
+        assertArrayEquals(b.codes(), a.codes(), "bits " + bits);
+      }
+    }
+  }
+
+  @Test
+  void blockLdlqBeatsNearestRoundingOnACorrelatedHessian() {
+    for (int bits = 2; bits <= 4; bits++) {
+      double ldlq = loss(w, N, N, correlated, cfg().bits(bits).build());
+      double nearest = loss(w, N, N, correlated, cfg().bits(bits).rounding(Rounding.NEAREST).build());
+      assertTrue(ldlq < 0.9 * nearest, bits + " bits: BlockLDLQ " + ldlq + " vs nearest " + nearest);
+    }
+  }
+
+  @Test
+  void refinePassesNeverIncreaseTheProxyLoss() {
+    double previous = Double.MAX_VALUE;
+    for (int passes : new int[] {0, 1, 2, 3, 6}) {
+      double l = loss(w, N, N, correlated, cfg().refinePasses(passes).build());
+      assertTrue(l <= previous * (1 + 1e-6), passes + " passes: " + l + " > " + previous);
+      previous = l;
+    }
+  }
+
+  @Test
+  void dampingHandlesASingularHessian() {
+    // 16 samples in 256 dimensions: rank 16.
+    float[] singular = SyntheticData.empiricalHessian(N, 16, 0.5, 3);
+    double l = loss(w, N, N, singular, cfg().build());
+    assertTrue(Double.isFinite(l) && l >= 0, "loss " + l);
+    double nearest = loss(w, N, N, singular, cfg().rounding(Rounding.NEAREST).build());
+    assertTrue(l < nearest, "BlockLDLQ " + l + " vs nearest " + nearest);
+  }
+
+  @Test
+  void fullRecipeOnA512By1024MatrixAt2Bits() {
+    int rows = 512;
+    int cols = 1024;
+    float[] w2 = SyntheticData.gaussian(rows, cols, 21);
+    float[] h = SyntheticData.empiricalHessian(cols, 4096, 0.95, 22);
+    QuantConfig quip = QuantConfig.builder().bits(2).seed(5).refinePasses(2).build();
+    QuantConfig nearest = quip.toBuilder().rounding(Rounding.NEAREST).refinePasses(0).build();
+    try (QuantizedLinear q = Quantizer.quantize(w2, rows, cols, h, quip);
+        QuantizedLinear n = Quantizer.quantize(w2, rows, cols, h, nearest)) {
+      double relQuip = q.relativeProxyLoss(w2, h);
+      double relNearest = n.relativeProxyLoss(w2, h);
+      assertTrue(relQuip < relNearest, "QuIP# " + relQuip + " vs RHT + nearest " + relNearest);
+      assertTrue(relQuip > 0 && relQuip < 0.2, "relative proxy loss " + relQuip);
+
+      // matvec(x) equals decode()·x, computed here in double.
+      float[] dense = q.decode();
+      float[] x = SyntheticData.gaussian(3, cols, 23);
+      float[] y = q.matvec(x);
+      assertEquals(3 * rows, y.length);
+      double maxErr = 0;
+      double maxAbs = 0;
+      for (int b = 0; b < 3; b++) {
+        for (int r = 0; r < rows; r++) {
+          double s = 0;
+          for (int c = 0; c < cols; c++) {
+            s += (double) dense[r * cols + c] * x[b * cols + c];
+          }
+          maxErr = Math.max(maxErr, Math.abs(s - y[b * rows + r]));
+          maxAbs = Math.max(maxAbs, Math.abs(s));
+        }
+      }
+      assertTrue(maxErr <= 1e-4 * maxAbs, "max |matvec - decode·x| = " + maxErr + " of " + maxAbs);
+    }
+  }
+
+  @Test
+  void incoherenceProcessingHelpsNearestRoundingOnOutliers() {
+    // A matrix with a few huge entries: RHT spreads them, so RHT + nearest beats plain nearest.
+    float[] spiky = w.clone();
+    for (int i = 0; i < spiky.length; i += 997) {
+      spiky[i] *= 40;
+    }
+    QuantConfig rht = cfg().rounding(Rounding.NEAREST).build();
+    QuantConfig plain = rht.toBuilder().incoherence(false).build();
+    assertTrue(loss(spiky, N, N, null, rht) < loss(spiky, N, N, null, plain));
+  }
+
+  @Test
+  void sameSeedSameCodesOtherSeedOtherSigns() {
+    QuantConfig a = cfg().seed(42).refinePasses(1).build();
+    try (QuantizedLinear q1 = Quantizer.quantize(w, N, N, correlated, a);
+        QuantizedLinear q2 = Quantizer.quantize(w, N, N, correlated, a);
+        QuantizedLinear q3 = Quantizer.quantize(w, N, N, correlated, a.toBuilder().seed(43).build())) {
+      assertArrayEquals(q1.codes(), q2.codes());
+      assertArrayEquals(q1.signsIn(), q2.signsIn());
+      assertEquals(q1.scale(), q2.scale());
+      assertFalse(Arrays.equals(q1.signsIn(), q3.signsIn()));
+      assertFalse(Arrays.equals(q1.signsOut(), q3.signsOut()));
+      assertFalse(Arrays.equals(q1.codes(), q3.codes()));
+    }
+  }
+
+  @Test
+  void accessorsDescribeTheMatrix() {
+    try (QuantizedLinear q = Quantizer.quantize(w, N, N, null, cfg().bits(3).build())) {
+      assertEquals(N, q.rows());
+      assertEquals(N, q.cols());
+      assertEquals(3, q.bits());
+      assertEquals(N * N / 8, q.codes().length);
+      // 3 bits: rows*cols*3/64 words (§8.4).
+      assertEquals(N * N * 3 / 64, q.packedCodes().length);
+    }
+  }
+
+  @Test
+  void zeroMatrixDecodesToZero() {
+    try (QuantizedLinear q = Quantizer.quantize(new float[64 * 64], 64, 64, null, cfg().build())) {
+      assertEquals(0.0, q.scale());
+      for (float v : q.decode()) {
+        assertEquals(0.0, v, 0.0, "decoded entry of an all-zero matrix");
+      }
+    }
+  }
+
+  @Test
+  void closingFreesTheNativeMemory() {
+    long before = Pointer.totalBytes();
+    for (int i = 0; i < 5; i++) {
+      try (QuantizedLinear q = Quantizer.quantize(w, N, N, null, cfg().build())) {
+        q.decode();
+        q.matvec(new float[N]);
+      }
+    }
+    assertEquals(before, Pointer.totalBytes(), "native bytes still allocated after close");
+  }
+}
