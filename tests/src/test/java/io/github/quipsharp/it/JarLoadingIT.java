@@ -1,0 +1,133 @@
+package io.github.quipsharp.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The native library loads from the Maven artifacts alone: a consumer program, compiled here against
+ * the packaged jars, runs in a fresh JVM whose class path holds only those jars (plus the consumer),
+ * with no LD_LIBRARY_PATH and an empty JavaCPP cache. The consumer reports which libquipsharp.so its
+ * process mapped; it must be the copy JavaCPP extracted from the jar into that cache.
+ */
+class JarLoadingIT {
+  private static final String CONSUMER =
+      String.join(
+          "\n",
+          "import io.github.quipsharp.*;",
+          "import java.nio.file.*;",
+          "public class Consumer {",
+          "  public static void main(String[] a) throws Exception {",
+          "    E8P12Codebook cb = E8P12Codebook.get();",
+          "    short[] c = cb.encode(new float[] {0.3f, -1.2f, 0.8f, 2.1f, -0.4f, 0.05f, -0.9f, 1.6f});",
+          "    System.out.println(\"code=\" + Integer.toHexString(c[0] & 0xffff));",
+          "    System.out.println(\"supported11008=\" + Hadamard.isSupported(11008));",
+          "    float[] w = SyntheticData.gaussian(32, 64, 1);",
+          "    try (QuantizedLinear q = Quantizer.quantize(w, 32, 64, null,",
+          "        QuantConfig.builder().bits(2).seed(3).build())) {",
+          "      System.out.println(\"rows=\" + q.rows() + \" decoded=\" + q.decode().length);",
+          "    }",
+          "    for (String line : Files.readAllLines(Paths.get(\"/proc/self/maps\"))) {",
+          "      if (line.contains(\"libquipsharp.so\")) {",
+          "        System.out.println(\"mapped=\" + line.substring(line.indexOf('/')));",
+          "        break;",
+          "      }",
+          "    }",
+          "  }",
+          "}",
+          "");
+
+  @Test
+  void nativeLibraryLoadsFromTheJarsInAFreshJvm(@TempDir Path tmp) throws Exception {
+    List<String> jars = artifactJars();
+    Path src = tmp.resolve("src/Consumer.java");
+    Files.createDirectories(src.getParent());
+    Files.writeString(src, CONSUMER, StandardCharsets.UTF_8);
+    Path classes = Files.createDirectories(tmp.resolve("classes"));
+    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+    assertNotNull(javac, "a JDK (not a JRE) is needed to compile the consumer");
+    int rc =
+        javac.run(
+            null, null, null, "-cp", String.join(File.pathSeparator, jars), "-d",
+            classes.toString(), src.toString());
+    assertEquals(0, rc, "consumer compiles against the packaged jars");
+
+    Path cache = Files.createDirectories(tmp.resolve("javacpp-cache"));
+    List<String> cp = new ArrayList<>(jars);
+    cp.add(0, classes.toString());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            java,
+            "-Dorg.bytedeco.javacpp.cachedir=" + cache,
+            "-cp",
+            String.join(File.pathSeparator, cp),
+            "Consumer");
+    pb.environment().remove("LD_LIBRARY_PATH");
+    pb.environment().remove("JAVA_TOOL_OPTIONS");
+    pb.redirectErrorStream(true);
+    Process p = pb.start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "consumer finished");
+    assertEquals(0, p.exitValue(), "consumer exit code; output:\n" + output);
+
+    assertTrue(output.contains("code=735c"), output); // QUIPSHARP.md §10.2.5
+    assertTrue(output.contains("supported11008=true"), output);
+    assertTrue(output.contains("rows=32 decoded=2048"), output);
+    String mapped =
+        output.lines().filter(l -> l.startsWith("mapped=")).findFirst().orElse("mapped=<none>");
+    Path lib = Path.of(mapped.substring("mapped=".length()).trim());
+    assertTrue(
+        lib.toAbsolutePath().startsWith(cache.toRealPath()) || lib.startsWith(cache),
+        "libquipsharp.so must come from the JavaCPP cache extracted from the jar, not from "
+            + lib
+            + "\noutput:\n"
+            + output);
+    try (var files = Files.walk(cache)) {
+      List<String> extracted =
+          files.map(Path::toString).filter(s -> s.endsWith(".so")).collect(Collectors.toList());
+      assertTrue(
+          extracted.stream().anyMatch(s -> s.endsWith("libjniQuipsharpNative.so")), extracted.toString());
+    }
+  }
+
+  /** The packaged jars of the modules and their runtime dependencies, from this test's class path. */
+  private static List<String> artifactJars() throws IOException {
+    List<String> jars = new ArrayList<>();
+    boolean bindings = false;
+    boolean core = false;
+    for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      String name = Path.of(entry).getFileName().toString();
+      if (name.startsWith("quipsharp-bindings")) {
+        assertTrue(name.endsWith(".jar"), "bindings must be the packaged jar (run mvn verify): " + entry);
+        bindings = true;
+        jars.add(entry);
+      } else if (name.startsWith("quipsharp-core")) {
+        assertTrue(name.endsWith(".jar"), "core must be the packaged jar (run mvn verify): " + entry);
+        core = true;
+        jars.add(entry);
+      } else if (name.startsWith("javacpp-") || name.startsWith("guava-")
+          || name.startsWith("failureaccess-")) {
+        jars.add(entry);
+      }
+    }
+    assertTrue(bindings && core, "class path lacks the module jars: " + jars);
+    assertFalse(jars.isEmpty());
+    return jars;
+  }
+}
