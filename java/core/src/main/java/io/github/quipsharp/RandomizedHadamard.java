@@ -50,6 +50,30 @@ public final class RandomizedHadamard {
     return apply(x, true);
   }
 
+  /**
+   * The forward transform of every column of {@code a}, an n×cols row-major matrix (a.length =
+   * n·cols): the left-hand transform Mᵀ diag(s) A. Returns a new array.
+   */
+  public float[] forwardColumns(float[] a, int cols) {
+    return applyColumns(a, cols, false);
+  }
+
+  /** The inverse transform of every column of the n×cols row-major matrix {@code a}. */
+  public float[] inverseColumns(float[] a, int cols) {
+    return applyColumns(a, cols, true);
+  }
+
+  private float[] applyColumns(float[] a, int cols, boolean inverse) {
+    Checks.notNull(a, "a");
+    Checks.positive(cols, "cols");
+    Checks.length(a.length, (long) n * cols, "a", "n * cols = " + n + " * " + cols);
+    float[] out = a.clone();
+    NativeCalls.check(
+        QuipsharpNative.qs_rht_apply_f32(out, n, cols, 0, signs, inverse ? 1 : 0),
+        inverse ? "RandomizedHadamard.inverseColumns" : "RandomizedHadamard.forwardColumns");
+    return out;
+  }
+
   private float[] apply(float[] x, boolean inverse) {
     Checks.notNull(x, "x");
     if (x.length == 0 || x.length % n != 0) {

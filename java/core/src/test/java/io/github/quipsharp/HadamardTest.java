@@ -28,27 +28,33 @@ class HadamardTest {
   void denseMatrixIsOrthogonalForEveryBaseUpTo4096() {
     for (int n : orders(4096)) {
       float[] h = Hadamard.matrix(n);
-      SplittableRandom random = new SplittableRandom(n);
-      // All row pairs for n <= 512; beyond that rows 0, n-1 and 6 random rows against every row.
-      int probes = n <= 512 ? n : 8;
-      for (int p = 0; p < probes; p++) {
-        int i = n <= 512 ? p : (p == 0 ? 0 : p == 1 ? n - 1 : random.nextInt(n));
-        for (int j = 0; j < n; j++) {
-          double dot = 0;
-          for (int c = 0; c < n; c++) {
-            dot += (double) h[i * n + c] * h[j * n + c];
+      float magnitude = (float) (1 / Math.sqrt(n));
+      for (float v : h) {
+        assertEquals(magnitude, Math.abs(v), 1e-6f, "entries are ±1/sqrt(n), n = " + n);
+      }
+      // Every entry of H·Hᵀ. Up to 512 by direct products; beyond, column j of H·Hᵀ is H applied to
+      // row j of H, computed with the fast transform (which fastTransformEqualsDenseProduct checks
+      // against dense products), so the check stays O(n² log n).
+      double maxErr = 0;
+      if (n <= 512) {
+        for (int i = 0; i < n; i++) {
+          for (int j = 0; j < n; j++) {
+            double dot = 0;
+            for (int c = 0; c < n; c++) {
+              dot += (double) h[i * n + c] * h[j * n + c];
+            }
+            maxErr = Math.max(maxErr, Math.abs(dot - (i == j ? 1 : 0)));
           }
-          double expected = i == j ? 1 : 0;
-          if (Math.abs(dot - expected) > 1e-5) {
-            throw new AssertionError("n = " + n + ": (H H^T)[" + i + "][" + j + "] = " + dot);
+        }
+      } else {
+        float[] g = Hadamard.transform(h, n, false); // row j = H·(row j of H) = column j of H·Hᵀ
+        for (int j = 0; j < n; j++) {
+          for (int i = 0; i < n; i++) {
+            maxErr = Math.max(maxErr, Math.abs(g[j * n + i] - (i == j ? 1 : 0)));
           }
         }
       }
-      // Entries are ±1/sqrt(n).
-      float magnitude = (float) (1 / Math.sqrt(n));
-      for (float v : h) {
-        assertEquals(magnitude, Math.abs(v), 1e-6f, "n = " + n);
-      }
+      assertTrue(maxErr < 1e-5, "n = " + n + ": max |H·Hᵀ - I| = " + maxErr);
     }
   }
 
@@ -126,6 +132,32 @@ class HadamardTest {
       }
       assertEquals(expected, y[r], 1e-5);
     }
+  }
+
+  @Test
+  void columnTransformEqualsRowTransformOfTheTranspose() {
+    int n = 208; // 52 * 4
+    int cols = 37;
+    RandomizedHadamard rht = RandomizedHadamard.of(n, 5);
+    float[] a = SyntheticData.gaussian(n, cols, 6);
+    float[] t = new float[a.length]; // cols x n
+    for (int r = 0; r < n; r++) {
+      for (int c = 0; c < cols; c++) {
+        t[c * n + r] = a[r * cols + c];
+      }
+    }
+    float[] byColumns = rht.forwardColumns(a, cols);
+    float[] byRows = rht.forward(t);
+    for (int r = 0; r < n; r++) {
+      for (int c = 0; c < cols; c++) {
+        assertEquals(byRows[c * n + r], byColumns[r * cols + c], 1e-5);
+      }
+    }
+    float[] back = rht.inverseColumns(byColumns, cols);
+    for (int i = 0; i < a.length; i++) {
+      assertEquals(a[i], back[i], 1e-5);
+    }
+    assertThrows(IllegalArgumentException.class, () -> rht.forwardColumns(a, cols + 1));
   }
 
   @Test
