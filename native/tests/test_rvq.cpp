@@ -12,32 +12,8 @@
 
 namespace {
 
-struct Rng {
-  uint64_t state;
-  explicit Rng(uint64_t seed) : state(seed) {}
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() {
-    return (static_cast<double>(next() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-  }
-  double normal() {
-    if (has_spare) {
-      has_spare = false;
-      return spare;
-    }
-    const double u = uniform(), v = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u));
-    spare = radius * std::sin(6.283185307179586 * v);
-    has_spare = true;
-    return radius * std::cos(6.283185307179586 * v);
-  }
-  bool has_spare = false;
-  double spare = 0.0;
-};
+using qs_test::Rng;
+
 
 std::vector<float> e81b() {
   std::vector<float> t(256 * 8);

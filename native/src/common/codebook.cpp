@@ -268,17 +268,6 @@ void validate_codes(int32_t id, const uint32_t* codes, int64_t count, const char
 
 // ---- C boundary -------------------------------------------------------------------------------
 
-namespace {
-void require_count(int64_t count, const char* name) {
-  qs::require(count >= 0, name, " = ", count, " must be >= 0");
-  qs::require(count <= INT64_MAX / 64, name, " = ", count, " is too large");
-}
-template <typename T>
-void require_buffer(const T* p, int64_t count, const char* name) {
-  if (count > 0) qs::require_not_null(p, name);
-}
-}  // namespace
-
 extern "C" int32_t qs_e81b_table(float* out) {
   return qs::guard([&] {
     qs::require_not_null(out, "out");
@@ -288,9 +277,9 @@ extern "C" int32_t qs_e81b_table(float* out) {
 
 extern "C" int32_t qs_e81b_encode(const float* x, int64_t count, uint8_t* codes, float* out) {
   return qs::guard([&] {
-    require_count(count, "count");
-    require_buffer(x, count, "x");
-    require_buffer(codes, count, "codes");
+    qs::require_count(count, "count");
+    qs::require_buffer(x, count, "x");
+    qs::require_buffer(codes, count, "codes");
     qs::require_finite(x, 8 * count, "x");
     qs::e81b_encode(x, count, codes, out);
   });
@@ -310,9 +299,9 @@ extern "C" int32_t qs_codebook_quantize(int32_t codebook_id, double resid_scale,
                                         int64_t count, uint32_t* codes, float* out) {
   return qs::guard([&] {
     qs::effective_resid_scale(codebook_id, resid_scale);  // validates id and scale
-    require_count(count, "count");
-    require_buffer(x, count, "x");
-    require_buffer(codes, count, "codes");
+    qs::require_count(count, "count");
+    qs::require_buffer(x, count, "x");
+    qs::require_buffer(codes, count, "codes");
     qs::require_finite(x, 8 * count, "x");
     qs::codebook_quantize(codebook_id, resid_scale, x, count, codes, out);
   });
@@ -322,9 +311,9 @@ extern "C" int32_t qs_codebook_decode(int32_t codebook_id, double resid_scale,
                                       const uint32_t* codes, int64_t count, float* out) {
   return qs::guard([&] {
     qs::effective_resid_scale(codebook_id, resid_scale);
-    require_count(count, "count");
-    require_buffer(codes, count, "codes");
-    require_buffer(out, count, "out");
+    qs::require_count(count, "count");
+    qs::require_buffer(codes, count, "codes");
+    qs::require_buffer(out, count, "out");
     qs::validate_codes(codebook_id, codes, count, "codes");
     qs::codebook_decode(codebook_id, resid_scale, codes, count, out);
   });

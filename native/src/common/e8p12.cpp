@@ -372,17 +372,6 @@ void e8p_encode(const float* x, int64_t count, uint16_t* codes, float* out) {
 
 // ---- C boundary -------------------------------------------------------------------------------
 
-namespace {
-void require_count(int64_t count, const char* name) {
-  qs::require(count >= 0, name, " = ", count, " must be >= 0");
-  qs::require(count <= INT64_MAX / 64, name, " = ", count, " is too large");
-}
-template <typename T>
-void require_buffer(const T* p, int64_t count, const char* name) {
-  if (count > 0) qs::require_not_null(p, name);
-}
-}  // namespace
-
 extern "C" int32_t qs_e8p_abs_table(float* out) {
   return qs::guard([&] {
     qs::require_not_null(out, "out");
@@ -400,18 +389,18 @@ extern "C" int32_t qs_e8p_packed_table(int32_t* out) {
 
 extern "C" int32_t qs_e8p_decode(const uint16_t* codes, int64_t count, float* out) {
   return qs::guard([&] {
-    require_count(count, "count");
-    require_buffer(codes, count, "codes");
-    require_buffer(out, count, "out");
+    qs::require_count(count, "count");
+    qs::require_buffer(codes, count, "codes");
+    qs::require_buffer(out, count, "out");
     qs::e8p_decode(codes, count, out);
   });
 }
 
 extern "C" int32_t qs_e8p_encode(const float* x, int64_t count, uint16_t* codes, float* out) {
   return qs::guard([&] {
-    require_count(count, "count");
-    require_buffer(x, count, "x");
-    require_buffer(codes, count, "codes");
+    qs::require_count(count, "count");
+    qs::require_buffer(x, count, "x");
+    qs::require_buffer(codes, count, "codes");
     qs::require_finite(x, 8 * count, "x");
     qs::e8p_encode(x, count, codes, out);
   });

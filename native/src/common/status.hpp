@@ -43,6 +43,18 @@ void require_not_null(const T* p, const char* name) {
   if (p == nullptr) fail(QS_ERR_INVALID_ARGUMENT, name, " must not be null");
 }
 
+// An element count: non-negative and small enough that count * 64 bytes cannot overflow.
+inline void require_count(int64_t count, const char* name) {
+  require(count >= 0, name, " = ", count, " must be >= 0");
+  require(count <= INT64_MAX / 64, name, " = ", count, " is too large");
+}
+
+// A buffer may be null only when it holds nothing.
+template <typename T>
+void require_buffer(const T* p, int64_t count, const char* name) {
+  if (count > 0) require_not_null(p, name);
+}
+
 // Throws QS_ERR_NON_FINITE naming the array and the first bad index.
 template <typename T>
 void require_finite(const T* p, int64_t count, const char* name) {
