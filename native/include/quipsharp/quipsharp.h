@@ -48,8 +48,10 @@ QS_API int32_t qs_hadamard_matrix(int64_t n, float* out);
 QS_API int32_t qs_hadamard_transform_f32(float* x, int64_t batch, int64_t n, int32_t transpose);
 QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, int32_t transpose);
 
-/* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform
- * (splitmix64, bit 63 of each output word). */
+/* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform:
+ *   mix64(z) = splitmix64's finalizer; state = mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15));
+ *   for each i: state += 0x9E3779B97F4A7C15; out[i] = (mix64(state) >> 63) ? -1 : +1.
+ * qs_quantize_matrix uses stream 1 for s_in and stream 2 for s_out; RandomizedHadamard uses 0. */
 QS_API int32_t qs_random_signs(int64_t n, uint64_t seed, uint64_t stream, float* out);
 
 /* Randomized Hadamard transform of each vector (length n) of a row-major rows*cols matrix.
@@ -97,7 +99,8 @@ QS_API int32_t qs_codebook_decode(int32_t codebook_id, double resid_scale, const
 QS_API int32_t qs_pack_e8p(const uint16_t* codes, int64_t m, int64_t n, uint64_t* words);
 QS_API int32_t qs_unpack_e8p(const uint64_t* words, int64_t m, int64_t n, uint16_t* codes);
 /* Qidxs of a whole codebook (E8P12: [m, n/32]; RVQ4: [m, n/16]; RVQ3: [m, 3n/64]) from composite codes
- * (m x n/8, uint32). qs_packed_words gives the number of 64-bit words. */
+ * (m x n/8, uint32). qs_packed_words gives the number of 64-bit words, or -1 (with qs_last_error())
+ * for a bad id or shape. Codes out of range for the codebook are rejected. */
 QS_API int64_t qs_packed_words(int32_t codebook_id, int64_t m, int64_t n);
 QS_API int32_t qs_pack_codes(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
                              uint64_t* words);
