@@ -34,6 +34,12 @@ extern "C" {
 QS_API const char* qs_last_error(void);
 QS_API const char* qs_version(void);
 
+/* Threads used by every native kernel (one process-wide pool; concurrent callers do not
+ * oversubscribe: while one call runs a parallel region, others run on their own thread). Default:
+ * QUIPSHARP_NUM_THREADS, else the number of hardware threads. */
+QS_API int32_t qs_set_num_threads(int32_t threads);
+QS_API int32_t qs_get_num_threads(void);
+
 /* ---- Hadamard (§2) --------------------------------------------------------------------------- */
 
 /* Base order m_b of n per §2.2 (1 for powers of two), or 0 if n is not supported. */

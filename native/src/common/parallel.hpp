@@ -1,18 +1,23 @@
-// A minimal parallel-for over index ranges with std::thread. The thread count comes from
-// QUIPSHARP_NUM_THREADS, else the hardware concurrency. (The persistent pool and the Java-side setting
-// arrive with the fast CPU kernels; callers only depend on parallel_for's contract.)
+// One process-wide pool of native worker threads used by every kernel.
+//
+// parallel_for hands out chunks of an index range to the pool's workers and the calling thread. Only
+// one parallel region runs at a time: a call made while another region is active (from another Java
+// thread, or nested inside a body) runs on its calling thread alone, so concurrent callers never
+// oversubscribe the cores. The size comes from qs_set_num_threads, else QUIPSHARP_NUM_THREADS, else
+// the hardware concurrency.
 #pragma once
 
 #include <cstdint>
-#include <exception>
 #include <functional>
 
 namespace qs {
 
 int num_threads();
+// 1..256; takes effect for the next parallel region.
+void set_num_threads(int threads);
 
-// Calls body(lo, hi) on disjoint ranges covering [begin, end), each at least `grain` long (except the
-// last), on up to num_threads() threads. The first exception thrown by a body is rethrown here.
+// Calls body(lo, hi) on disjoint ranges covering [begin, end), each `grain` long (the last may be
+// shorter). The first exception thrown by a body is rethrown here after all chunks have stopped.
 void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& body);
 
