@@ -136,6 +136,29 @@ QS_API int32_t qs_block_ldlq(const float* w, int64_t m, int64_t n, const double*
 QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n,
                              const float* h, double* loss);
 
+/* ---- CPU inference kernels (§7.1 step 3) ---------------------------------------------------- */
+
+#define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
+#define QS_KERNEL_SCALAR 1 /* portable reference */
+#define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
+
+/* 1 if the kernel can run on this CPU, else 0. */
+QS_API int32_t qs_cpu_kernel_available(int32_t kernel);
+/* z = W~ u for the E8P12 codes of an m x n matrix (row-major, n/8 uint16 codes per row). Exact integer
+ * sums of 4*codeword times u quantized to int16 (|uq| <= 16383 = max|u|): every kernel returns the
+ * same bits; the difference from a float dot product is at most 2^-15 max|u| per weight. */
+QS_API int32_t qs_e8p_matvec(const uint16_t* codes, int64_t m, int64_t n, const float* u, float* z,
+                             int32_t kernel);
+/* The same for E81B indices (the 3-bit residual stage, §4.3), one uint8 per 8 weights. */
+QS_API int32_t qs_e81b_matvec(const uint8_t* codes, int64_t m, int64_t n, const float* u, float* z,
+                              int32_t kernel);
+/* Baselines: y = W x for fp32 and fp16 (IEEE half, as uint16) weights, m x n row-major. */
+QS_API int32_t qs_f32_matvec(const float* w, int64_t m, int64_t n, const float* x, float* y,
+                             int32_t kernel);
+QS_API int32_t qs_f16_matvec(const uint16_t* w, int64_t m, int64_t n, const float* x, float* y,
+                             int32_t kernel);
+QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
+
 /* ---- The whole recipe for one matrix (§1.4, f = 1) ------------------------------------------- */
 
 typedef struct qs_quant_params {

@@ -1,0 +1,383 @@
+// CPU mat-vec kernels for inference (§7.1 step 3): z = W~ u with W~ the decoded codebook matrix, plus
+// the fp32 and fp16 baselines the benchmarks compare against.
+//
+// Codebook kernels work on integers. Every codeword of E8P12 times 4 is an odd integer in [-11, 11]
+// (half-integers ± 1/4), every E81B entry times 2 is an integer in [-4, 4], so one table of 8 int8 per
+// code holds the codebook exactly (E8P12: 65536 x 8 bytes = 512 KiB, E81B: 2 KiB). The activation u
+// is quantized once per call to int16 with |uq| <= 16383 (relative step 2^-14 of max|u|, far below the
+// codebook's own error) and each row's sum of products is exact integer arithmetic. The scalar kernel
+// is the reference; the AVX2 kernel computes the same integers (sign-extended table rows, vpmaddwd),
+// so the two agree bit for bit. int32 lane sums are flushed to int64 every 4096 steps: one step adds
+// at most 2 * 11 * 16383 per lane, 4096 steps stay below 2^31.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QS_X86 1
+#endif
+
+#include "common/codebook.hpp"
+#include "common/e8p12.hpp"
+#include "common/parallel.hpp"
+#include "common/status.hpp"
+#include "cpu/matvec.hpp"
+
+namespace qs {
+namespace {
+
+constexpr int32_t kActivationMax = 16383;
+constexpr int64_t kFlushSteps = 4096;
+
+struct IntTables {
+  std::vector<int8_t> e8p;   // 65536 x 8: 4 * codeword
+  std::vector<int8_t> e81b;  // 256 x 8: 2 * entry
+};
+
+const IntTables& int_tables() {
+  static const IntTables tables = [] {
+    IntTables t;
+    t.e8p.resize(65536 * 8);
+    float v[8];
+    for (int c = 0; c < 65536; ++c) {
+      e8p_decode_one(static_cast<uint16_t>(c), v);
+      for (int j = 0; j < 8; ++j) t.e8p[c * 8 + j] = static_cast<int8_t>(std::lrint(4.0f * v[j]));
+    }
+    t.e81b.resize(256 * 8);
+    const float* e = e81b_table();
+    for (int i = 0; i < 256 * 8; ++i) t.e81b[i] = static_cast<int8_t>(std::lrint(2.0f * e[i]));
+    return t;
+  }();
+  return tables;
+}
+
+// uq = round(u * 16383 / max|u|); returns the factor that maps integer sums back (max|u| / 16383).
+double quantize_activation(const float* u, int64_t n, std::vector<int16_t>& uq) {
+  float max_abs = 0.0f;
+  for (int64_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(u[i]));
+  uq.assign(static_cast<size_t>(n), 0);
+  if (max_abs == 0.0f) return 0.0;
+  const float q = static_cast<float>(kActivationMax) / max_abs;
+  for (int64_t i = 0; i < n; ++i) {
+    const long v = std::lrint(u[i] * q);
+    uq[i] = static_cast<int16_t>(std::max<long>(-kActivationMax, std::min<long>(kActivationMax, v)));
+  }
+  return static_cast<double>(max_abs) / kActivationMax;
+}
+
+template <typename Index>
+void rows_scalar(const int8_t* table, const Index* idx, int64_t r0, int64_t r1, int64_t blocks,
+                 const int16_t* uq, int64_t* sums) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const Index* c = idx + r * blocks;
+    int64_t s = 0;
+    for (int64_t k = 0; k < blocks; ++k) {
+      const int8_t* w = table + static_cast<int64_t>(c[k]) * 8;
+      const int16_t* x = uq + k * 8;
+      int32_t d = 0;
+      for (int j = 0; j < 8; ++j) d += static_cast<int32_t>(w[j]) * x[j];
+      s += d;
+    }
+    sums[r] = s;
+  }
+}
+
+#ifdef QS_X86
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return has;
+}
+
+__attribute__((target("avx2"))) inline int64_t hsum_epi32(__m256i v) {
+  // Widen to int64 before adding so that lane sums near 2^31 cannot overflow.
+  const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
+  const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
+  const __m256i s = _mm256_add_epi64(lo, hi);
+  alignas(32) int64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), s);
+  return t[0] + t[1] + t[2] + t[3];
+}
+
+template <typename Index>
+__attribute__((target("avx2"))) inline __m256i load_pair(const int8_t* table, const Index* c,
+                                                         int64_t k) {
+  int64_t a, b;
+  std::memcpy(&a, table + static_cast<int64_t>(c[k]) * 8, 8);
+  std::memcpy(&b, table + static_cast<int64_t>(c[k + 1]) * 8, 8);
+  return _mm256_cvtepi8_epi16(_mm_set_epi64x(b, a));
+}
+
+// Four rows per pass share each activation load; pairs of codes (16 weights) per step.
+template <typename Index>
+__attribute__((target("avx2"))) void rows_avx2(const int8_t* table, const Index* idx, int64_t r0,
+                                               int64_t r1, int64_t blocks, const int16_t* uq,
+                                               int64_t* sums) {
+  const int64_t pairs = blocks / 2;
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const Index* c0 = idx + r * blocks;
+    const Index* c1 = c0 + blocks;
+    const Index* c2 = c1 + blocks;
+    const Index* c3 = c2 + blocks;
+    int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t p0 = 0; p0 < pairs; p0 += kFlushSteps) {
+      const int64_t p1 = std::min(pairs, p0 + kFlushSteps);
+      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t k = 2 * p;
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uq + k * 8));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(load_pair(table, c0, k), x));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(load_pair(table, c1, k), x));
+        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(load_pair(table, c2, k), x));
+        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(load_pair(table, c3, k), x));
+      }
+      s0 += hsum_epi32(a0);
+      s1 += hsum_epi32(a1);
+      s2 += hsum_epi32(a2);
+      s3 += hsum_epi32(a3);
+    }
+    sums[r] = s0;
+    sums[r + 1] = s1;
+    sums[r + 2] = s2;
+    sums[r + 3] = s3;
+  }
+  for (; r < r1; ++r) {
+    const Index* c = idx + r * blocks;
+    int64_t s = 0;
+    for (int64_t p0 = 0; p0 < pairs; p0 += kFlushSteps) {
+      const int64_t p1 = std::min(pairs, p0 + kFlushSteps);
+      __m256i a = _mm256_setzero_si256();
+      for (int64_t p = p0; p < p1; ++p) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uq + 2 * p * 8));
+        a = _mm256_add_epi32(a, _mm256_madd_epi16(load_pair(table, c, 2 * p), x));
+      }
+      s += hsum_epi32(a);
+    }
+    sums[r] = s;
+  }
+  if (blocks % 2 != 0) {  // the last, unpaired code of every row
+    const int64_t k = blocks - 1;
+    for (int64_t rr = r0; rr < r1; ++rr) {
+      const int8_t* w = table + static_cast<int64_t>(idx[rr * blocks + k]) * 8;
+      int32_t d = 0;
+      for (int j = 0; j < 8; ++j) d += static_cast<int32_t>(w[j]) * uq[k * 8 + j];
+      sums[rr] += d;
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void f32_rows_avx2(const float* w, int64_t r0, int64_t r1,
+                                                       int64_t n, const float* x, float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = w + r * n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t c = 0;
+    for (; c + 32 <= n; c += 32) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(x + c), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 8), _mm256_loadu_ps(x + c + 8), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 16), _mm256_loadu_ps(x + c + 16), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 24), _mm256_loadu_ps(x + c + 24), a3);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    double s = 0;
+    for (float v : t) s += v;
+    for (; c < n; ++c) s += static_cast<double>(row[c]) * x[c];
+    y[r] = static_cast<float>(s);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void f16_rows_avx2(const uint16_t* w, int64_t r0,
+                                                            int64_t r1, int64_t n, const float* x,
+                                                            float* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint16_t* row = w + r * n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t c = 0;
+    for (; c + 16 <= n; c += 16) {
+      const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c)));
+      const __m256 w1 =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c + 8)));
+      a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + c), a0);
+      a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + c + 8), a1);
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, _mm256_add_ps(a0, a1));
+    double s = 0;
+    for (float v : t) s += v;
+    for (; c < n; ++c) s += static_cast<double>(half_to_float(row[c])) * x[c];
+    y[r] = static_cast<float>(s);
+  }
+}
+#else
+bool cpu_has_avx2() { return false; }
+#endif
+
+int32_t resolve_kernel(int32_t kernel) {
+  require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2,
+          "kernel = ", kernel, " must be 0 (auto), 1 (scalar) or 2 (avx2)");
+  if (kernel == QS_KERNEL_AVX2 && !cpu_has_avx2())
+    fail(QS_ERR_INVALID_ARGUMENT, "kernel = 2 (avx2) is not available on this CPU");
+  if (kernel == QS_KERNEL_AUTO) return cpu_has_avx2() ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
+  return kernel;
+}
+
+template <typename Index>
+void table_matvec(const int8_t* table, double table_scale, const Index* idx, int64_t m, int64_t n,
+                  const float* u, float* z, int32_t kernel) {
+  std::vector<int16_t> uq;
+  const double scale = quantize_activation(u, n, uq) / table_scale;
+  std::vector<int64_t> sums(static_cast<size_t>(m));
+  const int64_t blocks = n / 8;
+  parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
+#ifdef QS_X86
+    if (kernel == QS_KERNEL_AVX2) {
+      rows_avx2(table, idx, lo, hi, blocks, uq.data(), sums.data());
+      return;
+    }
+#endif
+    rows_scalar(table, idx, lo, hi, blocks, uq.data(), sums.data());
+  });
+  for (int64_t r = 0; r < m; ++r) z[r] = static_cast<float>(static_cast<double>(sums[r]) * scale);
+}
+
+void validate_matvec(const void* w, int64_t m, int64_t n, const float* u, const float* z,
+                     bool groups_of_8) {
+  require_not_null(w, groups_of_8 ? "codes" : "w");
+  require_not_null(u, "x");
+  require_not_null(z, "y");
+  require(m > 0, "rows = ", m, " must be positive");
+  require(n > 0, "cols = ", n, " must be positive");
+  if (groups_of_8) require(n % 8 == 0, "cols = ", n, " must be a multiple of 8");
+  require_finite(u, n, "x");
+}
+
+}  // namespace
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu;
+  uint32_t mant = h & 0x3FFu;
+  uint32_t bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: normalize
+    exp = 113;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      --exp;
+    }
+    bits = sign | (exp << 23) | ((mant & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_half(float f) {
+  // Round to nearest even, with overflow to infinity and gradual underflow.
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7FFFFFFFu;
+  if (abs >= 0x7F800000u) return sign | (abs > 0x7F800000u ? 0x7E00u : 0x7C00u);
+  if (abs >= 0x477FF000u) return sign | 0x7C00u;  // rounds above 65504
+  if (abs < 0x38800000u) {                        // below the smallest normal half: subnormal
+    if (abs < 0x33000000u) return sign;           // rounds to zero
+    const uint32_t e = abs >> 23;
+    const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
+    const uint32_t shift = 126 - e;  // 14..24
+    uint32_t h = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return sign | static_cast<uint16_t>(h);
+  }
+  uint32_t h = ((abs >> 13) - (112u << 10));
+  const uint32_t rem = abs & 0x1FFFu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return sign | static_cast<uint16_t>(h);
+}
+
+}  // namespace qs
+
+extern "C" int32_t qs_cpu_kernel_available(int32_t kernel) {
+  if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return 1;
+  if (kernel == QS_KERNEL_AVX2) return qs::cpu_has_avx2() ? 1 : 0;
+  return 0;
+}
+
+extern "C" int32_t qs_e8p_matvec(const uint16_t* codes, int64_t m, int64_t n, const float* u,
+                                 float* z, int32_t kernel) {
+  return qs::guard([&] {
+    qs::validate_matvec(codes, m, n, u, z, true);
+    const int32_t k = qs::resolve_kernel(kernel);
+    qs::table_matvec(qs::int_tables().e8p.data(), 4.0, codes, m, n, u, z, k);
+  });
+}
+
+extern "C" int32_t qs_e81b_matvec(const uint8_t* codes, int64_t m, int64_t n, const float* u,
+                                  float* z, int32_t kernel) {
+  return qs::guard([&] {
+    qs::validate_matvec(codes, m, n, u, z, true);
+    const int32_t k = qs::resolve_kernel(kernel);
+    qs::table_matvec(qs::int_tables().e81b.data(), 2.0, codes, m, n, u, z, k);
+  });
+}
+
+extern "C" int32_t qs_f32_matvec(const float* w, int64_t m, int64_t n, const float* x, float* y,
+                                 int32_t kernel) {
+  return qs::guard([&] {
+    qs::validate_matvec(w, m, n, x, y, false);
+    const int32_t k = qs::resolve_kernel(kernel);
+    qs::parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
+#ifdef QS_X86
+      if (k == QS_KERNEL_AVX2) {
+        qs::f32_rows_avx2(w, lo, hi, n, x, y);
+        return;
+      }
+#endif
+      for (int64_t r = lo; r < hi; ++r) {
+        double s = 0;
+        for (int64_t c = 0; c < n; ++c) s += static_cast<double>(w[r * n + c]) * x[c];
+        y[r] = static_cast<float>(s);
+      }
+    });
+  });
+}
+
+extern "C" int32_t qs_f16_matvec(const uint16_t* w, int64_t m, int64_t n, const float* x, float* y,
+                                 int32_t kernel) {
+  return qs::guard([&] {
+    qs::validate_matvec(w, m, n, x, y, false);
+    const int32_t k = qs::resolve_kernel(kernel);
+    qs::parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
+#ifdef QS_X86
+      if (k == QS_KERNEL_AVX2) {
+        qs::f16_rows_avx2(w, lo, hi, n, x, y);
+        return;
+      }
+#endif
+      for (int64_t r = lo; r < hi; ++r) {
+        double s = 0;
+        for (int64_t c = 0; c < n; ++c) s += static_cast<double>(qs::half_to_float(w[r * n + c])) * x[c];
+        y[r] = static_cast<float>(s);
+      }
+    });
+  });
+}
+
+extern "C" int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out) {
+  return qs::guard([&] {
+    qs::require_count(count, "count");
+    qs::require_buffer(x, count, "x");
+    qs::require_buffer(out, count, "out");
+    for (int64_t i = 0; i < count; ++i) out[i] = qs::float_to_half(x[i]);
+  });
+}
