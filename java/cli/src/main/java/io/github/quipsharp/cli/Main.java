@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "QuIP# 2/3/4-bit quantization of LLM weights over a native C++ engine.",
-    subcommands = {QuantizeMatrixCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {QuantizeMatrixCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -1,0 +1,175 @@
+package io.github.quipsharp.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.CpuKernel;
+import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.NativeThreads;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * quipsharp bench: kernel benchmarks. Each subcommand prints a short human-readable summary and, as
+ * the last line of stdout, one JSON object (other tools parse it).
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Benchmarks of the native kernels; the last line of stdout is a JSON object.",
+    subcommands = {BenchCommand.Matvec.class, BenchCommand.Memory.class})
+final class BenchCommand implements Runnable {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** "AMD EPYC (2 threads)" from /proc/cpuinfo, for naming the machine in results. */
+  static String machine() {
+    String model = "unknown CPU";
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("model name")) {
+          model = line.substring(line.indexOf(':') + 1).trim();
+          break;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // keep "unknown CPU": the name is informative only
+    }
+    return model + " (" + Runtime.getRuntime().availableProcessors() + " hardware threads)";
+  }
+
+  static void threads(Integer threads) {
+    if (threads != null) {
+      NativeThreads.set(threads);
+    }
+  }
+
+  static void printJson(PrintWriter out, ObjectNode node) {
+    try {
+      out.println(JSON.writeValueAsString(node));
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot write JSON: " + e.getMessage(), e);
+    }
+    out.flush();
+  }
+
+  @Command(
+      name = "matvec",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Times one layer's y = W x on random weights, cycling over distinct layers so that the",
+        "working set exceeds the last-level cache. Bits 2/3/4: the quantized inference path (input",
+        "RHT, integer codebook mat-vec, output RHT); 16/32: fp16/fp32 mat-vec.",
+        "JSON keys: seconds_per_call, gweights_per_s, weight_gbytes_per_s, fp32_equiv_gbytes_per_s,",
+        "and the settings."
+      })
+  static final class Matvec implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--rows", required = true, description = "Output features of the layer.")
+    int rows;
+
+    @Option(names = "--cols", required = true, description = "Input features of the layer.")
+    int cols;
+
+    @Option(names = "--bits", defaultValue = "2", description = "2, 3, 4, 16 or 32 (default: ${DEFAULT-VALUE}).")
+    int bits;
+
+    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+    Integer threads;
+
+    @Option(
+        names = "--layers",
+        defaultValue = "0",
+        description = "Distinct matrices to cycle over (default: enough for 4x the last-level cache).")
+    int layers;
+
+    @Option(names = "--seconds", defaultValue = "2", description = "Minimum timed duration (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--kernel", defaultValue = "AUTO", description = "AUTO, SCALAR or AVX2 (default: ${DEFAULT-VALUE}).")
+    CpuKernel kernel;
+
+    @Override
+    public Integer call() {
+      threads(threads);
+      KernelBenchmarks.MatvecResult r =
+          KernelBenchmarks.matvec(bits, rows, cols, layers, kernel, seconds);
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(Locale.ROOT,
+          "matvec %d x %d, %d bits, %d threads, kernel %s, %d layers of %.1f MiB: %.4f ms/call,"
+              + " %.2f G weights/s, %.2f GB/s weight bytes, %.2f GB/s fp32-equivalent%n",
+          rows, cols, bits, r.threads(), kernel, r.layers(), r.weightBytesPerLayer() / 1048576.0,
+          r.secondsPerCall() * 1e3, r.gweightsPerS(), r.weightGbytesPerS(),
+          r.fp32EquivGbytesPerS());
+      ObjectNode json = JSON.createObjectNode();
+      json.put("benchmark", "matvec");
+      json.put("machine", machine());
+      json.put("rows", rows);
+      json.put("cols", cols);
+      json.put("bits", bits);
+      json.put("threads", r.threads());
+      json.put("kernel", kernel.name().toLowerCase(Locale.ROOT));
+      json.put("layers", r.layers());
+      json.put("calls", r.calls());
+      json.put("weight_bytes_per_layer", r.weightBytesPerLayer());
+      json.put("seconds_per_call", r.secondsPerCall());
+      json.put("gweights_per_s", r.gweightsPerS());
+      json.put("weight_gbytes_per_s", r.weightGbytesPerS());
+      json.put("fp32_equiv_gbytes_per_s", r.fp32EquivGbytesPerS());
+      printJson(out, json);
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "memory",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Measures this machine's streaming read bandwidth (a vectorized sum) and memcpy bandwidth",
+        "(bytes copied per second) over buffers far larger than the caches.",
+        "JSON keys: read_gbytes_per_s, memcpy_gbytes_per_s, and the settings."
+      })
+  static final class Memory implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+    Integer threads;
+
+    @Option(names = "--bytes", defaultValue = "0", description = "Buffer size (default: max(256 MiB, 8x the last-level cache)).")
+    long bytes;
+
+    @Option(names = "--seconds", defaultValue = "1", description = "Minimum timed duration per measurement (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Override
+    public Integer call() {
+      threads(threads);
+      KernelBenchmarks.MemoryResult r = KernelBenchmarks.memory(bytes, seconds);
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf(Locale.ROOT, "memory, %d threads, %d MiB buffers: read %.2f GB/s, memcpy %.2f GB/s%n",
+          r.threads(), r.bytes() >> 20, r.readGbytesPerS(), r.memcpyGbytesPerS());
+      ObjectNode json = JSON.createObjectNode();
+      json.put("benchmark", "memory");
+      json.put("machine", machine());
+      json.put("threads", r.threads());
+      json.put("bytes", r.bytes());
+      json.put("read_gbytes_per_s", r.readGbytesPerS());
+      json.put("memcpy_gbytes_per_s", r.memcpyGbytesPerS());
+      printJson(out, json);
+      return 0;
+    }
+  }
+}

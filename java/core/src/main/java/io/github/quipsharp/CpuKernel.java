@@ -1,0 +1,25 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+
+/** The CPU kernel family for native mat-vec products. */
+public enum CpuKernel {
+  /** The fastest one this CPU supports (chosen once at start-up). */
+  AUTO(QuipsharpNative.QS_KERNEL_AUTO),
+  /** The portable scalar reference. */
+  SCALAR(QuipsharpNative.QS_KERNEL_SCALAR),
+  /** x86-64 AVX2 with FMA and F16C. */
+  AVX2(QuipsharpNative.QS_KERNEL_AVX2);
+
+  final int id;
+
+  CpuKernel(int id) {
+    this.id = id;
+  }
+
+  /** Whether this kernel can run on the current CPU. */
+  public boolean isAvailable() {
+    NativeCalls.ensureLoaded();
+    return QuipsharpNative.qs_cpu_kernel_available(id) == 1;
+  }
+}

@@ -1,0 +1,66 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+
+/**
+ * Native benchmark drivers (what {@code quipsharp bench} runs). They time the kernels in native code,
+ * so no JNI or Java overhead is counted. Results are measurements, never asserted by tests.
+ */
+public final class KernelBenchmarks {
+  private KernelBenchmarks() {}
+
+  /** One layer's mat-vec timing; bandwidth figures are in 10^9 bytes per second. */
+  public record MatvecResult(
+      int bits,
+      int rows,
+      int cols,
+      int threads,
+      CpuKernel kernel,
+      long layers,
+      long calls,
+      long weightBytesPerLayer,
+      double secondsPerCall,
+      double gweightsPerS,
+      double weightGbytesPerS,
+      double fp32EquivGbytesPerS) {}
+
+  /** Streaming read and memcpy bandwidth (10^9 bytes per second; memcpy counts bytes copied). */
+  public record MemoryResult(int threads, long bytes, double readGbytesPerS, double memcpyGbytesPerS) {}
+
+  /** Size of the CPU's last-level cache in bytes (32 MiB if the system does not say). */
+  public static long lastLevelCacheBytes() {
+    NativeCalls.ensureLoaded();
+    return QuipsharpNative.qs_cache_l3_bytes();
+  }
+
+  /**
+   * Times y = layer(x) on random layers: bits 2, 3, 4 run the quantized inference path (input RHT,
+   * integer codebook mat-vec per stage, output RHT); 16 and 32 run fp16 / fp32 mat-vec. Cycles over
+   * {@code layers} distinct matrices ({@code <= 0}: enough for 4× the last-level cache) for at least
+   * {@code minSeconds}, on {@link NativeThreads#get()} threads.
+   */
+  public static MatvecResult matvec(
+      int bits, int rows, int cols, int layers, CpuKernel kernel, double minSeconds) {
+    Checks.notNull(kernel, "kernel");
+    if (!kernel.isAvailable()) {
+      throw new IllegalArgumentException("kernel " + kernel + " is not available on this CPU");
+    }
+    try (QuipsharpNative.qs_matvec_bench r = new QuipsharpNative.qs_matvec_bench()) {
+      NativeCalls.check(
+          QuipsharpNative.qs_bench_matvec(bits, rows, cols, layers, kernel.id, minSeconds, 1, r),
+          "matvec benchmark");
+      return new MatvecResult(bits, rows, cols, NativeThreads.get(), kernel, r.layers(), r.calls(),
+          r.weight_bytes_per_layer(), r.seconds_per_call(), r.gweights_per_s(),
+          r.weight_gbytes_per_s(), r.fp32_equiv_gbytes_per_s());
+    }
+  }
+
+  /** Read and memcpy bandwidth over buffers of {@code bytes} ({@code <= 0}: max(256 MiB, 8× L3)). */
+  public static MemoryResult memory(long bytes, double minSeconds) {
+    NativeCalls.ensureLoaded();
+    try (QuipsharpNative.qs_memory_bench r = new QuipsharpNative.qs_memory_bench()) {
+      NativeCalls.check(QuipsharpNative.qs_bench_memory(bytes, minSeconds, r), "memory benchmark");
+      return new MemoryResult(r.threads(), r.bytes(), r.read_gbytes_per_s(), r.memcpy_gbytes_per_s());
+    }
+  }
+}
