@@ -169,48 +169,77 @@ __attribute__((target("avx2"))) void rows_avx2(const int8_t* table, const Index*
   }
 }
 
-__attribute__((target("avx2,fma"))) void f32_rows_avx2(const float* w, int64_t r0, int64_t r1,
-                                                       int64_t n, const float* x, float* y) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const float* row = w + r * n;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t c = 0;
-    for (; c + 32 <= n; c += 32) {
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(x + c), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 8), _mm256_loadu_ps(x + c + 8), a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 16), _mm256_loadu_ps(x + c + 16), a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + c + 24), _mm256_loadu_ps(x + c + 24), a3);
+// Dense baselines: four rows per pass share each load of x (as the codebook kernels do), with
+// two accumulators per row to cover the FMA latency.
+__attribute__((target("avx2,fma,f16c"))) inline double finish(__m256 a, __m256 b) {
+  alignas(32) float t[8];
+  _mm256_store_ps(t, _mm256_add_ps(a, b));
+  double s = 0;
+  for (float v : t) s += v;
+  return s;
+}
+
+template <typename LoadRow>
+__attribute__((target("avx2,fma,f16c"))) inline void dense_rows_avx2(int64_t r0, int64_t r1, int64_t n,
+                                                                const float* x, float* y,
+                                                                LoadRow load) {
+  const int64_t vec_end = n - n % 16;
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    __m256 a[4][2];
+    for (auto& row : a) row[0] = row[1] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < vec_end; c += 16) {
+      const __m256 x0 = _mm256_loadu_ps(x + c), x1 = _mm256_loadu_ps(x + c + 8);
+      for (int i = 0; i < 4; ++i) {
+        a[i][0] = _mm256_fmadd_ps(load(r + i, c), x0, a[i][0]);
+        a[i][1] = _mm256_fmadd_ps(load(r + i, c + 8), x1, a[i][1]);
+      }
     }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    double s = 0;
-    for (float v : t) s += v;
-    for (; c < n; ++c) s += static_cast<double>(row[c]) * x[c];
+    for (int i = 0; i < 4; ++i) {
+      double s = finish(a[i][0], a[i][1]);
+      for (int64_t c = vec_end; c < n; ++c) s += static_cast<double>(load.scalar(r + i, c)) * x[c];
+      y[r + i] = static_cast<float>(s);
+    }
+  }
+  for (; r < r1; ++r) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    for (int64_t c = 0; c < vec_end; c += 16) {
+      a0 = _mm256_fmadd_ps(load(r, c), _mm256_loadu_ps(x + c), a0);
+      a1 = _mm256_fmadd_ps(load(r, c + 8), _mm256_loadu_ps(x + c + 8), a1);
+    }
+    double s = finish(a0, a1);
+    for (int64_t c = vec_end; c < n; ++c) s += static_cast<double>(load.scalar(r, c)) * x[c];
     y[r] = static_cast<float>(s);
   }
+}
+
+struct F32Rows {
+  const float* w;
+  int64_t n;
+  __attribute__((target("avx2,fma,f16c"))) __m256 operator()(int64_t r, int64_t c) const {
+    return _mm256_loadu_ps(w + r * n + c);
+  }
+  float scalar(int64_t r, int64_t c) const { return w[r * n + c]; }
+};
+
+struct F16Rows {
+  const uint16_t* w;
+  int64_t n;
+  __attribute__((target("avx2,fma,f16c"))) __m256 operator()(int64_t r, int64_t c) const {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * n + c)));
+  }
+  float scalar(int64_t r, int64_t c) const { return half_to_float(w[r * n + c]); }
+};
+
+__attribute__((target("avx2,fma,f16c"))) void f32_rows_avx2(const float* w, int64_t r0, int64_t r1,
+                                                       int64_t n, const float* x, float* y) {
+  dense_rows_avx2(r0, r1, n, x, y, F32Rows{w, n});
 }
 
 __attribute__((target("avx2,fma,f16c"))) void f16_rows_avx2(const uint16_t* w, int64_t r0,
                                                             int64_t r1, int64_t n, const float* x,
                                                             float* y) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint16_t* row = w + r * n;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int64_t c = 0;
-    for (; c + 16 <= n; c += 16) {
-      const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c)));
-      const __m256 w1 =
-          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c + 8)));
-      a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + c), a0);
-      a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + c + 8), a1);
-    }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, _mm256_add_ps(a0, a1));
-    double s = 0;
-    for (float v : t) s += v;
-    for (; c < n; ++c) s += static_cast<double>(half_to_float(row[c])) * x[c];
-    y[r] = static_cast<float>(s);
-  }
+  dense_rows_avx2(r0, r1, n, x, y, F16Rows{w, n});
 }
 #else
 bool cpu_has_avx2() { return false; }
