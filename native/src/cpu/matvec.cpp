@@ -30,10 +30,16 @@ namespace {
 
 constexpr int32_t kActivationMax = 16383;
 constexpr int64_t kFlushSteps = 4096;
+// Groups of 8 codes per int32 accumulation in the nibble kernel: a group adds at most
+// 4 * 2 * 15 * 16383 per lane, 512 groups stay below 2^31.
+constexpr int64_t kNibbleFlush = 512;
 
 struct IntTables {
   std::vector<int8_t> e8p;   // 65536 x 8: 4 * codeword
   std::vector<int8_t> e81b;  // 256 x 8: 2 * entry
+  // The nibble form of §3.3/§7.3 for the vector kernel: packed[k] holds nu = 2 B_kj + 8 in nibble
+  // p = slot of coordinate j (1 KiB, stays in L1).
+  alignas(32) int32_t packed[256];
 };
 
 const IntTables& int_tables() {
@@ -45,6 +51,8 @@ const IntTables& int_tables() {
       e8p_decode_one(static_cast<uint16_t>(c), v);
       for (int j = 0; j < 8; ++j) t.e8p[c * 8 + j] = static_cast<int8_t>(std::lrint(4.0f * v[j]));
     }
+    const E8pTables& e8p = e8p_tables();
+    for (int k = 0; k < 256; ++k) t.packed[k] = static_cast<int32_t>(e8p.packed[k]);
     t.e81b.resize(256 * 8);
     const float* e = e81b_table();
     for (int i = 0; i < 256 * 8; ++i) t.e81b[i] = static_cast<int8_t>(std::lrint(2.0f * e[i]));
@@ -169,6 +177,71 @@ __attribute__((target("avx2"))) void rows_avx2(const int8_t* table, const Index*
   }
 }
 
+// E8P12 rows, eight codes per step, decoded in registers (§3.4 in the nibble form of §3.3/§7.3):
+// gather packed[k]; from the sign byte r build flip = 14 e_p in nibble p (e = r with bit 0 XOR the
+// parity: the sign flips) plus 1 in every nibble when the parity is odd (the -1/4 shift); then each
+// nibble nu' = nu ^ flip gives 4 * codeword = 2 nu' - 15 (nu' stays odd for +1/4 and becomes
+// nu' - 1 for -1/4). The nibbles are split into 16-bit lanes and multiplied with the activations
+// permuted to match (xp: per 8 codes, the coordinate pairs (0,1), (2,3), (4,5), (6,7) of the 8
+// blocks), so a row's sum is 2 * sum(nu' * x) - 15 * sum(x), the same integer as the scalar kernel.
+__attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const uint16_t* idx,
+                                                      int64_t r0, int64_t r1, int64_t blocks,
+                                                      const int16_t* xp, const int16_t* uq,
+                                                      int64_t x_total, int64_t* sums) {
+  const int64_t groups = blocks / 8;
+  const __m256i low_nibble = _mm256_set1_epi32(0x000F000F);
+  const __m256i byte_mask = _mm256_set1_epi32(0xFF);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i spread1 = _mm256_set1_epi32(0x000F000F);
+  const __m256i spread2 = _mm256_set1_epi32(0x03030303);
+  const __m256i spread3 = _mm256_set1_epi32(0x11111111);
+  const __m256i ones_nibbles = _mm256_set1_epi32(0x11111111);
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint16_t* c = idx + r * blocks;
+    int64_t s = 0;
+    for (int64_t g0 = 0; g0 < groups; g0 += kNibbleFlush) {
+      const int64_t g1 = std::min(groups, g0 + kNibbleFlush);
+      __m256i acc = _mm256_setzero_si256();
+      for (int64_t g = g0; g < g1; ++g) {
+        const __m256i code =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8 * g)));
+        const __m256i packed = _mm256_i32gather_epi32(t.packed, _mm256_srli_epi32(code, 8), 4);
+        // flip[r] computed in registers: parity of r, e = r ^ parity, bit p of e -> nibble p * 14.
+        const __m256i rr = _mm256_and_si256(code, byte_mask);
+        __m256i par = _mm256_xor_si256(rr, _mm256_srli_epi32(rr, 4));
+        par = _mm256_xor_si256(par, _mm256_srli_epi32(par, 2));
+        par = _mm256_and_si256(_mm256_xor_si256(par, _mm256_srli_epi32(par, 1)), one);
+        __m256i e = _mm256_xor_si256(rr, par);
+        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 12)), spread1);
+        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 6)), spread2);
+        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 3)), spread3);
+        const __m256i flip = _mm256_or_si256(
+            _mm256_sub_epi32(_mm256_slli_epi32(e, 4), _mm256_slli_epi32(e, 1)),
+            _mm256_and_si256(_mm256_sub_epi32(zero, par), ones_nibbles));
+        const __m256i nib = _mm256_xor_si256(packed, flip);
+        const __m256i* x = reinterpret_cast<const __m256i*>(xp + 64 * g);
+        const __m256i a = _mm256_and_si256(nib, low_nibble);
+        const __m256i b = _mm256_and_si256(_mm256_srli_epi32(nib, 4), low_nibble);
+        const __m256i cc = _mm256_and_si256(_mm256_srli_epi32(nib, 8), low_nibble);
+        const __m256i d = _mm256_and_si256(_mm256_srli_epi32(nib, 12), low_nibble);
+        const __m256i ab = _mm256_add_epi32(_mm256_madd_epi16(a, _mm256_loadu_si256(x)),
+                                            _mm256_madd_epi16(b, _mm256_loadu_si256(x + 1)));
+        const __m256i cd = _mm256_add_epi32(_mm256_madd_epi16(cc, _mm256_loadu_si256(x + 2)),
+                                            _mm256_madd_epi16(d, _mm256_loadu_si256(x + 3)));
+        acc = _mm256_add_epi32(acc, _mm256_add_epi32(ab, cd));
+      }
+      s += hsum_epi32(acc);
+    }
+    s = 2 * s - 15 * x_total;
+    for (int64_t k = 8 * groups; k < blocks; ++k) {  // codes past the last full group of 8
+      const int8_t* w = t.e8p.data() + static_cast<int64_t>(c[k]) * 8;
+      for (int j = 0; j < 8; ++j) s += static_cast<int32_t>(w[j]) * uq[k * 8 + j];
+    }
+    sums[r] = s;
+  }
+}
+
 // Dense baselines: four rows per pass share each load of x (as the codebook kernels do), with
 // two accumulators per row to cover the FMA latency.
 __attribute__((target("avx2,fma,f16c"))) inline double finish(__m256 a, __m256 b) {
@@ -261,6 +334,31 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
   const double scale = quantize_activation(u, n, uq) / table_scale;
   std::vector<int64_t> sums(static_cast<size_t>(m));
   const int64_t blocks = n / 8;
+#ifdef QS_X86
+  if constexpr (sizeof(Index) == 2) {
+    if (kernel == QS_KERNEL_AVX2) {
+      // Activations in the nibble kernel's order: per 8 blocks, pair q of block i at [q][i].
+      const int64_t groups = blocks / 8;
+      std::vector<int16_t> xp(static_cast<size_t>(groups * 64));
+      int64_t x_total = 0;
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t i = 0; i < 8; ++i)
+          for (int64_t q = 0; q < 4; ++q) {
+            const int16_t* src = &uq[(8 * g + i) * 8 + 2 * q];
+            xp[g * 64 + q * 16 + 2 * i] = src[0];
+            xp[g * 64 + q * 16 + 2 * i + 1] = src[1];
+            x_total += src[0] + src[1];
+          }
+      const IntTables& t = int_tables();
+      parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
+        e8p_rows_nibbles(t, reinterpret_cast<const uint16_t*>(idx), lo, hi, blocks, xp.data(),
+                         uq.data(), x_total, sums.data());
+      });
+      for (int64_t r = 0; r < m; ++r) z[r] = static_cast<float>(static_cast<double>(sums[r]) * scale);
+      return;
+    }
+  }
+#endif
   parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
     if (kernel == QS_KERNEL_AVX2) {
