@@ -20,7 +20,7 @@ constexpr int64_t kChunk = 128;  // columns per buffered chunk: feedback from ot
 // Lower Cholesky factor of SPD `a` (n x n row-major), in place in the lower triangle; the strict upper
 // triangle is zeroed. Blocked right-looking; the trailing update is the O(n^3) part and is threaded.
 void cholesky_in_place(std::vector<double>& a, int64_t n) {
-  constexpr int64_t nb = 64;
+  constexpr int64_t nb = 128;
   double* A = a.data();
   for (int64_t k0 = 0; k0 < n; k0 += nb) {
     const int64_t k1 = std::min(n, k0 + nb);
@@ -64,7 +64,7 @@ void cholesky_in_place(std::vector<double>& a, int64_t n) {
     std::vector<double> pt(static_cast<size_t>(width * rest));  // pt[p][j] = L[k1+j][k0+p]
     for (int64_t j = 0; j < rest; ++j)
       for (int64_t p = 0; p < width; ++p) pt[p * rest + j] = A[(k1 + j) * n + k0 + p];
-    constexpr int64_t strip = 256;
+    constexpr int64_t strip = 512;
     for (int64_t r0 = k1; r0 < n; r0 += strip) {
       const int64_t r1 = std::min(n, r0 + strip);
       dgemm_acc(r1 - r0, r1 - k1, width, -1.0, A + r0 * n + k0, n, pt.data(), rest, A + r0 * n + k1,

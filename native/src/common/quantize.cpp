@@ -58,15 +58,59 @@ CodebookInfo codebook_info(int32_t id) {
   return info;
 }
 
+// The transforms below run the (single-threaded) Hadamard kernels on row ranges in parallel.
+void hadamard_rows_f64(double* a, int64_t rows, int64_t n, int32_t transpose) {
+  parallel_for(0, rows, 16, [&](int64_t lo, int64_t hi) {
+    check(qs_hadamard_transform_f64(a + lo * n, hi - lo, n, transpose));
+  });
+}
+
+// Randomized transform of every row (axis 1 of qs_rht_apply_f32).
+void rht_rows(float* a, int64_t rows, int64_t cols, const float* signs, int32_t inverse) {
+  parallel_for(0, rows, 16, [&](int64_t lo, int64_t hi) {
+    check(qs_rht_apply_f32(a + lo * cols, hi - lo, cols, 1, signs, inverse));
+  });
+}
+
+// dst (cols x rows) = src^T (rows x cols), in cache-sized tiles.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
+  constexpr int64_t tile = 32;
+  parallel_for(0, (rows + tile - 1) / tile, 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t bi = lo; bi < hi; ++bi)
+      for (int64_t j0 = 0; j0 < cols; j0 += tile)
+        for (int64_t i = bi * tile; i < std::min(rows, (bi + 1) * tile); ++i)
+          for (int64_t j = j0; j < std::min(cols, j0 + tile); ++j) dst[j * rows + i] = src[i * cols + j];
+  });
+}
+
+// Randomized transform of every column (axis 0): transpose, transform rows, transpose back.
+void rht_cols(float* a, int64_t rows, int64_t cols, const float* signs, int32_t inverse) {
+  std::vector<float> t(static_cast<size_t>(rows * cols));
+  transpose(a, rows, cols, t.data());
+  rht_rows(t.data(), cols, rows, signs, inverse);
+  transpose(t.data(), cols, rows, a);
+}
+
 // H_r = M^T diag(s) H diag(s) M, in place (H symmetric): rows <- M^T row gives A M; transposing gives
 // M^T A; the same row transform again gives M^T A M.
 void rotate_hessian(std::vector<double>& h, int64_t n, const std::vector<float>& s) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) h[i * n + j] *= static_cast<double>(s[i]) * s[j];
-  check(qs_hadamard_transform_f64(h.data(), n, n, 1));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i + 1; j < n; ++j) std::swap(h[i * n + j], h[j * n + i]);
-  check(qs_hadamard_transform_f64(h.data(), n, n, 1));
+  parallel_for(0, n, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      for (int64_t j = 0; j < n; ++j) h[i * n + j] *= static_cast<double>(s[i]) * s[j];
+  });
+  hadamard_rows_f64(h.data(), n, n, 1);
+  // In-place transpose, tile pairs (I, J) with I <= J swapped by one thread each.
+  constexpr int64_t tile = 32;
+  const int64_t tiles = (n + tile - 1) / tile;
+  parallel_for(0, tiles, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t bi = lo; bi < hi; ++bi)
+      for (int64_t bj = bi; bj < tiles; ++bj)
+        for (int64_t i = bi * tile; i < std::min(n, (bi + 1) * tile); ++i)
+          for (int64_t j = std::max(bj * tile, i + 1); j < std::min(n, (bj + 1) * tile); ++j)
+            std::swap(h[i * n + j], h[j * n + i]);
+  });
+  hadamard_rows_f64(h.data(), n, n, 1);
 }
 
 void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
@@ -130,17 +174,21 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     // Step 3: W_r = M_m^T diag(s_out) W diag(s_in) M_n and H_r; §1.3 damping first.
     std::vector<float> wr(w, w + m * n);
     if (p->use_rht) {
-      check(qs_rht_apply_f32(wr.data(), m, n, 1, sin_v.data(), 0));
-      check(qs_rht_apply_f32(wr.data(), m, n, 0, sout_v.data(), 0));
+      rht_rows(wr.data(), m, n, sin_v.data(), 0);
+      rht_cols(wr.data(), m, n, sout_v.data(), 0);
     }
-    std::vector<double> hr(static_cast<size_t>(n * n), 0.0);
-    if (h != nullptr) {
-      std::copy(h, h + n * n, hr.begin());
-    } else {
-      for (int64_t i = 0; i < n; ++i) hr[i * n + i] = 1.0;
+    // Nearest rounding ignores the Hessian: it is only checked, not processed.
+    std::vector<double> hr;
+    if (p->rounding == QS_ROUNDING_BLOCK_LDLQ) {
+      hr.assign(static_cast<size_t>(n * n), 0.0);
+      if (h != nullptr) {
+        std::copy(h, h + n * n, hr.begin());
+      } else {
+        for (int64_t i = 0; i < n; ++i) hr[i * n + i] = 1.0;
+      }
+      damp_hessian(hr.data(), n, p->damping);
+      if (p->use_rht) rotate_hessian(hr, n, sin_v);
     }
-    damp_hessian(hr.data(), n, p->damping);
-    if (p->use_rht) rotate_hessian(hr, n, sin_v);
 
     // Step 5: global scale so that the entries have RMS rho.
     double sum_sq = 0.0;
@@ -173,8 +221,8 @@ extern "C" int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, co
     // Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7)
     for (int64_t i = 0; i < m * n; ++i) out[i] *= ws;
     if (use_rht) {
-      check(qs_rht_apply_f32(out, m, n, 0, s_out, 1));
-      check(qs_rht_apply_f32(out, m, n, 1, s_in, 1));
+      rht_cols(out, m, n, s_out, 1);
+      rht_rows(out, m, n, s_in, 1);
     } else {
       for (int64_t r = 0; r < m; ++r)
         for (int64_t c = 0; c < n; ++c) out[r * n + c] *= s_out[r] * s_in[c];
@@ -195,7 +243,7 @@ extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, co
     // §7.1: u = M_n^T (s_in ⊙ x); z = wscale W~ u; y = s_out ⊙ (M_m z).
     std::vector<float> u(x, x + batch * n);
     if (use_rht) {
-      check(qs_rht_apply_f32(u.data(), batch, n, 1, s_in, 0));
+      rht_rows(u.data(), batch, n, s_in, 0);
     } else {
       for (int64_t b = 0; b < batch; ++b)
         for (int64_t c = 0; c < n; ++c) u[b * n + c] *= s_in[c];
@@ -214,7 +262,7 @@ extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, co
       }
     });
     if (use_rht) {
-      check(qs_rht_apply_f32(y, batch, m, 1, s_out, 1));
+      rht_rows(y, batch, m, s_out, 1);
     } else {
       for (int64_t b = 0; b < batch; ++b)
         for (int64_t r = 0; r < m; ++r) y[b * m + r] *= s_out[r];

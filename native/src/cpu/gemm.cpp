@@ -25,15 +25,15 @@ constexpr int panel_width() {
 
 std::atomic<bool> force_portable{false};
 
-// acc[r][c] = sum over k < depth of a[r*lda + k] * panel[k*P + c]
+// acc[r][c] = sum over k < depth of a[k*kRows + r] * panel[k*P + c]  (A strip packed k-major)
 template <typename T, int R>
-void kernel_portable(int64_t depth, const T* a, int64_t lda, const T* panel, T* acc) {
+void kernel_portable(int64_t depth, const T* a, const T* panel, T* acc) {
   constexpr int P = panel_width<T>();
   for (int i = 0; i < R * P; ++i) acc[i] = T(0);
   for (int64_t k = 0; k < depth; ++k) {
     const T* b = panel + k * P;
     for (int r = 0; r < R; ++r) {
-      const T av = a[r * lda + k];
+      const T av = a[k * kRows + r];
       for (int c = 0; c < P; ++c) acc[r * P + c] += av * b[c];
     }
   }
@@ -42,8 +42,7 @@ void kernel_portable(int64_t depth, const T* a, int64_t lda, const T* panel, T* 
 #ifdef QS_X86
 template <int R>
 __attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const float* a,
-                                                          int64_t lda, const float* panel,
-                                                          float* acc) {
+                                                          const float* panel, float* acc) {
   __m256 c0[kRows], c1[kRows];
   for (int r = 0; r < R; ++r) {
     c0[r] = _mm256_setzero_ps();
@@ -53,7 +52,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const fl
     const __m256 b0 = _mm256_loadu_ps(panel + k * 16);
     const __m256 b1 = _mm256_loadu_ps(panel + k * 16 + 8);
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      const __m256 av = _mm256_broadcast_ss(a + k * kRows + r);
       c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
       c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
     }
@@ -66,8 +65,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const fl
 
 template <int R>
 __attribute__((target("avx2,fma"))) void kernel_avx2_f64(int64_t depth, const double* a,
-                                                          int64_t lda, const double* panel,
-                                                          double* acc) {
+                                                          const double* panel, double* acc) {
   __m256d c0[kRows], c1[kRows];
   for (int r = 0; r < R; ++r) {
     c0[r] = _mm256_setzero_pd();
@@ -77,7 +75,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_f64(int64_t depth, const do
     const __m256d b0 = _mm256_loadu_pd(panel + k * 8);
     const __m256d b1 = _mm256_loadu_pd(panel + k * 8 + 4);
     for (int r = 0; r < R; ++r) {
-      const __m256d av = _mm256_broadcast_sd(a + r * lda + k);
+      const __m256d av = _mm256_broadcast_sd(a + k * kRows + r);
       c0[r] = _mm256_fmadd_pd(av, b0, c0[r]);
       c1[r] = _mm256_fmadd_pd(av, b1, c1[r]);
     }
@@ -95,7 +93,7 @@ bool cpu_has_avx2() {
 #endif
 
 template <typename T>
-using Kernel = void (*)(int64_t, const T*, int64_t, const T*, T*);
+using Kernel = void (*)(int64_t, const T*, const T*, T*);
 
 template <typename T, int R>
 Kernel<T> pick_kernel() {
@@ -120,47 +118,57 @@ Kernel<T> kernel_for_rows(int rows) {
   }
 }
 
+// GotoBLAS-style blocking: for each block of kBlockCols columns and kDepth rows of B, pack B into
+// panels (they stay in L2), then every 6-row strip of A is packed k-major (L1) and run against all
+// panels. Threads split the strips.
 template <typename T>
 void gemm_acc(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
               int64_t ldb, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   constexpr int P = panel_width<T>();
-  // Pack B into column panels of width P (zero padded): panel p holds B[:, P*p .. P*p+P-1], k-major.
-  const int64_t panels = (N + P - 1) / P;
-  std::vector<T> packed(static_cast<size_t>(panels * K * P), T(0));
-  parallel_for(0, panels, std::max<int64_t>(1, 4096 / K), [&](int64_t lo, int64_t hi) {
-    for (int64_t p = lo; p < hi; ++p) {
-      const int64_t c0 = p * P;
-      const int64_t width = std::min<int64_t>(P, N - c0);
-      T* dst = packed.data() + p * K * P;
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t c = 0; c < width; ++c) dst[k * P + c] = B[k * ldb + c0 + c];
-    }
-  });
+  constexpr int64_t kBlockCols = 256;
   const int64_t strips = (M + kRows - 1) / kRows;
-  // Rough work per strip decides the grain: small problems stay on one thread.
-  const int64_t grain =
-      std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, N * K * kRows));
-  parallel_for(0, strips, grain, [&](int64_t s_lo, int64_t s_hi) {
-    alignas(32) T acc[kRows * P];
-    for (int64_t s = s_lo; s < s_hi; ++s) {
-      const int64_t r0 = s * kRows;
-      const int rows = static_cast<int>(std::min<int64_t>(kRows, M - r0));
-      const Kernel<T> kernel = kernel_for_rows<T>(rows);
-      for (int64_t k0 = 0; k0 < K; k0 += kDepth) {
-        const int64_t depth = std::min<int64_t>(kDepth, K - k0);
-        for (int64_t p = 0; p < panels; ++p) {
-          kernel(depth, A + r0 * lda + k0, lda, packed.data() + (p * K + k0) * P, acc);
-          const int64_t c0 = p * P;
-          const int64_t width = std::min<int64_t>(P, N - c0);
-          for (int r = 0; r < rows; ++r) {
-            T* crow = C + (r0 + r) * ldc + c0;
-            for (int64_t c = 0; c < width; ++c) crow[c] += alpha * acc[r * P + c];
-          }
+  std::vector<T> packed(static_cast<size_t>(kDepth * kBlockCols));
+  for (int64_t n0 = 0; n0 < N; n0 += kBlockCols) {
+    const int64_t nc = std::min(kBlockCols, N - n0);
+    const int64_t panels = (nc + P - 1) / P;
+    for (int64_t k0 = 0; k0 < K; k0 += kDepth) {
+      const int64_t kc = std::min(kDepth, K - k0);
+      for (int64_t p = 0; p < panels; ++p) {
+        const int64_t c0 = n0 + p * P;
+        const int64_t width = std::min<int64_t>(P, N - c0);
+        T* dst = packed.data() + p * kc * P;
+        for (int64_t k = 0; k < kc; ++k) {
+          const T* src = B + (k0 + k) * ldb + c0;
+          int64_t c = 0;
+          for (; c < width; ++c) dst[k * P + c] = src[c];
+          for (; c < P; ++c) dst[k * P + c] = T(0);
         }
       }
+      const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 17) / std::max<int64_t>(1, nc * kc * kRows));
+      parallel_for(0, strips, grain, [&](int64_t s_lo, int64_t s_hi) {
+        alignas(32) T acc[kRows * P];
+        alignas(32) T a_packed[kDepth * kRows];
+        for (int64_t s = s_lo; s < s_hi; ++s) {
+          const int64_t r0 = s * kRows;
+          const int rows = static_cast<int>(std::min<int64_t>(kRows, M - r0));
+          for (int64_t k = 0; k < kc; ++k)
+            for (int r = 0; r < kRows; ++r)
+              a_packed[k * kRows + r] = r < rows ? A[(r0 + r) * lda + k0 + k] : T(0);
+          const Kernel<T> kernel = kernel_for_rows<T>(rows);
+          for (int64_t p = 0; p < panels; ++p) {
+            kernel(kc, a_packed, packed.data() + p * kc * P, acc);
+            const int64_t c0 = n0 + p * P;
+            const int64_t width = std::min<int64_t>(P, N - c0);
+            for (int r = 0; r < rows; ++r) {
+              T* crow = C + (r0 + r) * ldc + c0;
+              for (int64_t c = 0; c < width; ++c) crow[c] += alpha * acc[r * P + c];
+            }
+          }
+        }
+      });
     }
-  });
+  }
 }
 
 }  // namespace
