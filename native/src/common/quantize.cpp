@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/hadamard.hpp"
 #include "common/ldlq.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
@@ -15,18 +16,18 @@ void check(int32_t status) {
   if (status != QS_OK) fail(status, qs_last_error());
 }
 
-// "n = 100 is not a supported Hadamard order (...); nearest supported: 96 and 104".
+// "rows = 100 is not a supported size (...); nearest supported: 96 and 104".
 void require_hadamard_order(int64_t n, const char* what, bool multiple_of_8) {
-  auto ok = [&](int64_t v) {
-    return v > 0 && qs_hadamard_base_order(v) != 0 && (!multiple_of_8 || v % 8 == 0);
-  };
-  if (ok(n)) return;
-  int64_t below = n - 1, above = n + 1;
-  while (below > 0 && !ok(below)) --below;
-  while (!ok(above)) ++above;
+  if (n > 0 && qs_hadamard_base_order(n) != 0 && (!multiple_of_8 || n % 8 == 0)) return;
+  int64_t below = 0, above = 0;
+  for_each_hadamard_order([&](int64_t c) {
+    if (multiple_of_8 && c % 8 != 0) return;
+    if (c < n && c > below) below = c;
+    if (c > n && (above == 0 || c < above)) above = c;
+  });
   std::ostringstream near;
-  if (below > 0) near << below << " and ";
-  near << above;
+  if (below > 0) near << below << (above > 0 ? " and " : "");
+  if (above > 0) near << above;
   fail(QS_ERR_INVALID_ARGUMENT, what, " = ", n,
        " is not a supported size: it must be m*2^k with m in {1, 12, 20, 28, 36, 52, 60, 108, 116, "
        "124, 140, 156, 172}",

@@ -63,28 +63,53 @@ public final class Hadamard {
 
   /** The supported orders nearest to n: the largest below and the smallest above (either may be 0). */
   public static int[] nearestSupported(int n) {
-    int below = n - 1;
-    while (below > 0 && !isSupported(below)) {
-      below--;
-    }
-    int above = Math.max(n + 1, 1);
-    while (above > 0 && !isSupported(above)) {
-      above++;
-    }
-    return new int[] {Math.max(below, 0), Math.max(above, 0)};
+    return nearest(n, 1);
   }
+
+  /**
+   * The supported orders that are multiples of {@code multiple} nearest to n: the largest below and
+   * the smallest above (0 where there is none in the int range).
+   */
+  static int[] nearest(int n, int multiple) {
+    long below = 0;
+    long above = 0;
+    for (int m : BASE_ORDERS) {
+      for (long c = m; c <= Integer.MAX_VALUE; c *= 2) {
+        if (c % multiple != 0) {
+          continue;
+        }
+        if (c < n && c > below) {
+          below = c;
+        }
+        if (c > n && (above == 0 || c < above)) {
+          above = c;
+        }
+      }
+    }
+    return new int[] {(int) below, (int) above};
+  }
+
+  /** The base orders of §2.3. */
+  static final int[] BASE_ORDERS = {1, 12, 20, 28, 36, 52, 60, 108, 116, 124, 140, 156, 172};
 
   static void requireSupported(int n, String name) {
     if (!isSupported(n)) {
       int[] near = nearestSupported(n);
+      StringBuilder sizes = new StringBuilder();
+      if (near[0] > 0) {
+        sizes.append(near[0]);
+      }
+      if (near[1] > 0) {
+        sizes.append(sizes.length() > 0 ? " and " : "").append(near[1]);
+      }
       throw new IllegalArgumentException(
           name
               + " = "
               + n
               + " is not a supported Hadamard order (m·2^k with m in {1, 12, 20, 28, 36, 52, 60, 108,"
               + " 116, 124, 140, 156, 172}); nearest supported: "
-              + (near[0] > 0 ? near[0] + " and " : "")
-              + near[1]);
+              + sizes);
     }
   }
+
 }

@@ -198,6 +198,14 @@ class HadamardTest {
     assertTrue(e.getMessage().contains("n = 100"), e.getMessage());
     assertTrue(e.getMessage().contains("96 and 104"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Hadamard.matrix(1032));
+    // Huge unsupported sizes are reported at once (the neighbours come from the order list).
+    IllegalArgumentException huge =
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            java.time.Duration.ofSeconds(5),
+            () -> assertThrows(IllegalArgumentException.class,
+                () -> RandomizedHadamard.of(2_000_000_001, 1)));
+    assertTrue(huge.getMessage().contains("1946157056 and 2013265920"), huge.getMessage());
+    assertEquals(0, Hadamard.nearestSupported(Integer.MAX_VALUE)[1]);
     assertThrows(IllegalArgumentException.class, () -> Hadamard.matrix(16384));
     RandomizedHadamard rht = RandomizedHadamard.of(64, 1);
     assertThrows(IllegalArgumentException.class, () -> rht.forward(new float[65]));
