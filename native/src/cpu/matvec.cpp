@@ -304,12 +304,12 @@ struct F16Rows {
   float scalar(int64_t r, int64_t c) const { return half_to_float(w[r * n + c]); }
 };
 
-__attribute__((target("avx2,fma,f16c"))) void f32_rows_avx2(const float* w, int64_t r0, int64_t r1,
+__attribute__((target("avx2,fma,f16c"))) void dense_rows_avx2_for(const float* w, int64_t r0, int64_t r1,
                                                        int64_t n, const float* x, float* y) {
   dense_rows_avx2(r0, r1, n, x, y, F32Rows{w, n});
 }
 
-__attribute__((target("avx2,fma,f16c"))) void f16_rows_avx2(const uint16_t* w, int64_t r0,
+__attribute__((target("avx2,fma,f16c"))) void dense_rows_avx2_for(const uint16_t* w, int64_t r0,
                                                             int64_t r1, int64_t n, const float* x,
                                                             float* y) {
   dense_rows_avx2(r0, r1, n, x, y, F16Rows{w, n});
@@ -380,6 +380,29 @@ void validate_matvec(const void* w, int64_t m, int64_t n, const float* u, const 
   require(n > 0, "cols = ", n, " must be positive");
   if (groups_of_8) require(n % 8 == 0, "cols = ", n, " must be a multiple of 8");
   require_finite(u, n, "x");
+}
+
+inline float weight_value(float w) { return w; }
+inline float weight_value(uint16_t w) { return half_to_float(w); }
+
+// y = W x for fp32 (float) or fp16 (uint16_t) weights; double accumulation in the scalar reference.
+template <typename Weight>
+void dense_matvec(const Weight* w, int64_t m, int64_t n, const float* x, float* y, int32_t kernel) {
+  validate_matvec(w, m, n, x, y, false);
+  const int32_t k = resolve_kernel(kernel);
+  parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
+#ifdef QS_X86
+    if (k == QS_KERNEL_AVX2) {
+      dense_rows_avx2_for(w, lo, hi, n, x, y);
+      return;
+    }
+#endif
+    for (int64_t r = lo; r < hi; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < n; ++c) s += static_cast<double>(weight_value(w[r * n + c])) * x[c];
+      y[r] = static_cast<float>(s);
+    }
+  });
 }
 
 }  // namespace
@@ -460,44 +483,12 @@ extern "C" int32_t qs_e81b_matvec(const uint8_t* codes, int64_t m, int64_t n, co
 
 extern "C" int32_t qs_f32_matvec(const float* w, int64_t m, int64_t n, const float* x, float* y,
                                  int32_t kernel) {
-  return qs::guard([&] {
-    qs::validate_matvec(w, m, n, x, y, false);
-    const int32_t k = qs::resolve_kernel(kernel);
-    qs::parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
-#ifdef QS_X86
-      if (k == QS_KERNEL_AVX2) {
-        qs::f32_rows_avx2(w, lo, hi, n, x, y);
-        return;
-      }
-#endif
-      for (int64_t r = lo; r < hi; ++r) {
-        double s = 0;
-        for (int64_t c = 0; c < n; ++c) s += static_cast<double>(w[r * n + c]) * x[c];
-        y[r] = static_cast<float>(s);
-      }
-    });
-  });
+  return qs::guard([&] { qs::dense_matvec(w, m, n, x, y, kernel); });
 }
 
 extern "C" int32_t qs_f16_matvec(const uint16_t* w, int64_t m, int64_t n, const float* x, float* y,
                                  int32_t kernel) {
-  return qs::guard([&] {
-    qs::validate_matvec(w, m, n, x, y, false);
-    const int32_t k = qs::resolve_kernel(kernel);
-    qs::parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
-#ifdef QS_X86
-      if (k == QS_KERNEL_AVX2) {
-        qs::f16_rows_avx2(w, lo, hi, n, x, y);
-        return;
-      }
-#endif
-      for (int64_t r = lo; r < hi; ++r) {
-        double s = 0;
-        for (int64_t c = 0; c < n; ++c) s += static_cast<double>(qs::half_to_float(w[r * n + c])) * x[c];
-        y[r] = static_cast<float>(s);
-      }
-    });
-  });
+  return qs::guard([&] { qs::dense_matvec(w, m, n, x, y, kernel); });
 }
 
 extern "C" int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out) {
