@@ -4,13 +4,18 @@
 #include <cstring>
 #include <vector>
 
+#include "common/codebook.hpp"
 #include "common/hadamard.hpp"
 #include "common/ldlq.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
+#include "cpu/gemm.hpp"
 
 namespace qs {
 namespace {
+
+// From this many vectors on, mat-vec decodes tiles and uses the GEMM (float accumulation).
+constexpr int64_t kGemmBatch = 4;
 
 void check(int32_t status) {
   if (status != QS_OK) fail(status, qs_last_error());
@@ -47,17 +52,6 @@ void require_symmetric(const float* h, int64_t n) {
     }
 }
 
-struct CodebookInfo {
-  int32_t bits;
-  double opt_scale;
-  double opt_resid_scale;
-};
-
-CodebookInfo codebook_info(int32_t id) {
-  CodebookInfo info{};
-  check(qs_codebook_info(id, &info.bits, &info.opt_scale, &info.opt_resid_scale));
-  return info;
-}
 
 // The transforms below run the (single-threaded) Hadamard kernels on row ranges in parallel.
 void hadamard_rows_f64(double* a, int64_t rows, int64_t n, int32_t transpose) {
@@ -130,6 +124,27 @@ void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int
   codebook_info(codebook_id);
 }
 
+// y (batch x m) = W~ x for x (batch x n), W~ the decoded codebook matrix: decode 64-row tiles and
+// multiply each with x^T by GEMM (the prefill path of §7.2, "decompress, then a dense GEMM").
+void codebook_matmul(int32_t codebook_id, double resid_scale, const uint32_t* codes, int64_t m,
+                     int64_t n, const float* x, int64_t batch, float* y) {
+  constexpr int64_t tile_rows = 64;
+  std::vector<float> xt(static_cast<size_t>(n * batch));  // x^T: n x batch
+  transpose(x, batch, n, xt.data());
+  const int64_t tiles = (m + tile_rows - 1) / tile_rows;
+  parallel_for(0, tiles, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<float> w(static_cast<size_t>(tile_rows * n)), c(static_cast<size_t>(tile_rows * batch));
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t r0 = t * tile_rows, rows = std::min(tile_rows, m - r0);
+      codebook_decode(codebook_id, resid_scale, codes + r0 * (n / 8), rows * (n / 8), w.data());
+      std::fill(c.begin(), c.end(), 0.0f);
+      sgemm_acc(rows, batch, n, 1.0f, w.data(), n, xt.data(), batch, c.data(), batch);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t b = 0; b < batch; ++b) y[b * m + r0 + i] = c[i * batch + b];
+    }
+  });
+}
+
 }  // namespace
 }  // namespace qs
 
@@ -153,7 +168,7 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     } else {
       require(n % 8 == 0, "cols = ", n, " must be a multiple of 8 (BlockLDLQ groups 8 weights)");
     }
-    const CodebookInfo info = codebook_info(p->codebook_id);
+    const CodebookInfo& info = codebook_info(p->codebook_id);
     require(p->rounding == QS_ROUNDING_BLOCK_LDLQ || p->rounding == QS_ROUNDING_NEAREST,
             "rounding = ", p->rounding, " must be 0 (BlockLDLQ) or 1 (nearest)");
     require(p->refine_passes >= 0, "refinePasses = ", p->refine_passes, " must be >= 0");
@@ -250,18 +265,26 @@ extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, co
         for (int64_t c = 0; c < n; ++c) u[b * n + c] *= s_in[c];
     }
     const int64_t blocks = n / 8;
-    parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
-      std::vector<float> row(static_cast<size_t>(n));
-      for (int64_t r = lo; r < hi; ++r) {
-        check(qs_codebook_decode(codebook_id, resid_scale, codes + r * blocks, blocks, row.data()));
-        for (int64_t b = 0; b < batch; ++b) {
-          const float* ub = &u[b * n];
-          double s = 0.0;
-          for (int64_t c = 0; c < n; ++c) s += static_cast<double>(row[c]) * ub[c];
-          y[b * m + r] = static_cast<float>(s * wscale);
+    validate_codes(codebook_id, codes, m * blocks, "codes");
+    if (batch >= kGemmBatch) {
+      codebook_matmul(codebook_id, resid_scale, codes, m, n, u.data(), batch, y);
+      const float ws = static_cast<float>(wscale);
+      for (int64_t i = 0; i < batch * m; ++i) y[i] *= ws;
+    } else {
+      // Few vectors: decode each row once and take double-precision dot products.
+      parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
+        std::vector<float> row(static_cast<size_t>(n));
+        for (int64_t r = lo; r < hi; ++r) {
+          codebook_decode(codebook_id, resid_scale, codes + r * blocks, blocks, row.data());
+          for (int64_t b = 0; b < batch; ++b) {
+            const float* ub = &u[b * n];
+            double s = 0.0;
+            for (int64_t c = 0; c < n; ++c) s += static_cast<double>(row[c]) * ub[c];
+            y[b * m + r] = static_cast<float>(s * wscale);
+          }
         }
-      }
-    });
+      });
+    }
     if (use_rht) {
       rht_rows(y, batch, m, s_out, 1);
     } else {
