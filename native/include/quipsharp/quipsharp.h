@@ -54,6 +54,10 @@ QS_API int32_t qs_hadamard_matrix(int64_t n, float* out);
 QS_API int32_t qs_hadamard_transform_f32(float* x, int64_t batch, int64_t n, int32_t transpose);
 QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, int32_t transpose);
 
+/* 1: run the portable Hadamard kernels even where AVX2 ones exist (tests compare the two; both give
+ * bit-identical results); 0: the fastest the CPU supports (default). */
+QS_API int32_t qs_hadamard_force_portable(int32_t portable);
+
 /* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform:
  *   mix64(z) = splitmix64's finalizer; state = mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15));
  *   for each i: state += 0x9E3779B97F4A7C15; out[i] = (mix64(state) >> 63) ? -1 : +1.

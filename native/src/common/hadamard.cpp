@@ -29,6 +29,7 @@
 #include "common/hadamard.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -215,245 +216,48 @@ const T* packed_coefficients(int32_t m, bool transpose) {
   return packed.k[i][transpose ? 1 : 0].data();
 }
 
-// ---- fast transform kernels (§2.4) ----------------------------------------------------------------
+#define QS_KERNEL_TARGET
+namespace portable {
+#include "common/hadamard_kernels.inc"
+}  // namespace portable
+#undef QS_KERNEL_TARGET
 
-// Elements of one vector stay within this many values for the cache-blocked early Walsh stages.
-constexpr int64_t kWalshBlock = 4096;
-// Columns of the base step's scratch tile (contiguous case).
-constexpr int64_t kBaseTile = 256;
+#if defined(__x86_64__) || defined(__i386__)
+#define QS_HADAMARD_AVX2 1
+#define QS_KERNEL_TARGET __attribute__((target("avx2")))
+namespace avx2 {
+#include "common/hadamard_kernels.inc"
+}  // namespace avx2
+#undef QS_KERNEL_TARGET
+#endif
 
-// Radix-4 step on four length-h runs p, p+h, p+2h, p+3h (two butterfly stages, strides h and 2h).
-template <typename T>
-inline void radix4(T* __restrict p, int64_t h) {
-  T* __restrict p1 = p + h;
-  T* __restrict p2 = p + 2 * h;
-  T* __restrict p3 = p + 3 * h;
-  for (int64_t j = 0; j < h; ++j) {
-    const T a = p[j], b = p1[j], c = p2[j], d = p3[j];
-    const T s0 = a + b, d0 = a - b, s1 = c + d, d1 = c - d;
-    p[j] = s0 + s1;
-    p1[j] = d0 + d1;
-    p2[j] = s0 - s1;
-    p3[j] = d0 - d1;
-  }
-}
+std::atomic<bool> force_portable_kernels{false};
 
-template <typename T>
-inline void radix2(T* __restrict p, int64_t h) {
-  T* __restrict q = p + h;
-  for (int64_t j = 0; j < h; ++j) {
-    const T a = p[j], b = q[j];
-    p[j] = a + b;
-    q[j] = a - b;
-  }
-}
-
-// Walsh stages with strides h_begin, 2 h_begin, ... (< h_end) over x[0, len), len a multiple of h_end.
-template <typename T>
-void walsh_stages(T* x, int64_t len, int64_t h_begin, int64_t h_end) {
-  int64_t h = h_begin;
-  if (h == 1 && 4 <= h_end) {
-    for (int64_t i = 0; i < len; i += 4) {
-      const T a = x[i], b = x[i + 1], c = x[i + 2], d = x[i + 3];
-      const T s0 = a + b, d0 = a - b, s1 = c + d, d1 = c - d;
-      x[i] = s0 + s1;
-      x[i + 1] = d0 + d1;
-      x[i + 2] = s0 - s1;
-      x[i + 3] = d0 - d1;
-    }
-    h = 4;
-  }
-  for (; 4 * h <= h_end; h *= 4)
-    for (int64_t i = 0; i < len; i += 4 * h) radix4(x + i, h);
-  if (h < h_end)
-    for (int64_t i = 0; i < len; i += 2 * h) radix2(x + i, h);
-}
-
-// x <- S_L x for one contiguous run of length L (a power of two).
-template <typename T>
-void walsh(T* x, int64_t L) {
-  if (L < 2) return;
-  const int64_t block = std::min(L, kWalshBlock);
-  for (int64_t i = 0; i < L; i += block) walsh_stages(x + i, block, 1, block);
-  if (block < L) walsh_stages(x, L, block, L);
-}
-
-// Base step on a tile: y[a*w + j] = sum_c K[a][c] * x[c*xstride + j] for a < mb, j < w, with K given
-// as packed coefficients (see pack_coefficients). The micro-kernel keeps a 4 x kLanes accumulator
-// tile in registers while streaming the mb input rows.
-template <typename T>
-struct Lanes {
-  static constexpr int kValue = 32 / sizeof(T);  // 8 floats / 4 doubles: two 16-byte vectors
-};
-
-template <typename T>
-void base_multiply(const T* __restrict x, int64_t xstride, int32_t mb, int64_t w,
-                   const T* __restrict packed, T* __restrict y) {
-  constexpr int kL = Lanes<T>::kValue;
-  int64_t j0 = 0;
-  for (; j0 + kL <= w; j0 += kL) {
-    for (int32_t a0 = 0; a0 < mb; a0 += kRowBlock) {
-      const T* __restrict p = packed + static_cast<int64_t>(a0) * mb;
-      T acc[kRowBlock][kL] = {};
-      for (int32_t c = 0; c < mb; ++c) {
-        const T* __restrict xr = x + c * xstride + j0;
-        const T* __restrict pc = p + c * kRowBlock;
-        for (int r = 0; r < kRowBlock; ++r)
-          for (int l = 0; l < kL; ++l) acc[r][l] += pc[r] * xr[l];
-      }
-      for (int r = 0; r < kRowBlock; ++r)
-        for (int l = 0; l < kL; ++l) y[(a0 + r) * w + j0 + l] = acc[r][l];
-    }
-  }
-  if (j0 == w) return;
-  for (int32_t a0 = 0; a0 < mb; a0 += kRowBlock) {  // tail columns (w < kL or w % kL)
-    const T* __restrict p = packed + static_cast<int64_t>(a0) * mb;
-    for (int64_t j = j0; j < w; ++j) {
-      T acc[kRowBlock] = {};
-      for (int32_t c = 0; c < mb; ++c) {
-        const T v = x[c * xstride + j];
-        for (int r = 0; r < kRowBlock; ++r) acc[r] += p[c * kRowBlock + r] * v;
-      }
-      for (int r = 0; r < kRowBlock; ++r) y[(a0 + r) * w + j] = acc[r];
-    }
-  }
-}
-
-// Shared per-transform constants.
-template <typename T>
-struct Plan {
-  int32_t mb;
-  int64_t L;
-  const T* packed;  // nullptr for mb = 1
-  T scale;
-
-  Plan(int64_t n, bool transpose) {
-    mb = hadamard_base_order(n);
-    L = n / mb;
-    packed = mb > 1 ? packed_coefficients<T>(mb, transpose) : nullptr;
-    scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(n)));
-  }
-};
-
-// One contiguous vector of length n = mb * L in place. scratch holds mb * min(L, kBaseTile) values.
-template <typename T>
-void transform_one(T* x, const Plan<T>& plan, T* scratch) {
-  const int32_t mb = plan.mb;
-  const int64_t L = plan.L;
-  for (int32_t c = 0; c < mb; ++c) walsh(x + c * L, L);
-  if (mb == 1) {
-    for (int64_t j = 0; j < L; ++j) x[j] *= plan.scale;
-    return;
-  }
-  const int64_t tile = std::min(L, kBaseTile);
-  for (int64_t b0 = 0; b0 < L; b0 += tile) {
-    const int64_t w = std::min(tile, L - b0);
-    base_multiply(x + b0, L, mb, w, plan.packed, scratch);
-    for (int32_t a = 0; a < mb; ++a) {
-      const T* __restrict y = scratch + a * w;
-      T* __restrict xa = x + a * L + b0;
-      for (int64_t j = 0; j < w; ++j) xa[j] = y[j] * plan.scale;
-    }
-  }
+bool use_avx2() {
+#ifdef QS_HADAMARD_AVX2
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has && !force_portable_kernels.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
 }
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).
 template <typename T>
 void transform_rows(T* x, int64_t batch, int64_t n, bool transpose, const T* pre, const T* post) {
-  if (batch <= 0) return;
-  const Plan<T> plan(n, transpose);
-  std::vector<T> scratch(plan.mb > 1 ? static_cast<size_t>(plan.mb) * static_cast<size_t>(std::min(plan.L, kBaseTile))
-                                     : 0);
-  for (int64_t v = 0; v < batch; ++v) {
-    T* xv = x + v * n;
-    if (pre)
-      for (int64_t i = 0; i < n; ++i) xv[i] *= pre[i];
-    transform_one(xv, plan, scratch.data());
-    if (post)
-      for (int64_t i = 0; i < n; ++i) xv[i] *= post[i];
-  }
+#ifdef QS_HADAMARD_AVX2
+  if (use_avx2()) return avx2::transform_rows(x, batch, n, transpose, pre, post);
+#endif
+  portable::transform_rows(x, batch, n, transpose, pre, post);
 }
 
-// ---- column (strided) kernels ---------------------------------------------------------------------
-// The vector element r is the "lane row" x + r*stride; every operation is applied to w lanes at once.
-
-template <typename T>
-void walsh_lanes(T* x, int64_t L, int64_t stride, int64_t w) {
-  int64_t h = 1;
-  for (; 4 * h <= L; h *= 4) {
-    for (int64_t i = 0; i < L; i += 4 * h) {
-      for (int64_t j = i; j < i + h; ++j) {
-        T* __restrict p0 = x + j * stride;
-        T* __restrict p1 = p0 + h * stride;
-        T* __restrict p2 = p0 + 2 * h * stride;
-        T* __restrict p3 = p0 + 3 * h * stride;
-        for (int64_t l = 0; l < w; ++l) {
-          const T a = p0[l], b = p1[l], c = p2[l], d = p3[l];
-          const T s0 = a + b, d0 = a - b, s1 = c + d, d1 = c - d;
-          p0[l] = s0 + s1;
-          p1[l] = d0 + d1;
-          p2[l] = s0 - s1;
-          p3[l] = d0 - d1;
-        }
-      }
-    }
-  }
-  if (h < L) {
-    for (int64_t i = 0; i < L; i += 2 * h) {
-      for (int64_t j = i; j < i + h; ++j) {
-        T* __restrict p = x + j * stride;
-        T* __restrict q = p + h * stride;
-        for (int64_t l = 0; l < w; ++l) {
-          const T a = p[l], b = q[l];
-          p[l] = a + b;
-          q[l] = a - b;
-        }
-      }
-    }
-  }
-}
-
+// Every column of the row-major n x cols matrix x.
 template <typename T>
 void transform_cols(T* x, int64_t n, int64_t cols, bool transpose, const T* pre, const T* post) {
-  if (cols <= 0) return;
-  const Plan<T> plan(n, transpose);
-  const int32_t mb = plan.mb;
-  const int64_t L = plan.L;
-  // Chunk width: about 256 KiB of the matrix per chunk, at least 16 lanes (64 bytes of floats).
-  int64_t width = (int64_t{1} << 18) / (n * static_cast<int64_t>(sizeof(T)));
-  width = std::max<int64_t>(16, width / 16 * 16);
-  width = std::min(width, cols);
-  std::vector<T> scratch(mb > 1 ? static_cast<size_t>(mb) * static_cast<size_t>(width) : 0);
-  for (int64_t c0 = 0; c0 < cols; c0 += width) {
-    const int64_t w = std::min(width, cols - c0);
-    T* xc = x + c0;
-    if (pre) {
-      for (int64_t r = 0; r < n; ++r) {
-        T* __restrict p = xc + r * cols;
-        const T s = pre[r];
-        for (int64_t l = 0; l < w; ++l) p[l] *= s;
-      }
-    }
-    for (int32_t c = 0; c < mb; ++c) walsh_lanes(xc + c * L * cols, L, cols, w);
-    if (mb == 1) {
-      for (int64_t r = 0; r < n; ++r) {
-        T* __restrict p = xc + r * cols;
-        const T s = post ? static_cast<T>(plan.scale * post[r]) : plan.scale;
-        for (int64_t l = 0; l < w; ++l) p[l] *= s;
-      }
-      continue;
-    }
-    for (int64_t b = 0; b < L; ++b) {
-      base_multiply(xc + b * cols, L * cols, mb, w, plan.packed, scratch.data());
-      for (int32_t a = 0; a < mb; ++a) {
-        const int64_t r = a * L + b;
-        const T* __restrict y = scratch.data() + a * w;
-        T* __restrict p = xc + r * cols;
-        const T s = post ? static_cast<T>(plan.scale * post[r]) : plan.scale;
-        for (int64_t l = 0; l < w; ++l) p[l] = y[l] * s;
-      }
-    }
-  }
+#ifdef QS_HADAMARD_AVX2
+  if (use_avx2()) return avx2::transform_cols(x, n, cols, transpose, pre, post);
+#endif
+  portable::transform_cols(x, n, cols, transpose, pre, post);
 }
 
 // ---- dense matrix and signs -----------------------------------------------------------------------
@@ -667,3 +471,10 @@ QS_API int32_t qs_rht_apply_f32(float* a, int64_t rows, int64_t cols, int32_t ax
 }
 
 }  // extern "C"
+
+extern "C" int32_t qs_hadamard_force_portable(int32_t portable) {
+  return qs::guard([&] {
+    qs::require(portable == 0 || portable == 1, "portable = ", portable, " must be 0 or 1");
+    qs::force_portable_kernels.store(portable == 1);
+  });
+}
