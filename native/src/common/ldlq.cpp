@@ -2,9 +2,14 @@
 #include "common/ldlq.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "common/codebook.hpp"
 #include "common/parallel.hpp"
@@ -100,6 +105,39 @@ void invert_small(const double* a, int64_t g, double* inv) {
   }
   for (int64_t i = 0; i < g; ++i)
     for (int64_t j = 0; j < g; ++j) inv[i * g + j] = m[i * 2 * g + g + j];
+}
+
+// g[c] += sum_i d[i] * h[i*n + c] for the 8 consecutive rows of h: one pass over g (§5.3 update of
+// G = E H after a row's block changed). AVX2+FMA where the CPU has it.
+void add_rank8_portable(float* g, const float* d, const float* h, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    float s = g[c];
+    for (int64_t i = 0; i < kGroup; ++i) s += d[i] * h[i * n + c];
+    g[c] = s;
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) void add_rank8_avx2(float* g, const float* d, const float* h,
+                                                        int64_t n) {
+  __m256 dv[kGroup];
+  for (int64_t i = 0; i < kGroup; ++i) dv[i] = _mm256_set1_ps(d[i]);
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    __m256 s = _mm256_loadu_ps(g + c);
+    for (int64_t i = 0; i < kGroup; ++i) s = _mm256_fmadd_ps(dv[i], _mm256_loadu_ps(h + i * n + c), s);
+    _mm256_storeu_ps(g + c, s);
+  }
+  if (c < n) add_rank8_portable(g + c, d, h + c, n - c);
+}
+#endif
+
+void add_rank8(float* g, const float* d, const float* h, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) return add_rank8_avx2(g, d, h, n);
+#endif
+  add_rank8_portable(g, d, h, n);
 }
 
 // Quantizes the m rows of an m x 8 block held in `t` (row stride ldt) with the composite codebook;
@@ -225,6 +263,10 @@ void block_ldlq(const float* w, int64_t m, int64_t n, const double* h, const Cod
   // minimiser is T_k = W_hat_k + (E H)[:, k] H_kk^{-1}. A row's new code is kept only if it lowers that
   // row's loss (delta = 2 d.g + d H_kk d^T with d the change of E_k and g = (E H)[r, k]), so a pass never
   // increases the proxy loss (the reference accepts every new code; ours is monotone by construction).
+  // G = E H is computed once and then updated only for the rows whose code changed (G_r += d H[k, :]):
+  // after the first pass few codes change (on a 4096^2 test: 34%, 6%, 1%, 0.2%, ... of the codes), so
+  // later passes cost little, and a pass that changes nothing ends the refinement (the next would
+  // repeat it exactly).
   std::vector<float> hf(h, h + n * n);
   std::vector<double> hkk_inv(static_cast<size_t>(blocks * kGroup * kGroup));
   for (int64_t k = 0; k < blocks; ++k) {
@@ -233,62 +275,69 @@ void block_ldlq(const float* w, int64_t m, int64_t n, const double* h, const Cod
       for (int64_t j = 0; j < kGroup; ++j) hkk[i * kGroup + j] = h[(k * kGroup + i) * n + k * kGroup + j];
     invert_small(hkk, kGroup, &hkk_inv[k * kGroup * kGroup]);
   }
-  std::vector<float> g(static_cast<size_t>(m * kChunk));
-  std::vector<float> delta(static_cast<size_t>(m * kGroup));
+  std::vector<float> g(static_cast<size_t>(m * n), 0.0f);
+  sgemm_acc(m, n, n, 1.0f, err.data(), n, hf.data(), n, g.data(), n);
   std::vector<float> target(static_cast<size_t>(m * kGroup));
   std::vector<uint32_t> new_codes(static_cast<size_t>(m));
+  // A row whose E (hence G) has not changed since this block was last visited (one pass ago) would
+  // get the same target and the same code again: it is skipped. visit counts block visits;
+  // last_change[r] is the visit at which row r last changed.
+  std::vector<int64_t> last_change(static_cast<size_t>(m), 0);
+  std::vector<int64_t> rows(static_cast<size_t>(m));
+  int64_t visit = 0;
   for (int32_t pass = 0; pass < refine_passes; ++pass) {
-    for (int64_t c1 = n; c1 > 0;) {
-      const int64_t c0 = c1 - std::min(kChunk, c1);
-      const int64_t width = c1 - c0;
-      std::fill(g.begin(), g.begin() + m * width, 0.0f);
-      sgemm_acc(m, width, n, 1.0f, err.data(), n, hf.data() + c0, n, g.data(), width);
-      for (int64_t col = c1 - kGroup; col >= c0; col -= kGroup) {
-        const int64_t local = col - c0;
-        const int64_t k = col / kGroup;
-        const double* hinv = &hkk_inv[k * kGroup * kGroup];
-        parallel_for(0, m, 512, [&](int64_t lo, int64_t hi) {
-          for (int64_t r = lo; r < hi; ++r) {
-            const float* gr = &g[r * width + local];
-            for (int64_t j = 0; j < kGroup; ++j) {
-              double s = 0.0;
-              for (int64_t l = 0; l < kGroup; ++l) s += gr[l] * hinv[l * kGroup + j];
-              target[r * kGroup + j] = static_cast<float>(w_hat[r * n + col + j] + s);
-            }
+    std::atomic<int64_t> changed{0};
+    for (int64_t col = n - kGroup; col >= 0; col -= kGroup, ++visit) {
+      const int64_t k = col / kGroup;
+      const double* hinv = &hkk_inv[k * kGroup * kGroup];
+      int64_t count = 0;
+      for (int64_t r = 0; r < m; ++r)
+        if (pass == 0 || last_change[r] >= visit - blocks) rows[count++] = r;
+      if (count == 0) continue;
+      parallel_for(0, count, 512, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const int64_t r = rows[i];
+          const float* gr = &g[r * n + col];
+          for (int64_t j = 0; j < kGroup; ++j) {
+            double s = 0.0;
+            for (int64_t l = 0; l < kGroup; ++l) s += gr[l] * hinv[l * kGroup + j];
+            target[i * kGroup + j] = static_cast<float>(w_hat[r * n + col + j] + s);
           }
-        });
-        cb.quantize(target.data(), m, new_codes.data(), q.data());
-        parallel_for(0, m, 512, [&](int64_t lo, int64_t hi) {
-          for (int64_t r = lo; r < hi; ++r) {
-            const float* gr = &g[r * width + local];
-            double dvec[kGroup];
-            double lin = 0.0;
-            for (int64_t j = 0; j < kGroup; ++j) {
-              dvec[j] = static_cast<double>(w_hat[r * n + col + j]) - q[r * kGroup + j];
-              lin += dvec[j] * gr[j];
-            }
-            double quad = 0.0;
-            for (int64_t i = 0; i < kGroup; ++i)
-              for (int64_t j = 0; j < kGroup; ++j)
-                quad += dvec[i] * h[(col + i) * n + col + j] * dvec[j];
-            const bool accept = 2.0 * lin + quad < 0.0;
-            for (int64_t j = 0; j < kGroup; ++j) {
-              delta[r * kGroup + j] = accept ? static_cast<float>(dvec[j]) : 0.0f;
-              if (accept) {
-                w_hat[r * n + col + j] = q[r * kGroup + j];
-                err[r * n + col + j] = w[r * n + col + j] - q[r * kGroup + j];
-              }
-            }
-            if (accept) codes[r * blocks + k] = new_codes[r];
+        }
+      });
+      cb.quantize(target.data(), count, new_codes.data(), q.data());
+      parallel_for(0, count, 256, [&](int64_t lo, int64_t hi) {
+        int64_t local_changes = 0;
+        for (int64_t i = lo; i < hi; ++i) {
+          const int64_t r = rows[i];
+          if (new_codes[i] == codes[r * blocks + k]) continue;
+          const float* gr = &g[r * n + col];
+          double dvec[kGroup];
+          double lin = 0.0;
+          for (int64_t j = 0; j < kGroup; ++j) {
+            dvec[j] = static_cast<double>(w_hat[r * n + col + j]) - q[i * kGroup + j];
+            lin += dvec[j] * gr[j];
           }
-        });
-        // Keep (E H)[:, c0:col] current for the blocks still to visit in this chunk.
-        if (local > 0)
-          sgemm_acc(m, local, kGroup, 1.0f, delta.data(), kGroup, hf.data() + col * n + c0, n, g.data(),
-                    width);
-      }
-      c1 = c0;
+          double quad = 0.0;
+          for (int64_t a = 0; a < kGroup; ++a)
+            for (int64_t j = 0; j < kGroup; ++j)
+              quad += dvec[a] * h[(col + a) * n + col + j] * dvec[j];
+          if (!(2.0 * lin + quad < 0.0)) continue;
+          ++local_changes;
+          last_change[r] = visit;
+          codes[r * blocks + k] = new_codes[i];
+          for (int64_t j = 0; j < kGroup; ++j) {
+            w_hat[r * n + col + j] = q[i * kGroup + j];
+            err[r * n + col + j] = w[r * n + col + j] - q[i * kGroup + j];
+          }
+          float d8[kGroup];
+          for (int64_t j = 0; j < kGroup; ++j) d8[j] = static_cast<float>(dvec[j]);
+          add_rank8(&g[r * n], d8, &hf[col * n], n);
+        }
+        changed.fetch_add(local_changes);
+      });
     }
+    if (changed.load() == 0) break;
   }
 }
 
