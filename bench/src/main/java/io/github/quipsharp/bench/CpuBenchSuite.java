@@ -36,7 +36,7 @@ public final class CpuBenchSuite {
     int all = Runtime.getRuntime().availableProcessors();
     ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = json.createObjectNode();
-    root.put("machine", machine());
+    root.put("machine", KernelBenchmarks.machineDescription());
     root.put("last_level_cache_bytes", KernelBenchmarks.lastLevelCacheBytes());
     ArrayNode memory = root.putArray("memory");
     ArrayNode matvec = root.putArray("matvec");
@@ -87,19 +87,5 @@ public final class CpuBenchSuite {
     json.writeValue(tmp.toFile(), root);
     Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     System.out.print(table);
-  }
-
-  static String machine() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) {
-          return line.substring(line.indexOf(':') + 1).trim() + " ("
-              + Runtime.getRuntime().availableProcessors() + " hardware threads)";
-        }
-      }
-    } catch (IOException e) {
-      // fall through
-    }
-    return "unknown CPU";
   }
 }

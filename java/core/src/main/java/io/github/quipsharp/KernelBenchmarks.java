@@ -27,6 +27,25 @@ public final class KernelBenchmarks {
   /** Streaming read and memcpy bandwidth (10^9 bytes per second; memcpy counts bytes copied). */
   public record MemoryResult(int threads, long bytes, double readGbytesPerS, double memcpyGbytesPerS) {}
 
+  /**
+   * The machine for naming results: the CPU model from /proc/cpuinfo and the hardware thread count,
+   * e.g. "AMD EPYC (2 hardware threads)".
+   */
+  public static String machineDescription() {
+    String model = "unknown CPU";
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("model name")) {
+          model = line.substring(line.indexOf(':') + 1).trim();
+          break;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // keep "unknown CPU": the name is informative only
+    }
+    return model + " (" + Runtime.getRuntime().availableProcessors() + " hardware threads)";
+  }
+
   /** Size of the CPU's last-level cache in bytes (32 MiB if the system does not say). */
   public static long lastLevelCacheBytes() {
     NativeCalls.ensureLoaded();

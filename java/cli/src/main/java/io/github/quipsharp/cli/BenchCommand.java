@@ -7,8 +7,6 @@ import io.github.quipsharp.KernelBenchmarks;
 import io.github.quipsharp.NativeThreads;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -32,22 +30,6 @@ final class BenchCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
-  }
-
-  /** "AMD EPYC (2 threads)" from /proc/cpuinfo, for naming the machine in results. */
-  static String machine() {
-    String model = "unknown CPU";
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("model name")) {
-          model = line.substring(line.indexOf(':') + 1).trim();
-          break;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // keep "unknown CPU": the name is informative only
-    }
-    return model + " (" + Runtime.getRuntime().availableProcessors() + " hardware threads)";
   }
 
   static void threads(Integer threads) {
@@ -116,7 +98,7 @@ final class BenchCommand implements Runnable {
           r.fp32EquivGbytesPerS());
       ObjectNode json = JSON.createObjectNode();
       json.put("benchmark", "matvec");
-      json.put("machine", machine());
+      json.put("machine", KernelBenchmarks.machineDescription());
       json.put("rows", rows);
       json.put("cols", cols);
       json.put("bits", bits);
@@ -163,7 +145,7 @@ final class BenchCommand implements Runnable {
           r.threads(), r.bytes() >> 20, r.readGbytesPerS(), r.memcpyGbytesPerS());
       ObjectNode json = JSON.createObjectNode();
       json.put("benchmark", "memory");
-      json.put("machine", machine());
+      json.put("machine", KernelBenchmarks.machineDescription());
       json.put("threads", r.threads());
       json.put("bytes", r.bytes());
       json.put("read_gbytes_per_s", r.readGbytesPerS());
