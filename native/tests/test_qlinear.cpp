@@ -1,6 +1,8 @@
 // qs_qlinear_matvec (row path for few vectors, decoded tiles + GEMM for many) against a float64
 // product with the dense weight from qs_qlinear_decode, for every codebook, with and without RHT.
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "check.hpp"
@@ -25,6 +27,48 @@ int main() {
                                   s_out.data(), &wscale));
       CHECK_OK(qs_qlinear_decode(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(), wscale,
                                  rht, dense.data()));
+      // The prepared layer (integer kernels) against qs_qlinear_matvec, within the bound its int16
+      // activation rounding allows: |dz_r| <= max|u| / 32766 * sum_j |W~_rj|, ||dy|| = wscale ||dz||.
+      qs_qlayer* layer = qs_qlayer_create(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(),
+                                          wscale, rht);
+      CHECK(layer != nullptr);
+      if (layer != nullptr) {
+        CHECK(qs_qlayer_weight_bytes(layer) == m * n / 8 * (codebook == QS_CODEBOOK_E8P12 ? 2 : codebook == QS_CODEBOOK_E8P12RVQ4B ? 4 : 3));
+        std::vector<float> wt(m * n);
+        CHECK_OK(qs_codebook_decode(codebook, 0, codes.data(), m * n / 8, wt.data()));
+        for (int32_t kernel : {QS_KERNEL_SCALAR, QS_KERNEL_AUTO}) {
+          const int64_t batch = 2;
+          std::vector<float> x(batch * n), y_ref(batch * m), y(batch * m);
+          for (float& v : x) v = static_cast<float>(rng.normal());
+          CHECK_OK(qs_qlinear_matvec(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(),
+                                     wscale, rht, x.data(), batch, y_ref.data()));
+          CHECK_OK(qs_qlayer_forward(layer, x.data(), batch, y.data(), kernel));
+          for (int64_t b = 0; b < batch; ++b) {
+            std::vector<float> u(x.begin() + b * n, x.begin() + (b + 1) * n);
+            if (rht) CHECK_OK(qs_rht_apply_f32(u.data(), 1, n, 1, s_in.data(), 0));
+            else for (int64_t c = 0; c < n; ++c) u[c] *= s_in[c];
+            double max_u = 0;
+            for (float v : u) max_u = std::max(max_u, std::fabs(double(v)));
+            double bound2 = 0, err2 = 0, norm2 = 0;
+            for (int64_t r = 0; r < m; ++r) {
+              double row = 0;
+              for (int64_t c = 0; c < n; ++c) row += std::fabs(double(wt[r * n + c]));
+              const double dz = max_u / 32766 * row;
+              bound2 += dz * dz;
+              const double e = double(y[b * m + r]) - y_ref[b * m + r];
+              err2 += e * e;
+              norm2 += double(y_ref[b * m + r]) * y_ref[b * m + r];
+            }
+            const double bound = wscale * std::sqrt(bound2) + 1e-5 * std::sqrt(norm2);
+            if (!(std::sqrt(err2) <= bound))
+              std::fprintf(stderr, "qlayer codebook %d rht %d: error %.3g > bound %.3g\n", codebook,
+                           rht, std::sqrt(err2), bound);
+            CHECK(std::sqrt(err2) <= bound);
+            CHECK(std::sqrt(err2) < 0.05 * std::sqrt(norm2));  // the bound itself is a few % here
+          }
+        }
+        qs_qlayer_free(layer);
+      }
       for (int64_t batch : {1, 3, 4, 9}) {
         std::vector<float> x(batch * n), y(batch * m);
         for (float& v : x) v = static_cast<float>(rng.normal());
@@ -47,5 +91,16 @@ int main() {
       }
     }
   }
+  // Bad input: NULL with a message, never a crash.
+  std::vector<uint32_t> bad(100 * 64 / 8, 0);
+  std::vector<float> ones(100, 1.0f);
+  CHECK(qs_qlayer_create(QS_CODEBOOK_E8P12, 0, bad.data(), 100, 64, ones.data(), ones.data(), 1.0, 1) == nullptr);
+  CHECK(std::string(qs_last_error()).find("rows = 100") != std::string::npos);
+  bad[3] = 0x1234;  // E81B index 0x34 is fine, but for E8P12 a code must be < 65536: use RVQ3 stage 2 = 0x1FF
+  bad[5] = 0x000101FF;
+  CHECK(qs_qlayer_create(QS_CODEBOOK_E8P12RVQ3B, 0, bad.data(), 96, 64, ones.data(), ones.data(), 1.0, 1) == nullptr);
+  float x[64] = {0}, y[96];
+  CHECK_STATUS(qs_qlayer_forward(nullptr, x, 1, y, 0), QS_ERR_INVALID_ARGUMENT);
+  qs_qlayer_free(nullptr);
   TEST_MAIN_END();
 }

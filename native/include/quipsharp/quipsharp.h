@@ -163,6 +163,21 @@ QS_API int32_t qs_f16_matvec(const uint16_t* w, int64_t m, int64_t n, const floa
                              int32_t kernel);
 QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
 
+/* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
+ * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
+ * qs_e81b_matvec per stage), y = (s_out wscale) ⊙ (M_m z). Differs from qs_qlinear_matvec only by the
+ * kernels' int16 activation rounding. Create returns NULL on bad input (see qs_last_error()). */
+typedef struct qs_qlayer qs_qlayer;
+QS_API qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale, const uint32_t* codes,
+                                   int64_t m, int64_t n, const float* s_in, const float* s_out,
+                                   double wscale, int32_t use_rht);
+QS_API void qs_qlayer_free(qs_qlayer* layer);
+/* Bytes of code storage the forward pass reads. */
+QS_API int64_t qs_qlayer_weight_bytes(const qs_qlayer* layer);
+/* y (batch x m) = layer(x (batch x n)). */
+QS_API int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int64_t batch, float* y,
+                                 int32_t kernel);
+
 /* ---- Benchmarks (behind `quipsharp bench`; never used by tests to assert speed) ------------- */
 
 /* Size of the largest (level >= 3) CPU cache in bytes, from sysfs (32 MiB if unknown). */

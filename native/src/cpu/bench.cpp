@@ -41,14 +41,11 @@ uint64_t splitmix(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-// One layer's data for each kind of weight.
+// One layer's data: a prepared quantized layer (2, 3, 4 bits) or dense fp16 / fp32 weights.
 struct Layer {
-  std::vector<uint16_t> stage1;  // E8P12 codes (2, 3, 4 bits)
-  std::vector<uint16_t> stage2;  // RVQ4 residual codes
-  std::vector<uint8_t> e81b;     // RVQ3 residual indices
+  std::unique_ptr<qs_qlayer, void (*)(qs_qlayer*)> quantized{nullptr, qs_qlayer_free};
   std::vector<uint16_t> f16;
   std::vector<float> f32;
-  std::vector<float> s_in, s_out;
 };
 
 int64_t weight_bytes(int32_t bits, int64_t m, int64_t n) {
@@ -63,22 +60,20 @@ int64_t weight_bytes(int32_t bits, int64_t m, int64_t n) {
 
 Layer make_layer(int32_t bits, int64_t m, int64_t n, uint64_t& rng) {
   Layer l;
-  const int64_t codes = m * n / 8;
-  auto fill16 = [&](std::vector<uint16_t>& v, int64_t count) {
-    v.resize(count);
-    for (auto& c : v) c = static_cast<uint16_t>(splitmix(rng));
-  };
   if (bits <= 4) {
-    fill16(l.stage1, codes);
-    if (bits == 4) fill16(l.stage2, codes);
-    if (bits == 3) {
-      l.e81b.resize(codes);
-      for (auto& c : l.e81b) c = static_cast<uint8_t>(splitmix(rng));
+    std::vector<uint32_t> codes(static_cast<size_t>(m * n / 8));
+    for (auto& c : codes) {
+      const uint64_t v = splitmix(rng);
+      c = bits == 2 ? static_cast<uint32_t>(v & 0xFFFF)
+                    : bits == 4 ? static_cast<uint32_t>(v) : static_cast<uint32_t>(v & 0xFFFF00FF);
     }
-    l.s_in.resize(n);
-    l.s_out.resize(m);
-    for (auto& s : l.s_in) s = (splitmix(rng) >> 63) ? -1.0f : 1.0f;
-    for (auto& s : l.s_out) s = (splitmix(rng) >> 63) ? -0.02f : 0.02f;
+    std::vector<float> s_in(n), s_out(m);
+    for (auto& s : s_in) s = (splitmix(rng) >> 63) ? -1.0f : 1.0f;
+    for (auto& s : s_out) s = (splitmix(rng) >> 63) ? -1.0f : 1.0f;
+    const int32_t id = bits == 2 ? QS_CODEBOOK_E8P12 : bits == 4 ? QS_CODEBOOK_E8P12RVQ4B
+                                                                  : QS_CODEBOOK_E8P12RVQ3B;
+    l.quantized.reset(qs_qlayer_create(id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 0.02, 1));
+    if (!l.quantized) fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
   } else {
     std::vector<float> w(m * n);
     for (auto& v : w) v = 0.02f * (static_cast<float>(splitmix(rng) >> 40) / 16777216.0f - 0.5f);
@@ -93,28 +88,11 @@ Layer make_layer(int32_t bits, int64_t m, int64_t n, uint64_t& rng) {
 }
 
 // y = layer(x) as the inference path computes it.
-void run_layer(const Layer& l, int32_t bits, int64_t m, int64_t n, int32_t kernel,
-               std::vector<float>& u, std::vector<float>& z, std::vector<float>& z2, const float* x,
+void run_layer(const Layer& l, int32_t bits, int64_t m, int64_t n, int32_t kernel, const float* x,
                float* y) {
-  if (bits == 32) {
-    check(qs_f32_matvec(l.f32.data(), m, n, x, y, kernel));
-    return;
-  }
-  if (bits == 16) {
-    check(qs_f16_matvec(l.f16.data(), m, n, x, y, kernel));
-    return;
-  }
-  std::copy(x, x + n, u.begin());
-  check(qs_rht_apply_f32(u.data(), 1, n, 1, l.s_in.data(), 0));
-  check(qs_e8p_matvec(l.stage1.data(), m, n, u.data(), z.data(), kernel));
-  if (bits == 4) check(qs_e8p_matvec(l.stage2.data(), m, n, u.data(), z2.data(), kernel));
-  if (bits == 3) check(qs_e81b_matvec(l.e81b.data(), m, n, u.data(), z2.data(), kernel));
-  if (bits != 2) {
-    const float inv_rho2 = bits == 4 ? 1.0f / 3.45f : 1.0f / 2.04f;
-    for (int64_t r = 0; r < m; ++r) z[r] += z2[r] * inv_rho2;
-  }
-  check(qs_rht_apply_f32(z.data(), 1, m, 1, l.s_out.data(), 1));
-  std::copy(z.begin(), z.end(), y);
+  if (bits == 32) check(qs_f32_matvec(l.f32.data(), m, n, x, y, kernel));
+  else if (bits == 16) check(qs_f16_matvec(l.f16.data(), m, n, x, y, kernel));
+  else check(qs_qlayer_forward(l.quantized.get(), x, 1, y, kernel));
 }
 
 int64_t read_size_file(const char* path) {
@@ -227,14 +205,14 @@ extern "C" int32_t qs_bench_matvec(int32_t bits, int64_t rows, int64_t cols, int
     std::vector<Layer> all;
     all.reserve(layers);
     for (int64_t i = 0; i < layers; ++i) all.push_back(make_layer(bits, rows, cols, rng));
-    std::vector<float> x(cols), y(rows), u(cols), z(rows), z2(rows);
+    std::vector<float> x(cols), y(rows);
     for (auto& v : x) v = static_cast<float>(splitmix(rng) >> 40) / 16777216.0f - 0.5f;
-    for (const Layer& l : all) run_layer(l, bits, rows, cols, kernel, u, z, z2, x.data(), y.data());
+    for (const Layer& l : all) run_layer(l, bits, rows, cols, kernel, x.data(), y.data());
     int64_t calls = 0;
     const auto start = Clock::now();
     double elapsed = 0;
     do {
-      for (const Layer& l : all) run_layer(l, bits, rows, cols, kernel, u, z, z2, x.data(), y.data());
+      for (const Layer& l : all) run_layer(l, bits, rows, cols, kernel, x.data(), y.data());
       calls += layers;
       elapsed = seconds_since(start);
     } while (elapsed < min_seconds);

@@ -207,6 +207,29 @@ public final class QuantizedLinear implements AutoCloseable {
         });
   }
 
+  /** This matrix prepared for CPU inference with the fastest kernels the CPU has. */
+  public CpuLinear toCpu() {
+    return toCpu(CpuKernel.AUTO);
+  }
+
+  /** This matrix prepared for CPU inference with the given kernel family (it must be available). */
+  public CpuLinear toCpu(CpuKernel kernel) {
+    Checks.notNull(kernel, "kernel");
+    if (!kernel.isAvailable()) {
+      throw new IllegalArgumentException("kernel " + kernel + " is not available on this CPU");
+    }
+    return read(
+        () -> {
+          QuipsharpNative.qs_qlayer layer =
+              QuipsharpNative.qs_qlayer_create(config.codebookId(), config.residualScale(), codes,
+                  rows, cols, signsIn, signsOut, scale, config.incoherence() ? 1 : 0);
+          if (layer == null || layer.isNull()) {
+            NativeCalls.check(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "QuantizedLinear.toCpu");
+          }
+          return new CpuLinear(rows, cols, kernel, layer);
+        });
+  }
+
   /** Whether {@link #close} has been called. */
   public boolean isClosed() {
     lock.readLock().lock();

@@ -1,0 +1,100 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * A {@link QuantizedLinear} prepared for CPU inference (QUIPSHARP.md §7.1): its codes split per
+ * codebook stage for the integer mat-vec kernels (AVX2 where the CPU has it, else the scalar
+ * reference). Create it with {@link QuantizedLinear#toCpu()}.
+ *
+ * <p>{@link #matvec} differs from {@link QuantizedLinear#matvec} only by the kernels' rounding of the
+ * rotated input u to 16-bit integers: each output of the codebook product moves by at most
+ * max|u|/32766 · Σ_j |W̃_rj| (tested). Owns native memory: close it. Thread-safe; methods of a closed
+ * instance throw {@link IllegalStateException}.
+ */
+public final class CpuLinear implements AutoCloseable {
+  private final int rows;
+  private final int cols;
+  private final CpuKernel kernel;
+  private final QuipsharpNative.qs_qlayer layer;
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private boolean closed;
+
+  CpuLinear(int rows, int cols, CpuKernel kernel, QuipsharpNative.qs_qlayer layer) {
+    this.rows = rows;
+    this.cols = cols;
+    this.kernel = kernel;
+    this.layer = layer;
+  }
+
+  public int rows() {
+    return rows;
+  }
+
+  public int cols() {
+    return cols;
+  }
+
+  /** The kernel family this layer runs with. */
+  public CpuKernel kernel() {
+    return kernel;
+  }
+
+  /** Bytes of codes read per mat-vec (2, 3 or 4 bits per weight). */
+  public long weightBytes() {
+    return read(() -> QuipsharpNative.qs_qlayer_weight_bytes(layer));
+  }
+
+  /** y = Ŵ x for each length-cols vector of x (x.length a multiple of cols). */
+  public float[] matvec(float[] x) {
+    Checks.notNull(x, "x");
+    if (x.length == 0 || x.length % cols != 0) {
+      throw new IllegalArgumentException(
+          "x.length = " + x.length + " must be a positive multiple of cols = " + cols);
+    }
+    Checks.finite(x, "x");
+    return read(
+        () -> {
+          int batch = x.length / cols;
+          float[] y = new float[Checks.product(batch, rows, "matvec output")];
+          try (FloatPointer in = new FloatPointer(x);
+              FloatPointer out = new FloatPointer((long) y.length)) {
+            NativeCalls.check(
+                QuipsharpNative.qs_qlayer_forward(layer, in, batch, out, kernel.id), "CpuLinear.matvec");
+            out.get(y);
+          }
+          return y;
+        });
+  }
+
+  @Override
+  public void close() {
+    lock.writeLock().lock();
+    try {
+      if (!closed) {
+        closed = true;
+        QuipsharpNative.qs_qlayer_free(layer);
+      }
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  private interface Body<T> {
+    T run();
+  }
+
+  private <T> T read(Body<T> body) {
+    lock.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("this CpuLinear (" + rows + " x " + cols + ") is closed");
+      }
+      return body.run();
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+}

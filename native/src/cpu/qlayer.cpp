@@ -1,0 +1,120 @@
+// A quantized layer prepared for CPU inference (§7.1): the composite codes split per stage for the
+// integer kernels (E8P12 uint16 codes; RVQ4 a second uint16 array, RVQ3 a uint8 E81B array), the
+// sign vectors with the global scale folded into s_out.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "common/codebook.hpp"
+#include "common/parallel.hpp"
+#include "common/status.hpp"
+
+struct qs_qlayer {
+  int32_t codebook_id;
+  double inv_resid_scale;  // 1 / rho2 (0 for E8P12)
+  int64_t m, n;
+  int32_t use_rht;
+  std::vector<uint16_t> stage1, stage2;
+  std::vector<uint8_t> e81b;
+  std::vector<float> s_in, s_out_scaled;
+};
+
+namespace {
+
+void check(int32_t status) {
+  if (status != QS_OK) qs::fail(status, qs_last_error());
+}
+
+}  // namespace
+
+extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
+                                       const uint32_t* codes, int64_t m, int64_t n,
+                                       const float* s_in, const float* s_out, double wscale,
+                                       int32_t use_rht) {
+  qs_qlayer* result = nullptr;
+  qs::guard([&] {
+    qs::require_not_null(codes, "codes");
+    qs::require_not_null(s_in, "s_in");
+    qs::require_not_null(s_out, "s_out");
+    qs::require(m > 0, "rows = ", m, " must be positive");
+    qs::require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
+    qs::require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
+    qs::require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
+    if (use_rht)
+      qs::require(qs_hadamard_base_order(m) != 0 && qs_hadamard_base_order(n) != 0, "rows = ", m,
+                  ", cols = ", n, ": not supported Hadamard orders");
+    const qs::CodebookInfo& info = qs::codebook_info(codebook_id);
+    const int64_t count = m * (n / 8);
+    qs::validate_codes(codebook_id, codes, count, "codes");
+    qs::require_finite(s_in, n, "s_in");
+    qs::require_finite(s_out, m, "s_out");
+    auto layer = std::make_unique<qs_qlayer>();
+    layer->codebook_id = codebook_id;
+    layer->inv_resid_scale =
+        info.bits == 2 ? 0.0 : 1.0 / qs::effective_resid_scale(codebook_id, resid_scale);
+    layer->m = m;
+    layer->n = n;
+    layer->use_rht = use_rht;
+    layer->stage1.resize(count);
+    if (info.bits == 4) layer->stage2.resize(count);
+    if (info.bits == 3) layer->e81b.resize(count);
+    for (int64_t i = 0; i < count; ++i) {
+      const uint32_t c = codes[i];
+      if (info.bits == 2) {
+        layer->stage1[i] = static_cast<uint16_t>(c);
+      } else {
+        layer->stage1[i] = static_cast<uint16_t>(c >> 16);
+        if (info.bits == 4) layer->stage2[i] = static_cast<uint16_t>(c & 0xFFFF);
+        else layer->e81b[i] = static_cast<uint8_t>(c & 0xFF);
+      }
+    }
+    layer->s_in.assign(s_in, s_in + n);
+    layer->s_out_scaled.resize(m);
+    for (int64_t r = 0; r < m; ++r) layer->s_out_scaled[r] = static_cast<float>(s_out[r] * wscale);
+    result = layer.release();
+  });
+  return result;
+}
+
+extern "C" void qs_qlayer_free(qs_qlayer* layer) { delete layer; }
+
+extern "C" int64_t qs_qlayer_weight_bytes(const qs_qlayer* layer) {
+  if (layer == nullptr) return 0;
+  return static_cast<int64_t>(layer->stage1.size() * 2 + layer->stage2.size() * 2 +
+                              layer->e81b.size());
+}
+
+extern "C" int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int64_t batch,
+                                     float* y, int32_t kernel) {
+  return qs::guard([&] {
+    qs::require_not_null(layer, "layer");
+    qs::require_not_null(x, "x");
+    qs::require_not_null(y, "y");
+    qs::require(batch > 0, "batch = ", batch, " must be positive");
+    const int64_t m = layer->m, n = layer->n;
+    std::vector<float> u(static_cast<size_t>(n)), z2(static_cast<size_t>(m));
+    for (int64_t b = 0; b < batch; ++b) {
+      // u = M_n^T (s_in ⊙ x); z = W~ u per stage; y = (s_out * wscale) ⊙ (M_m z).
+      std::copy(x + b * n, x + (b + 1) * n, u.begin());
+      float* z = y + b * m;
+      if (layer->use_rht) {
+        check(qs_rht_apply_f32(u.data(), 1, n, 1, layer->s_in.data(), 0));
+      } else {
+        for (int64_t c = 0; c < n; ++c) u[c] *= layer->s_in[c];
+      }
+      check(qs_e8p_matvec(layer->stage1.data(), m, n, u.data(), z, kernel));
+      if (!layer->stage2.empty()) check(qs_e8p_matvec(layer->stage2.data(), m, n, u.data(), z2.data(), kernel));
+      if (!layer->e81b.empty()) check(qs_e81b_matvec(layer->e81b.data(), m, n, u.data(), z2.data(), kernel));
+      if (layer->inv_resid_scale != 0.0) {
+        const float inv = static_cast<float>(layer->inv_resid_scale);
+        for (int64_t r = 0; r < m; ++r) z[r] += z2[r] * inv;
+      }
+      if (layer->use_rht) {
+        check(qs_rht_apply_f32(z, 1, m, 1, layer->s_out_scaled.data(), 1));
+      } else {
+        for (int64_t r = 0; r < m; ++r) z[r] *= layer->s_out_scaled[r];
+      }
+    }
+  });
+}
