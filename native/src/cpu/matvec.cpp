@@ -192,9 +192,16 @@ __attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const 
   const __m256i low_nibble = _mm256_set1_epi32(0x000F000F);
   const __m256i byte_mask = _mm256_set1_epi32(0xFF);
   const __m256i one = _mm256_set1_epi32(1);
-  const __m256i spread1 = _mm256_set1_epi32(0x000F000F);
-  const __m256i spread2 = _mm256_set1_epi32(0x03030303);
-  const __m256i spread3 = _mm256_set1_epi32(0x11111111);
+  const __m256i broadcast_byte0 =
+      _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8,
+                       8, 8, 12, 12, 12, 12);
+  const __m256i pair_bits = _mm256_set1_epi32(0x0C030C03);
+  // index -> nibble mask: 1 (bit 0) and 4 -> 0x0E, 2 and 8 -> 0xE0, 3 and 12 -> 0xEE.
+  const __m256i spread_lut =
+      _mm256_setr_epi8(0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE), 0x0E, 0, 0, 0,
+                       static_cast<char>(0xE0), 0, 0, 0, static_cast<char>(0xEE), 0, 0, 0, 0, 0x0E,
+                       static_cast<char>(0xE0), static_cast<char>(0xEE), 0x0E, 0, 0, 0,
+                       static_cast<char>(0xE0), 0, 0, 0, static_cast<char>(0xEE), 0, 0, 0);
   const __m256i ones_nibbles = _mm256_set1_epi32(0x11111111);
   const __m256i zero = _mm256_setzero_si256();
   for (int64_t r = r0; r < r1; ++r) {
@@ -212,13 +219,14 @@ __attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const 
         __m256i par = _mm256_xor_si256(rr, _mm256_srli_epi32(rr, 4));
         par = _mm256_xor_si256(par, _mm256_srli_epi32(par, 2));
         par = _mm256_and_si256(_mm256_xor_si256(par, _mm256_srli_epi32(par, 1)), one);
-        __m256i e = _mm256_xor_si256(rr, par);
-        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 12)), spread1);
-        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 6)), spread2);
-        e = _mm256_and_si256(_mm256_or_si256(e, _mm256_slli_epi32(e, 3)), spread3);
-        const __m256i flip = _mm256_or_si256(
-            _mm256_sub_epi32(_mm256_slli_epi32(e, 4), _mm256_slli_epi32(e, 1)),
-            _mm256_and_si256(_mm256_sub_epi32(zero, par), ones_nibbles));
+        // Spread: byte b of the lane gets bits 2b, 2b+1 of e as nibble masks 0x0E / 0xE0 (a byte
+        // LUT: index = the two bits, at positions 0-1 for even b and 2-3 for odd b).
+        const __m256i e = _mm256_xor_si256(rr, par);
+        const __m256i rep = _mm256_shuffle_epi8(e, broadcast_byte0);
+        const __m256i pick = _mm256_and_si256(
+            _mm256_blend_epi16(rep, _mm256_srli_epi32(rep, 4), 0xAA), pair_bits);
+        const __m256i flip = _mm256_or_si256(_mm256_shuffle_epi8(spread_lut, pick),
+                                             _mm256_and_si256(_mm256_sub_epi32(zero, par), ones_nibbles));
         const __m256i nib = _mm256_xor_si256(packed, flip);
         const __m256i* x = reinterpret_cast<const __m256i*>(xp + 64 * g);
         const __m256i a = _mm256_and_si256(nib, low_nibble);
