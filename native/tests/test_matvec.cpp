@@ -25,6 +25,8 @@ std::vector<float> activation(int64_t n, Rng& rng, int kind) {
     for (int64_t i = 0; i < n; ++i) u[i] *= (i % 2 == 0) ? 1e30f : 1e-30f;
   } else if (kind == 3) {
     for (float& v : u) v = 0.0f;
+  } else if (kind == 4) {  // tiny magnitudes, down to subnormals (16383 / max|u| overflows float)
+    for (int64_t i = 0; i < n; ++i) u[i] *= (i % 3 == 0) ? 1e-38f : 1e-44f;
   }
   return u;
 }
@@ -46,7 +48,8 @@ void reference(int64_t m, int64_t n, const std::vector<float>& u, DecodeFn decod
       z[r] += static_cast<double>(row[c]) * u[c];
       bound[r] += std::fabs(row[c]) * step * 0.5;
     }
-    bound[r] = bound[r] * (1 + 1e-6) + 1e-6 * std::fabs(z[r]) + 1e-30;
+    // float rounding of the result: relative 2^-23 plus one subnormal step
+    bound[r] = bound[r] * (1 + 1e-6) + 1e-6 * std::fabs(z[r]) + 1.5e-45;
   }
 }
 
@@ -61,7 +64,7 @@ void test_e8p_and_e81b() {
     for (auto& c : small) c = static_cast<uint8_t>(rng.next());
     std::vector<float> e81b(256 * 8);
     CHECK_OK(qs_e81b_table(e81b.data()));
-    for (int kind = 0; kind < 4; ++kind) {
+    for (int kind = 0; kind < 5; ++kind) {
       const auto u = activation(n, rng, kind);
       std::vector<double> z_ref, bound, z2_ref, bound2;
       reference(m, n, u, [&](int64_t r, float* row) {
@@ -178,6 +181,9 @@ void test_errors() {
   CHECK_STATUS(qs_e8p_matvec(nullptr, 1, 64, u.data(), z.data(), 0), QS_ERR_INVALID_ARGUMENT);
   u[3] = NAN;
   CHECK_STATUS(qs_e8p_matvec(codes.data(), 1, 64, u.data(), z.data(), 0), QS_ERR_NON_FINITE);
+  qs_matvec_bench result;
+  CHECK_STATUS(qs_bench_matvec(32, 2147483647, 2147483647, 1, 0, 0.01, 1, &result),
+               QS_ERR_INVALID_ARGUMENT);  // size product would overflow: rejected up front
   CHECK(qs_cpu_kernel_available(QS_KERNEL_SCALAR) == 1);
   CHECK(qs_cpu_kernel_available(77) == 0);
 }

@@ -189,6 +189,8 @@ extern "C" int32_t qs_bench_matvec(int32_t bits, int64_t rows, int64_t cols, int
     require(bits == 2 || bits == 3 || bits == 4 || bits == 16 || bits == 32, "bits = ", bits,
             " must be 2, 3, 4, 16 or 32");
     require(rows > 0 && cols > 0, "rows x cols = ", rows, " x ", cols, " must be positive");
+    require(rows <= (int64_t{1} << 34) / cols, "rows x cols = ", rows, " x ", cols,
+            " is too large for a benchmark layer (at most 2^34 weights)");
     if (bits <= 4) {
       require(qs_hadamard_base_order(rows) != 0 && qs_hadamard_base_order(cols) != 0 && cols % 8 == 0,
               "rows = ", rows, ", cols = ", cols,

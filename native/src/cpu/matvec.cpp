@@ -67,9 +67,10 @@ double quantize_activation(const float* u, int64_t n, std::vector<int16_t>& uq) 
   for (int64_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(u[i]));
   uq.assign(static_cast<size_t>(n), 0);
   if (max_abs == 0.0f) return 0.0;
-  const float q = static_cast<float>(kActivationMax) / max_abs;
+  // In double: 16383 / max|u| overflows float for max|u| below ~4.8e-35.
+  const double q = kActivationMax / static_cast<double>(max_abs);
   for (int64_t i = 0; i < n; ++i) {
-    const long v = std::lrint(u[i] * q);
+    const long v = std::lrint(static_cast<double>(u[i]) * q);
     uq[i] = static_cast<int16_t>(std::max<long>(-kActivationMax, std::min<long>(kActivationMax, v)));
   }
   return static_cast<double>(max_abs) / kActivationMax;
