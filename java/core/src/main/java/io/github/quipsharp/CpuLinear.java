@@ -1,7 +1,6 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
@@ -19,14 +18,14 @@ public final class CpuLinear implements AutoCloseable {
   private final int cols;
   private final CpuKernel kernel;
   private final QuipsharpNative.qs_qlayer layer;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  private boolean closed;
+  private final CloseGuard guard;
 
   CpuLinear(int rows, int cols, CpuKernel kernel, QuipsharpNative.qs_qlayer layer) {
     this.rows = rows;
     this.cols = cols;
     this.kernel = kernel;
     this.layer = layer;
+    this.guard = new CloseGuard("CpuLinear (" + rows + " x " + cols + ")");
   }
 
   public int rows() {
@@ -44,7 +43,7 @@ public final class CpuLinear implements AutoCloseable {
 
   /** Bytes of codes read per mat-vec (2, 3 or 4 bits per weight). */
   public long weightBytes() {
-    return read(() -> QuipsharpNative.qs_qlayer_weight_bytes(layer));
+    return guard.read(() -> QuipsharpNative.qs_qlayer_weight_bytes(layer));
   }
 
   /** y = Ŵ x for each length-cols vector of x (x.length a multiple of cols). */
@@ -55,7 +54,7 @@ public final class CpuLinear implements AutoCloseable {
           "x.length = " + x.length + " must be a positive multiple of cols = " + cols);
     }
     Checks.finite(x, "x");
-    return read(
+    return guard.read(
         () -> {
           int batch = x.length / cols;
           float[] y = new float[Checks.product(batch, rows, "matvec output")];
@@ -71,30 +70,6 @@ public final class CpuLinear implements AutoCloseable {
 
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (!closed) {
-        closed = true;
-        QuipsharpNative.qs_qlayer_free(layer);
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
-  }
-
-  private interface Body<T> {
-    T run();
-  }
-
-  private <T> T read(Body<T> body) {
-    lock.readLock().lock();
-    try {
-      if (closed) {
-        throw new IllegalStateException("this CpuLinear (" + rows + " x " + cols + ") is closed");
-      }
-      return body.run();
-    } finally {
-      lock.readLock().unlock();
-    }
+    guard.close(() -> QuipsharpNative.qs_qlayer_free(layer));
   }
 }

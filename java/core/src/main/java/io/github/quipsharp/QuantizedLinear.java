@@ -1,7 +1,6 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 
@@ -22,8 +21,7 @@ public final class QuantizedLinear implements AutoCloseable {
   private final IntPointer codes;
   private final FloatPointer signsIn;
   private final FloatPointer signsOut;
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  private boolean closed;
+  private final CloseGuard guard;
 
   private QuantizedLinear(
       int rows, int cols, QuantConfig config, int[] codes, float[] sIn, float[] sOut, double scale) {
@@ -37,6 +35,7 @@ public final class QuantizedLinear implements AutoCloseable {
     this.codes.put(codes);
     this.signsIn.put(sIn);
     this.signsOut.put(sOut);
+    this.guard = new CloseGuard("QuantizedLinear (" + rows + " x " + cols + ")");
   }
 
   /**
@@ -91,7 +90,7 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /** A copy of the codes, rows×cols/8 row-major. */
   public int[] codes() {
-    return read(
+    return guard.read(
         () -> {
           int[] out = new int[rows * (cols / 8)];
           codes.get(out);
@@ -101,7 +100,7 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /** A copy of s_in (length cols). */
   public float[] signsIn() {
-    return read(
+    return guard.read(
         () -> {
           float[] out = new float[cols];
           signsIn.get(out);
@@ -111,7 +110,7 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /** A copy of s_out (length rows). */
   public float[] signsOut() {
-    return read(
+    return guard.read(
         () -> {
           float[] out = new float[rows];
           signsOut.get(out);
@@ -121,7 +120,7 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /** The effective dense weight, rows×cols row-major. */
   public float[] decode() {
-    return read(
+    return guard.read(
         () -> {
           int size = Checks.product(rows, cols, "decoded matrix");
           try (FloatPointer out = new FloatPointer(size)) {
@@ -147,7 +146,7 @@ public final class QuantizedLinear implements AutoCloseable {
       throw new IllegalArgumentException(
           "x.length = " + x.length + " must be a positive multiple of cols = " + cols);
     }
-    return read(
+    return guard.read(
         () -> {
           int batch = x.length / cols;
           int outSize = Checks.product(batch, rows, "matvec output");
@@ -194,7 +193,7 @@ public final class QuantizedLinear implements AutoCloseable {
       throw new IllegalArgumentException(
           "packing needs rows % 16 == 0 and cols % 64 == 0; this matrix is " + rows + " x " + cols);
     }
-    return read(
+    return guard.read(
         () -> {
           long words = QuipsharpNative.qs_packed_words(config.codebookId(), rows, cols);
           long[] out = new long[(int) words];
@@ -218,7 +217,7 @@ public final class QuantizedLinear implements AutoCloseable {
     if (!kernel.isAvailable()) {
       throw new IllegalArgumentException("kernel " + kernel + " is not available on this CPU");
     }
-    return read(
+    return guard.read(
         () -> {
           QuipsharpNative.qs_qlayer layer =
               QuipsharpNative.qs_qlayer_create(config.codebookId(), config.residualScale(), codes,
@@ -232,51 +231,23 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /** Whether {@link #close} has been called. */
   public boolean isClosed() {
-    lock.readLock().lock();
-    try {
-      return closed;
-    } finally {
-      lock.readLock().unlock();
-    }
+    return guard.isClosed();
   }
 
   /** Frees the native memory; idempotent. */
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      codes.close();
-      signsIn.close();
-      signsOut.close();
-    } finally {
-      lock.writeLock().unlock();
-    }
+    guard.close(
+        () -> {
+          codes.close();
+          signsIn.close();
+          signsOut.close();
+        });
   }
 
   @Override
   public String toString() {
     return "QuantizedLinear[" + rows + " x " + cols + ", " + config.bits() + " bits"
         + (isClosed() ? ", closed]" : "]");
-  }
-
-  private interface Body<T> {
-    T run();
-  }
-
-  private <T> T read(Body<T> body) {
-    lock.readLock().lock();
-    try {
-      if (closed) {
-        throw new IllegalStateException("this QuantizedLinear (" + rows + " x " + cols
-            + ") is closed");
-      }
-      return body.run();
-    } finally {
-      lock.readLock().unlock();
-    }
   }
 }
