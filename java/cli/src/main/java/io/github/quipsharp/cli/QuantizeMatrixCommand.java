@@ -54,8 +54,12 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
       description = "BlockLDLQ refinement passes (default: ${DEFAULT-VALUE}).")
   int refinePasses;
 
+  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+  Integer threads;
+
   @Override
   public Integer call() {
+    BenchCommand.threads(threads);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     QuantConfig.Builder base = QuantConfig.builder().bits(bits).seed(seed);
