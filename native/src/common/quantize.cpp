@@ -8,6 +8,7 @@
 #include "common/hadamard.hpp"
 #include "common/ldlq.hpp"
 #include "common/parallel.hpp"
+#include "common/qlinear.hpp"
 #include "common/status.hpp"
 #include "cpu/gemm.hpp"
 
@@ -16,10 +17,6 @@ namespace {
 
 // From this many vectors on, mat-vec decodes tiles and uses the GEMM (float accumulation).
 constexpr int64_t kGemmBatch = 4;
-
-void check(int32_t status) {
-  if (status != QS_OK) fail(status, qs_last_error());
-}
 
 // "rows = 100 is not a supported size (...); nearest supported: 96 and 104".
 void require_hadamard_order(int64_t n, const char* what, bool multiple_of_8) {
@@ -108,21 +105,6 @@ void rotate_hessian(std::vector<double>& h, int64_t n, const std::vector<float>&
   hadamard_rows_f64(h.data(), n, n, 1);
 }
 
-void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
-                      const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
-  require_not_null(codes, "codes");
-  require_not_null(s_in, "s_in");
-  require_not_null(s_out, "s_out");
-  require(m > 0, "rows = ", m, " must be positive");
-  require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
-  require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
-  require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
-  if (use_rht) {
-    require_hadamard_order(m, "rows", false);
-    require_hadamard_order(n, "cols", true);
-  }
-  codebook_info(codebook_id);
-}
 
 // y (batch x m) = W~ x for x (batch x n), W~ the decoded codebook matrix: decode 64-row tiles and
 // multiply each with x^T by GEMM (the prefill path of §7.2, "decompress, then a dense GEMM").
@@ -146,6 +128,23 @@ void codebook_matmul(int32_t codebook_id, double resid_scale, const uint32_t* co
 }
 
 }  // namespace
+
+void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
+                      const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
+  require_not_null(codes, "codes");
+  require_not_null(s_in, "s_in");
+  require_not_null(s_out, "s_out");
+  require(m > 0, "rows = ", m, " must be positive");
+  require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
+  require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
+  require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
+  if (use_rht) {
+    require_hadamard_order(m, "rows", false);
+    require_hadamard_order(n, "cols", true);
+  }
+  codebook_info(codebook_id);
+}
+
 }  // namespace qs
 
 extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,

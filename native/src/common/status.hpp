@@ -64,6 +64,11 @@ void require_finite(const T* p, int64_t count, const char* name) {
   }
 }
 
+// Rethrows the failure of a call to another exported function (its status and message).
+inline void check(int32_t status) {
+  if (status != QS_OK) fail(status, qs_last_error());
+}
+
 template <typename F>
 int32_t guard(F&& body) {
   try {

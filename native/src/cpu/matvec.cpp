@@ -76,19 +76,22 @@ double quantize_activation(const float* u, int64_t n, std::vector<int16_t>& uq) 
   return static_cast<double>(max_abs) / kActivationMax;
 }
 
+// The integer product of one code's table row with its 8 activations (the scalar reference, and the
+// vector kernels' tails).
+inline int32_t code_dot(const int8_t* table, uint32_t code, const int16_t* x) {
+  const int8_t* w = table + static_cast<int64_t>(code) * 8;
+  int32_t d = 0;
+  for (int j = 0; j < 8; ++j) d += static_cast<int32_t>(w[j]) * x[j];
+  return d;
+}
+
 template <typename Index>
 void rows_scalar(const int8_t* table, const Index* idx, int64_t r0, int64_t r1, int64_t blocks,
                  const int16_t* uq, int64_t* sums) {
   for (int64_t r = r0; r < r1; ++r) {
     const Index* c = idx + r * blocks;
     int64_t s = 0;
-    for (int64_t k = 0; k < blocks; ++k) {
-      const int8_t* w = table + static_cast<int64_t>(c[k]) * 8;
-      const int16_t* x = uq + k * 8;
-      int32_t d = 0;
-      for (int j = 0; j < 8; ++j) d += static_cast<int32_t>(w[j]) * x[j];
-      s += d;
-    }
+    for (int64_t k = 0; k < blocks; ++k) s += code_dot(table, c[k], uq + k * 8);
     sums[r] = s;
   }
 }
@@ -169,12 +172,7 @@ __attribute__((target("avx2"))) void rows_avx2(const int8_t* table, const Index*
   }
   if (blocks % 2 != 0) {  // the last, unpaired code of every row
     const int64_t k = blocks - 1;
-    for (int64_t rr = r0; rr < r1; ++rr) {
-      const int8_t* w = table + static_cast<int64_t>(idx[rr * blocks + k]) * 8;
-      int32_t d = 0;
-      for (int j = 0; j < 8; ++j) d += static_cast<int32_t>(w[j]) * uq[k * 8 + j];
-      sums[rr] += d;
-    }
+    for (int64_t rr = r0; rr < r1; ++rr) sums[rr] += code_dot(table, idx[rr * blocks + k], uq + k * 8);
   }
 }
 
@@ -243,10 +241,8 @@ __attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const 
       s += hsum_epi32(acc);
     }
     s = 2 * s - 15 * x_total;
-    for (int64_t k = 8 * groups; k < blocks; ++k) {  // codes past the last full group of 8
-      const int8_t* w = t.e8p.data() + static_cast<int64_t>(c[k]) * 8;
-      for (int j = 0; j < 8; ++j) s += static_cast<int32_t>(w[j]) * uq[k * 8 + j];
-    }
+    for (int64_t k = 8 * groups; k < blocks; ++k)  // codes past the last full group of 8
+      s += code_dot(t.e8p.data(), c[k], uq + k * 8);
     sums[r] = s;
   }
 }
@@ -344,12 +340,14 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
   std::vector<int64_t> sums(static_cast<size_t>(m));
   const int64_t blocks = n / 8;
 #ifdef QS_X86
+  // E8P12 codes (uint16) on AVX2 take the nibble kernel, E81B indices (uint8) the table kernel.
+  std::vector<int16_t> xp;
+  int64_t x_total = 0;
   if constexpr (sizeof(Index) == 2) {
     if (kernel == QS_KERNEL_AVX2) {
       // Activations in the nibble kernel's order: per 8 blocks, pair q of block i at [q][i].
       const int64_t groups = blocks / 8;
-      std::vector<int16_t> xp(static_cast<size_t>(groups * 64));
-      int64_t x_total = 0;
+      xp.resize(static_cast<size_t>(groups * 64));
       for (int64_t g = 0; g < groups; ++g)
         for (int64_t i = 0; i < 8; ++i)
           for (int64_t q = 0; q < 4; ++q) {
@@ -358,20 +356,18 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
             xp[g * 64 + q * 16 + 2 * i + 1] = src[1];
             x_total += src[0] + src[1];
           }
-      const IntTables& t = int_tables();
-      parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
-        e8p_rows_nibbles(t, reinterpret_cast<const uint16_t*>(idx), lo, hi, blocks, xp.data(),
-                         uq.data(), x_total, sums.data());
-      });
-      for (int64_t r = 0; r < m; ++r) z[r] = static_cast<float>(static_cast<double>(sums[r]) * scale);
-      return;
     }
   }
 #endif
   parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
     if (kernel == QS_KERNEL_AVX2) {
-      rows_avx2(table, idx, lo, hi, blocks, uq.data(), sums.data());
+      if constexpr (sizeof(Index) == 2) {
+        e8p_rows_nibbles(int_tables(), idx, lo, hi, blocks, xp.data(), uq.data(), x_total,
+                         sums.data());
+      } else {
+        rows_avx2(table, idx, lo, hi, blocks, uq.data(), sums.data());
+      }
       return;
     }
 #endif

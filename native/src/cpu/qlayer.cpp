@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/codebook.hpp"
-#include "common/parallel.hpp"
+#include "common/qlinear.hpp"
 #include "common/status.hpp"
 
 struct qs_qlayer {
@@ -20,30 +20,13 @@ struct qs_qlayer {
   std::vector<float> s_in, s_out_scaled;
 };
 
-namespace {
-
-void check(int32_t status) {
-  if (status != QS_OK) qs::fail(status, qs_last_error());
-}
-
-}  // namespace
-
 extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
                                        const uint32_t* codes, int64_t m, int64_t n,
                                        const float* s_in, const float* s_out, double wscale,
                                        int32_t use_rht) {
   qs_qlayer* result = nullptr;
   qs::guard([&] {
-    qs::require_not_null(codes, "codes");
-    qs::require_not_null(s_in, "s_in");
-    qs::require_not_null(s_out, "s_out");
-    qs::require(m > 0, "rows = ", m, " must be positive");
-    qs::require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
-    qs::require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
-    qs::require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
-    if (use_rht)
-      qs::require(qs_hadamard_base_order(m) != 0 && qs_hadamard_base_order(n) != 0, "rows = ", m,
-                  ", cols = ", n, ": not supported Hadamard orders");
+    qs::validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
     const qs::CodebookInfo& info = qs::codebook_info(codebook_id);
     const int64_t count = m * (n / 8);
     qs::validate_codes(codebook_id, codes, count, "codes");
@@ -99,19 +82,19 @@ extern "C" int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int
       std::copy(x + b * n, x + (b + 1) * n, u.begin());
       float* z = y + b * m;
       if (layer->use_rht) {
-        check(qs_rht_apply_f32(u.data(), 1, n, 1, layer->s_in.data(), 0));
+        qs::check(qs_rht_apply_f32(u.data(), 1, n, 1, layer->s_in.data(), 0));
       } else {
         for (int64_t c = 0; c < n; ++c) u[c] *= layer->s_in[c];
       }
-      check(qs_e8p_matvec(layer->stage1.data(), m, n, u.data(), z, kernel));
-      if (!layer->stage2.empty()) check(qs_e8p_matvec(layer->stage2.data(), m, n, u.data(), z2.data(), kernel));
-      if (!layer->e81b.empty()) check(qs_e81b_matvec(layer->e81b.data(), m, n, u.data(), z2.data(), kernel));
+      qs::check(qs_e8p_matvec(layer->stage1.data(), m, n, u.data(), z, kernel));
+      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), m, n, u.data(), z2.data(), kernel));
+      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), m, n, u.data(), z2.data(), kernel));
       if (layer->inv_resid_scale != 0.0) {
         const float inv = static_cast<float>(layer->inv_resid_scale);
         for (int64_t r = 0; r < m; ++r) z[r] += z2[r] * inv;
       }
       if (layer->use_rht) {
-        check(qs_rht_apply_f32(z, 1, m, 1, layer->s_out_scaled.data(), 1));
+        qs::check(qs_rht_apply_f32(z, 1, m, 1, layer->s_out_scaled.data(), 1));
       } else {
         for (int64_t r = 0; r < m; ++r) z[r] *= layer->s_out_scaled[r];
       }
