@@ -19,9 +19,14 @@ final class Checks {
   }
 
   static void multipleOf(int length, int unit, String name) {
+    multipleOf(length, unit, name, "" + unit);
+  }
+
+  /** "x.length = 65 must be a positive multiple of cols = 64" for a batch of vectors. */
+  static void multipleOf(int length, int unit, String name, String unitName) {
     if (length == 0 || length % unit != 0) {
       throw new IllegalArgumentException(
-          name + ".length = " + length + " must be a positive multiple of " + unit);
+          name + ".length = " + length + " must be a positive multiple of " + unitName);
     }
   }
 

@@ -49,10 +49,7 @@ public final class CpuLinear implements AutoCloseable {
   /** y = Ŵ x for each length-cols vector of x (x.length a multiple of cols). */
   public float[] matvec(float[] x) {
     Checks.notNull(x, "x");
-    if (x.length == 0 || x.length % cols != 0) {
-      throw new IllegalArgumentException(
-          "x.length = " + x.length + " must be a positive multiple of cols = " + cols);
-    }
+    Checks.multipleOf(x.length, cols, "x", "cols = " + cols);
     Checks.finite(x, "x");
     return guard.read(
         () -> {

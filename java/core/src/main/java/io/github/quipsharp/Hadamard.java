@@ -50,10 +50,7 @@ public final class Hadamard {
   public static float[] transform(float[] x, int n, boolean transpose) {
     requireSupported(n, "n");
     Checks.notNull(x, "x");
-    if (x.length % n != 0 || x.length == 0) {
-      throw new IllegalArgumentException(
-          "x.length = " + x.length + " must be a positive multiple of n = " + n);
-    }
+    Checks.multipleOf(x.length, n, "x", "n = " + n);
     float[] out = x.clone();
     NativeCalls.check(
         QuipsharpNative.qs_hadamard_transform_f32(out, x.length / n, n, transpose ? 1 : 0),

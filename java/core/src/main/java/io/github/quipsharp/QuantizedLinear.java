@@ -142,10 +142,7 @@ public final class QuantizedLinear implements AutoCloseable {
    */
   public float[] matvec(float[] x) {
     Checks.notNull(x, "x");
-    if (x.length == 0 || x.length % cols != 0) {
-      throw new IllegalArgumentException(
-          "x.length = " + x.length + " must be a positive multiple of cols = " + cols);
-    }
+    Checks.multipleOf(x.length, cols, "x", "cols = " + cols);
     return guard.read(
         () -> {
           int batch = x.length / cols;

@@ -76,10 +76,7 @@ public final class RandomizedHadamard {
 
   private float[] apply(float[] x, boolean inverse) {
     Checks.notNull(x, "x");
-    if (x.length == 0 || x.length % n != 0) {
-      throw new IllegalArgumentException(
-          "x.length = " + x.length + " must be a positive multiple of n = " + n);
-    }
+    Checks.multipleOf(x.length, n, "x", "n = " + n);
     float[] out = x.clone();
     NativeCalls.check(
         QuipsharpNative.qs_rht_apply_f32(out, x.length / n, n, 1, signs, inverse ? 1 : 0),
