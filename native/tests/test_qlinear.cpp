@@ -92,10 +92,10 @@ int main() {
     }
   }
   // Bad input: NULL with a message, never a crash.
-  std::vector<uint32_t> bad(100 * 64 / 8, 0);
-  std::vector<float> ones(100, 1.0f);
-  CHECK(qs_qlayer_create(QS_CODEBOOK_E8P12, 0, bad.data(), 100, 64, ones.data(), ones.data(), 1.0, 1) == nullptr);
-  CHECK(std::string(qs_last_error()).find("rows = 100") != std::string::npos);
+  std::vector<uint32_t> bad(104 * 64 / 8, 0);
+  std::vector<float> ones(104, 1.0f);
+  CHECK(qs_qlayer_create(QS_CODEBOOK_E8P12, 0, bad.data(), 0, 64, ones.data(), ones.data(), 1.0, 1) == nullptr);
+  CHECK(std::string(qs_last_error()).find("rows = 0") != std::string::npos);
   bad[3] = 0x1234;  // E81B index 0x34 is fine, but for E8P12 a code must be < 65536: use RVQ3 stage 2 = 0x1FF
   bad[5] = 0x000101FF;
   CHECK(qs_qlayer_create(QS_CODEBOOK_E8P12RVQ3B, 0, bad.data(), 96, 64, ones.data(), ones.data(), 1.0, 1) == nullptr);

@@ -166,7 +166,8 @@ QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
  * qs_e81b_matvec per stage), y = (s_out wscale) ⊙ (M_m z). Differs from qs_qlinear_matvec only by the
- * kernels' int16 activation rounding. Create returns NULL on bad input (see qs_last_error()). */
+ * kernels' int16 activation rounding. Shapes as in qs_qlinear_matvec (true m x n; codes and signs
+ * padded as qs_qlinear_shape says). Create returns NULL on bad input (see qs_last_error()). */
 typedef struct qs_qlayer qs_qlayer;
 QS_API qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale, const uint32_t* codes,
                                    int64_t m, int64_t n, const float* s_in, const float* s_out,
@@ -223,20 +224,29 @@ typedef struct qs_quant_params {
   uint64_t seed;               /* sign vectors: s_in = stream 1, s_out = stream 2 */
 } qs_quant_params;
 
-/* Quantize W (m*n row-major) with Hessian H (n*n row-major, NULL = identity).
- * Outputs: codes m*(n/8); s_in (n) and s_out (m) sign vectors (all +1 without RHT); *wscale.
- * The effective weight is  diag(s_out) M_m (wscale * W~) M_n^T diag(s_in)  (§1.4 step 7).
- * m and n must be supported Hadamard orders (with RHT) and multiples of 8 (n) / any (m). */
+/* The padded internal shape of a quantized m x n matrix (§10.6): out[0] = rht_rows, out[1] = rht_cols
+ * (with RHT: the dimension itself if it is a supported Hadamard order, else the smallest supported
+ * order >= it that is a multiple of 8; without RHT: the dimension itself), out[2] = code_cols =
+ * rht_cols rounded up to a multiple of 8 (zero columns appended after the transform).
+ * Codes hold rht_rows * code_cols / 8 entries, s_in rht_cols, s_out rht_rows. */
+QS_API int32_t qs_qlinear_shape(int64_t m, int64_t n, int32_t use_rht, int64_t* out);
+
+/* Quantize W (m*n row-major, any m, n >= 1) with Hessian H (n*n row-major, NULL = identity), padded
+ * as qs_qlinear_shape says. Outputs: codes (rht_rows * code_cols / 8); s_in (rht_cols) and s_out
+ * (rht_rows) sign vectors (all +1 without RHT); *wscale. The effective weight is the top-left m x n
+ * block of  diag(s_out) M (wscale * W~[:, :rht_cols]) M^T diag(s_in)  (§1.4 step 7). */
 QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
                                   const qs_quant_params* params, uint32_t* codes, float* s_in,
                                   float* s_out, double* wscale);
 
-/* Dense effective weight (m*n) of a quantized matrix (see qs_quantize_matrix). use_rht = 0 skips the
- * transforms (then s_in/s_out are still applied). */
+/* Dense effective weight (m*n, the true shape) of a quantized matrix (see qs_quantize_matrix; the
+ * codes and signs have the padded sizes of qs_qlinear_shape). use_rht = 0 skips the transforms
+ * (then s_in/s_out are still applied). */
 QS_API int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
                                  int64_t m, int64_t n, const float* s_in, const float* s_out,
                                  double wscale, int32_t use_rht, float* out);
-/* y = W_eff x for `batch` vectors x (batch*n) -> y (batch*m), decoding codes on the fly (§7.1). */
+/* y = W_eff x for `batch` vectors x (batch*n) -> y (batch*m), decoding codes on the fly (§7.1);
+ * the padded input entries are zero and the padded outputs are dropped. */
 QS_API int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
                                  int64_t m, int64_t n, const float* s_in, const float* s_out,
                                  double wscale, int32_t use_rht, const float* x, int64_t batch,

@@ -1,14 +1,30 @@
-// Shared validation of a quantized matrix's parts (codes, sign vectors, scale, shape) for the
-// decode / mat-vec entry points and the prepared CPU layer.
+// Shared validation and padded shape (§10.6) of a quantized matrix's parts (codes, sign vectors,
+// scale) for the quantizer, the decode / mat-vec entry points and the prepared CPU layer.
 #pragma once
 
 #include <cstdint>
 
 namespace qs {
 
-// Throws QS_ERR_INVALID_ARGUMENT naming the bad argument: null pointers, rows/cols (cols % 8, and
-// supported Hadamard orders with the nearest ones when use_rht), wscale, use_rht, the codebook id.
-void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
-                      const float* s_in, const float* s_out, double wscale, int32_t use_rht);
+// The internal shape of a quantized rows x cols matrix (§10.6): the RHT runs on rht_rows x rht_cols
+// (each dimension itself when it is a supported Hadamard order, else zero-padded to the smallest
+// supported order that is a multiple of 8; without RHT the dimensions themselves), and the codes
+// cover rht_rows x code_cols with code_cols = rht_cols rounded up to a multiple of 8 (zero columns
+// appended after the transform). Codes: rht_rows * code_cols / 8; s_in: rht_cols; s_out: rht_rows.
+struct QShape {
+  int64_t rows, cols;
+  int64_t rht_rows, rht_cols, code_cols;
+  bool padded() const { return rht_rows != rows || rht_cols != cols || code_cols != cols; }
+  int64_t code_count() const { return rht_rows * (code_cols / 8); }
+};
+
+// Throws QS_ERR_INVALID_ARGUMENT for non-positive sizes, use_rht not 0/1, or sizes beyond every
+// supported order.
+QShape qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht);
+
+// Throws QS_ERR_INVALID_ARGUMENT naming the bad argument: null pointers, rows/cols, wscale, use_rht,
+// the codebook id. Returns the padded shape.
+QShape validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
+                        const float* s_in, const float* s_out, double wscale, int32_t use_rht);
 
 }  // namespace qs

@@ -18,24 +18,6 @@ namespace {
 // From this many vectors on, mat-vec decodes tiles and uses the GEMM (float accumulation).
 constexpr int64_t kGemmBatch = 4;
 
-// "rows = 100 is not a supported size (...); nearest supported: 96 and 104".
-void require_hadamard_order(int64_t n, const char* what, bool multiple_of_8) {
-  if (n > 0 && qs_hadamard_base_order(n) != 0 && (!multiple_of_8 || n % 8 == 0)) return;
-  int64_t below = 0, above = 0;
-  for_each_hadamard_order([&](int64_t c) {
-    if (multiple_of_8 && c % 8 != 0) return;
-    if (c < n && c > below) below = c;
-    if (c > n && (above == 0 || c < above)) above = c;
-  });
-  std::ostringstream near;
-  if (below > 0) near << below << (above > 0 ? " and " : "");
-  if (above > 0) near << above;
-  fail(QS_ERR_INVALID_ARGUMENT, what, " = ", n,
-       " is not a supported size: it must be m*2^k with m in {1, 12, 20, 28, 36, 52, 60, 108, 116, "
-       "124, 140, 156, 172}",
-       multiple_of_8 ? " and a multiple of 8" : "", "; nearest supported: ", near.str());
-}
-
 void require_symmetric(const float* h, int64_t n) {
   double scale = 0.0;
   for (int64_t i = 0; i < n * n; ++i) scale = std::max(scale, std::fabs(static_cast<double>(h[i])));
@@ -129,23 +111,74 @@ void codebook_matmul(int32_t codebook_id, double resid_scale, const uint32_t* co
 
 }  // namespace
 
-void validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
-                      const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
+QShape qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht) {
+  require(rows > 0, "rows = ", rows, " must be positive");
+  require(cols > 0, "cols = ", cols, " must be positive");
+  require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
+  // §10.6: a dimension that is a supported order is used as is, otherwise it is zero-padded to the
+  // smallest supported order that is a multiple of 8.
+  auto rht_size = [&](int64_t k, const char* what) {
+    if (!use_rht || is_hadamard_order(k)) return k;
+    const int64_t padded = next_supported_order(k, 8);
+    require(padded > 0, what, " = ", k, " is beyond every supported Hadamard order");
+    return padded;
+  };
+  QShape s{rows, cols, rht_size(rows, "rows"), rht_size(cols, "cols"), 0};
+  s.code_cols = (s.rht_cols + 7) / 8 * 8;
+  return s;
+}
+
+QShape validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
+                        const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
   require_not_null(codes, "codes");
   require_not_null(s_in, "s_in");
   require_not_null(s_out, "s_out");
-  require(m > 0, "rows = ", m, " must be positive");
-  require(n > 0 && n % 8 == 0, "cols = ", n, " must be a positive multiple of 8");
+  const QShape shape = qlinear_shape(m, n, use_rht);
   require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
-  require(use_rht == 0 || use_rht == 1, "use_rht = ", use_rht, " must be 0 or 1");
-  if (use_rht) {
-    require_hadamard_order(m, "rows", false);
-    require_hadamard_order(n, "cols", true);
-  }
   codebook_info(codebook_id);
+  return shape;
 }
 
+namespace {
+
+// dst (rows x dst_cols, zero-filled beyond) <- the first min(src_cols, dst_cols) columns of the
+// first `rows` rows of src (src_cols wide).
+template <typename T>
+std::vector<T> resize_matrix(const T* src, int64_t src_rows, int64_t src_cols, int64_t rows,
+                             int64_t cols) {
+  std::vector<T> dst(static_cast<size_t>(rows * cols), T(0));
+  const int64_t r_end = std::min(rows, src_rows), c_end = std::min(cols, src_cols);
+  for (int64_t r = 0; r < r_end; ++r) std::copy(src + r * src_cols, src + r * src_cols + c_end, &dst[r * cols]);
+  return dst;
+}
+
+// u (batch x code_cols) = [M^T (s_in ⊙ x_padded), 0...] for x (batch x cols): the input side of
+// §7.1 on the padded shape of §10.6.
+std::vector<float> input_transform(const QShape& s, const float* x, int64_t batch, const float* s_in,
+                                   int32_t use_rht) {
+  std::vector<float> u = resize_matrix(x, batch, s.cols, batch, s.rht_cols);
+  if (use_rht) {
+    rht_rows(u.data(), batch, s.rht_cols, s_in, 0);
+  } else {
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t c = 0; c < s.cols; ++c) u[b * s.cols + c] *= s_in[c];
+  }
+  if (s.code_cols != s.rht_cols) u = resize_matrix(u.data(), batch, s.rht_cols, batch, s.code_cols);
+  return u;
+}
+
+}  // namespace
 }  // namespace qs
+
+extern "C" int32_t qs_qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht, int64_t* out) {
+  return qs::guard([&] {
+    qs::require_not_null(out, "out");
+    const qs::QShape s = qs::qlinear_shape(rows, cols, use_rht);
+    out[0] = s.rht_rows;
+    out[1] = s.rht_cols;
+    out[2] = s.code_cols;
+  });
+}
 
 extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
                                       const qs_quant_params* p, uint32_t* codes, float* s_in,
@@ -158,15 +191,7 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     require_not_null(s_in, "s_in");
     require_not_null(s_out, "s_out");
     require_not_null(wscale, "wscale");
-    require(m > 0, "rows = ", m, " must be positive");
-    require(n > 0, "cols = ", n, " must be positive");
-    require(p->use_rht == 0 || p->use_rht == 1, "use_rht = ", p->use_rht, " must be 0 or 1");
-    if (p->use_rht) {
-      require_hadamard_order(n, "cols", true);
-      require_hadamard_order(m, "rows", false);
-    } else {
-      require(n % 8 == 0, "cols = ", n, " must be a multiple of 8 (BlockLDLQ groups 8 weights)");
-    }
+    const QShape shape = qlinear_shape(m, n, p->use_rht);
     const CodebookInfo& info = codebook_info(p->codebook_id);
     require(p->rounding == QS_ROUNDING_BLOCK_LDLQ || p->rounding == QS_ROUNDING_NEAREST,
             "rounding = ", p->rounding, " must be 0 (BlockLDLQ) or 1 (nearest)");
@@ -179,20 +204,32 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
       require_finite(h, n * n, "hessian");
       require_symmetric(h, n);
     }
+    const int64_t mr = shape.rht_rows, nr = shape.rht_cols, nc = shape.code_cols;
 
-    // §1.4 step 2: sign vectors.
-    std::vector<float> sin_v(static_cast<size_t>(n), 1.0f), sout_v(static_cast<size_t>(m), 1.0f);
+    // §1.4 step 2: sign vectors (on the padded sizes of §10.6).
+    std::vector<float> sin_v(static_cast<size_t>(nr), 1.0f), sout_v(static_cast<size_t>(mr), 1.0f);
     if (p->use_rht) {
-      check(qs_random_signs(n, p->seed, 1, sin_v.data()));
-      check(qs_random_signs(m, p->seed, 2, sout_v.data()));
+      check(qs_random_signs(nr, p->seed, 1, sin_v.data()));
+      check(qs_random_signs(mr, p->seed, 2, sout_v.data()));
     }
-    // Step 3: W_r = M_m^T diag(s_out) W diag(s_in) M_n and H_r; §1.3 damping first.
-    std::vector<float> wr(w, w + m * n);
+    // Step 3: W_r = M_m^T diag(s_out) W diag(s_in) M_n on W padded with zero rows / columns.
+    std::vector<float> wr = resize_matrix(w, m, n, mr, nr);
     if (p->use_rht) {
-      rht_rows(wr.data(), m, n, sin_v.data(), 0);
-      rht_cols(wr.data(), m, n, sout_v.data(), 0);
+      rht_rows(wr.data(), mr, nr, sin_v.data(), 0);
+      rht_cols(wr.data(), mr, nr, sout_v.data(), 0);
     }
-    // Nearest rounding ignores the Hessian: it is only checked, not processed.
+    // Step 5: global scale so that the entries of the transformed matrix have RMS rho (zero columns
+    // appended after the transform are not entries of it).
+    double sum_sq = 0.0;
+    for (float v : wr) sum_sq += static_cast<double>(v) * v;
+    const double rms = std::sqrt(sum_sq / static_cast<double>(mr * nr));
+    const double rho = p->scale_override > 0.0 ? p->scale_override : info.opt_scale;
+    const double scale = rms > 0.0 ? rms / rho : 1.0;
+    const float inv = static_cast<float>(1.0 / scale);
+    for (float& v : wr) v *= inv;
+    if (nc != nr) wr = resize_matrix(wr.data(), mr, nr, mr, nc);
+
+    // §1.3 damping, then H_r. Nearest rounding ignores the Hessian: it is only checked.
     std::vector<double> hr;
     if (p->rounding == QS_ROUNDING_BLOCK_LDLQ) {
       hr.assign(static_cast<size_t>(n * n), 0.0);
@@ -202,21 +239,23 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
         for (int64_t i = 0; i < n; ++i) hr[i * n + i] = 1.0;
       }
       damp_hessian(hr.data(), n, p->damping);
-      if (p->use_rht) rotate_hessian(hr, n, sin_v);
+      // §10.6: padded input columns see zero activations; their block gets only the damping term
+      // (the normalized H has mean diagonal 1), so H stays positive definite.
+      if (nr != n) {
+        hr = resize_matrix(hr.data(), n, n, nr, nr);
+        for (int64_t i = n; i < nr; ++i) hr[i * nr + i] = p->damping > 0.0 ? p->damping : 1.0;
+      }
+      if (p->use_rht) rotate_hessian(hr, nr, sin_v);
+      // Zero columns after the transform: a block decoupled from the real columns.
+      if (nc != nr) {
+        hr = resize_matrix(hr.data(), nr, nr, nc, nc);
+        for (int64_t i = nr; i < nc; ++i) hr[i * nc + i] = 1.0;
+      }
     }
 
-    // Step 5: global scale so that the entries have RMS rho.
-    double sum_sq = 0.0;
-    for (float v : wr) sum_sq += static_cast<double>(v) * v;
-    const double rms = std::sqrt(sum_sq / static_cast<double>(m * n));
-    const double rho = p->scale_override > 0.0 ? p->scale_override : info.opt_scale;
-    const double scale = rms > 0.0 ? rms / rho : 1.0;
-    const float inv = static_cast<float>(1.0 / scale);
-    for (float& v : wr) v *= inv;
-
     // Step 6: BlockLDLQ (or nearest rounding) in codebook units.
-    std::vector<float> w_hat(static_cast<size_t>(m * n));
-    block_ldlq(wr.data(), m, n, hr.data(), CodebookRef{p->codebook_id, p->resid_scale_override},
+    std::vector<float> w_hat(static_cast<size_t>(mr * nc));
+    block_ldlq(wr.data(), mr, nc, hr.data(), CodebookRef{p->codebook_id, p->resid_scale_override},
                p->rounding, p->refine_passes, codes, w_hat.data());
     std::copy(sin_v.begin(), sin_v.end(), s_in);
     std::copy(sout_v.begin(), sout_v.end(), s_out);
@@ -229,19 +268,23 @@ extern "C" int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, co
                                      double wscale, int32_t use_rht, float* out) {
   using namespace qs;
   return guard([&] {
-    validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    const QShape s = validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
     require_not_null(out, "out");
-    check(qs_codebook_decode(codebook_id, resid_scale, codes, m * (n / 8), out));
+    const int64_t mr = s.rht_rows, nr = s.rht_cols, nc = s.code_cols;
+    std::vector<float> full(static_cast<size_t>(mr * nc));
+    check(qs_codebook_decode(codebook_id, resid_scale, codes, s.code_count(), full.data()));
+    if (nc != nr) full = resize_matrix(full.data(), mr, nc, mr, nr);
     const float ws = static_cast<float>(wscale);
-    // Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7)
-    for (int64_t i = 0; i < m * n; ++i) out[i] *= ws;
+    // Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7), then the true rows x cols.
+    for (float& v : full) v *= ws;
     if (use_rht) {
-      rht_cols(out, m, n, s_out, 1);
-      rht_rows(out, m, n, s_in, 1);
+      rht_cols(full.data(), mr, nr, s_out, 1);
+      rht_rows(full.data(), mr, nr, s_in, 1);
     } else {
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t c = 0; c < n; ++c) out[r * n + c] *= s_out[r] * s_in[c];
+      for (int64_t r = 0; r < mr; ++r)
+        for (int64_t c = 0; c < nr; ++c) full[r * nr + c] *= s_out[r] * s_in[c];
     }
+    for (int64_t r = 0; r < m; ++r) std::copy(&full[r * nr], &full[r * nr] + n, out + r * n);
   });
 }
 
@@ -251,44 +294,40 @@ extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, co
                                      float* y) {
   using namespace qs;
   return guard([&] {
-    validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    const QShape s = validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
     require_not_null(x, "x");
     require_not_null(y, "y");
     require(batch > 0, "batch = ", batch, " must be positive");
+    const int64_t mr = s.rht_rows, nc = s.code_cols, blocks = nc / 8;
+    validate_codes(codebook_id, codes, s.code_count(), "codes");
     // §7.1: u = M_n^T (s_in ⊙ x); z = wscale W~ u; y = s_out ⊙ (M_m z).
-    std::vector<float> u(x, x + batch * n);
-    if (use_rht) {
-      rht_rows(u.data(), batch, n, s_in, 0);
-    } else {
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t c = 0; c < n; ++c) u[b * n + c] *= s_in[c];
-    }
-    const int64_t blocks = n / 8;
-    validate_codes(codebook_id, codes, m * blocks, "codes");
+    const std::vector<float> u = input_transform(s, x, batch, s_in, use_rht);
+    std::vector<float> z(static_cast<size_t>(batch * mr));
     if (batch >= kGemmBatch) {
-      codebook_matmul(codebook_id, resid_scale, codes, m, n, u.data(), batch, y);
+      codebook_matmul(codebook_id, resid_scale, codes, mr, nc, u.data(), batch, z.data());
       const float ws = static_cast<float>(wscale);
-      for (int64_t i = 0; i < batch * m; ++i) y[i] *= ws;
+      for (float& v : z) v *= ws;
     } else {
       // Few vectors: decode each row once and take double-precision dot products.
-      parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
-        std::vector<float> row(static_cast<size_t>(n));
+      parallel_for(0, mr, 64, [&](int64_t lo, int64_t hi) {
+        std::vector<float> row(static_cast<size_t>(nc));
         for (int64_t r = lo; r < hi; ++r) {
           codebook_decode(codebook_id, resid_scale, codes + r * blocks, blocks, row.data());
           for (int64_t b = 0; b < batch; ++b) {
-            const float* ub = &u[b * n];
-            double s = 0.0;
-            for (int64_t c = 0; c < n; ++c) s += static_cast<double>(row[c]) * ub[c];
-            y[b * m + r] = static_cast<float>(s * wscale);
+            const float* ub = &u[b * nc];
+            double acc = 0.0;
+            for (int64_t c = 0; c < nc; ++c) acc += static_cast<double>(row[c]) * ub[c];
+            z[b * mr + r] = static_cast<float>(acc * wscale);
           }
         }
       });
     }
     if (use_rht) {
-      rht_rows(y, batch, m, s_out, 1);
+      rht_rows(z.data(), batch, mr, s_out, 1);
     } else {
       for (int64_t b = 0; b < batch; ++b)
-        for (int64_t r = 0; r < m; ++r) y[b * m + r] *= s_out[r];
+        for (int64_t r = 0; r < mr; ++r) z[b * mr + r] *= s_out[r];
     }
+    for (int64_t b = 0; b < batch; ++b) std::copy(&z[b * mr], &z[b * mr] + m, y + b * m);
   });
 }

@@ -13,7 +13,8 @@
 struct qs_qlayer {
   int32_t codebook_id;
   double inv_resid_scale;  // 1 / rho2 (0 for E8P12)
-  int64_t m, n;
+  int64_t m, n;  // true shape
+  int64_t mr, nr, nc;  // padded shape (§10.6, qs::QShape)
   int32_t use_rht;
   std::vector<uint16_t> stage1, stage2;
   std::vector<uint8_t> e81b;
@@ -26,18 +27,22 @@ extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
                                        int32_t use_rht) {
   qs_qlayer* result = nullptr;
   qs::guard([&] {
-    qs::validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    const qs::QShape shape =
+        qs::validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
     const qs::CodebookInfo& info = qs::codebook_info(codebook_id);
-    const int64_t count = m * (n / 8);
+    const int64_t count = shape.code_count();
     qs::validate_codes(codebook_id, codes, count, "codes");
-    qs::require_finite(s_in, n, "s_in");
-    qs::require_finite(s_out, m, "s_out");
+    qs::require_finite(s_in, shape.rht_cols, "s_in");
+    qs::require_finite(s_out, shape.rht_rows, "s_out");
     auto layer = std::make_unique<qs_qlayer>();
     layer->codebook_id = codebook_id;
     layer->inv_resid_scale =
         info.bits == 2 ? 0.0 : 1.0 / qs::effective_resid_scale(codebook_id, resid_scale);
     layer->m = m;
     layer->n = n;
+    layer->mr = shape.rht_rows;
+    layer->nr = shape.rht_cols;
+    layer->nc = shape.code_cols;
     layer->use_rht = use_rht;
     layer->stage1.resize(count);
     if (info.bits == 4) layer->stage2.resize(count);
@@ -52,9 +57,9 @@ extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
         else layer->e81b[i] = static_cast<uint8_t>(c & 0xFF);
       }
     }
-    layer->s_in.assign(s_in, s_in + n);
-    layer->s_out_scaled.resize(m);
-    for (int64_t r = 0; r < m; ++r) layer->s_out_scaled[r] = static_cast<float>(s_out[r] * wscale);
+    layer->s_in.assign(s_in, s_in + shape.rht_cols);
+    layer->s_out_scaled.resize(shape.rht_rows);
+    for (int64_t r = 0; r < shape.rht_rows; ++r) layer->s_out_scaled[r] = static_cast<float>(s_out[r] * wscale);
     result = layer.release();
   });
   return result;
@@ -75,29 +80,31 @@ extern "C" int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int
     qs::require_not_null(x, "x");
     qs::require_not_null(y, "y");
     qs::require(batch > 0, "batch = ", batch, " must be positive");
-    const int64_t m = layer->m, n = layer->n;
-    std::vector<float> u(static_cast<size_t>(n)), z2(static_cast<size_t>(m));
+    const int64_t m = layer->m, n = layer->n, mr = layer->mr, nr = layer->nr, nc = layer->nc;
+    // Zero-padded input (§10.6): entries n..nr are zero before the transform, nr..nc after it.
+    std::vector<float> u(static_cast<size_t>(nc)), z(static_cast<size_t>(mr)), z2(static_cast<size_t>(mr));
     for (int64_t b = 0; b < batch; ++b) {
       // u = M_n^T (s_in ⊙ x); z = W~ u per stage; y = (s_out * wscale) ⊙ (M_m z).
+      std::fill(u.begin(), u.end(), 0.0f);
       std::copy(x + b * n, x + (b + 1) * n, u.begin());
-      float* z = y + b * m;
       if (layer->use_rht) {
-        qs::check(qs_rht_apply_f32(u.data(), 1, n, 1, layer->s_in.data(), 0));
+        qs::check(qs_rht_apply_f32(u.data(), 1, nr, 1, layer->s_in.data(), 0));
       } else {
         for (int64_t c = 0; c < n; ++c) u[c] *= layer->s_in[c];
       }
-      qs::check(qs_e8p_matvec(layer->stage1.data(), m, n, u.data(), z, kernel));
-      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), m, n, u.data(), z2.data(), kernel));
-      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), m, n, u.data(), z2.data(), kernel));
+      qs::check(qs_e8p_matvec(layer->stage1.data(), mr, nc, u.data(), z.data(), kernel));
+      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), mr, nc, u.data(), z2.data(), kernel));
+      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), mr, nc, u.data(), z2.data(), kernel));
       if (layer->inv_resid_scale != 0.0) {
         const float inv = static_cast<float>(layer->inv_resid_scale);
-        for (int64_t r = 0; r < m; ++r) z[r] += z2[r] * inv;
+        for (int64_t r = 0; r < mr; ++r) z[r] += z2[r] * inv;
       }
       if (layer->use_rht) {
-        qs::check(qs_rht_apply_f32(z, 1, m, 1, layer->s_out_scaled.data(), 1));
+        qs::check(qs_rht_apply_f32(z.data(), 1, mr, 1, layer->s_out_scaled.data(), 1));
       } else {
-        for (int64_t r = 0; r < m; ++r) z[r] *= layer->s_out_scaled[r];
+        for (int64_t r = 0; r < mr; ++r) z[r] *= layer->s_out_scaled[r];
       }
+      std::copy(z.begin(), z.begin() + m, y + b * m);
     }
   });
 }

@@ -7,7 +7,8 @@ import org.bytedeco.javacpp.IntPointer;
 /**
  * A quantized weight matrix: codes (one per 8 weights, in native memory), the two sign vectors and the
  * global scale. Its effective weight is {@code diag(s_out) M_m (scale·W̃) M_nᵀ diag(s_in)}
- * (QUIPSHARP.md §1.4 step 7), where W̃ is the decoded codebook matrix.
+ * (QUIPSHARP.md §1.4 step 7), where W̃ is the decoded codebook matrix. Shapes that the reference
+ * refuses are padded as {@link QuantShape} describes; the matrix still acts as rows×cols.
  *
  * <p>Owns native memory: close it (try-with-resources). Every method of a closed instance throws
  * {@link IllegalStateException}. Thread-safe: concurrent calls may overlap; {@link #close} waits for
@@ -16,6 +17,7 @@ import org.bytedeco.javacpp.IntPointer;
 public final class QuantizedLinear implements AutoCloseable {
   private final int rows;
   private final int cols;
+  private final QuantShape shape;
   private final QuantConfig config;
   private final double scale;
   private final IntPointer codes;
@@ -24,9 +26,10 @@ public final class QuantizedLinear implements AutoCloseable {
   private final CloseGuard guard;
 
   private QuantizedLinear(
-      int rows, int cols, QuantConfig config, int[] codes, float[] sIn, float[] sOut, double scale) {
-    this.rows = rows;
-    this.cols = cols;
+      QuantShape shape, QuantConfig config, int[] codes, float[] sIn, float[] sOut, double scale) {
+    this.rows = shape.rows();
+    this.cols = shape.cols();
+    this.shape = shape;
     this.config = config;
     this.scale = scale;
     this.codes = new IntPointer(codes.length);
@@ -40,8 +43,9 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /**
    * Rebuilds a quantized matrix from its parts (as stored in a checkpoint). {@code codes} holds
-   * rows×cols/8 composite codes, row-major (E8P12: 16-bit codes; 3/4 bits: stage-1 code « 16 |
-   * stage-2 code).
+   * {@link QuantShape#codeCount()} composite codes, row-major over the padded rhtRows×codeCols matrix
+   * (E8P12: 16-bit codes; 3/4 bits: stage-1 code « 16 | stage-2 code); {@code signsIn} has rhtCols
+   * and {@code signsOut} rhtRows entries.
    */
   public static QuantizedLinear fromParts(
       int rows, int cols, QuantConfig config, int[] codes, float[] signsIn, float[] signsOut,
@@ -50,21 +54,21 @@ public final class QuantizedLinear implements AutoCloseable {
     Checks.notNull(codes, "codes");
     Checks.notNull(signsIn, "signsIn");
     Checks.notNull(signsOut, "signsOut");
-    Checks.positive(rows, "rows");
-    Checks.positive(cols, "cols");
-    if (cols % 8 != 0) {
-      throw new IllegalArgumentException("cols = " + cols + " must be a multiple of 8");
-    }
-    Checks.length(codes.length, (long) rows * (cols / 8), "codes", "rows * cols / 8");
-    Checks.length(signsIn.length, cols, "signsIn", "cols");
-    Checks.length(signsOut.length, rows, "signsOut", "rows");
+    QuantShape shape = QuantShape.of(rows, cols, config.incoherence());
+    Checks.length(codes.length, shape.codeCount(), "codes", "codes of " + shape.describe());
+    Checks.length(signsIn.length, shape.rhtCols(), "signsIn", "padded cols of " + shape.describe());
+    Checks.length(signsOut.length, shape.rhtRows(), "signsOut", "padded rows of " + shape.describe());
     Checks.finite(signsIn, "signsIn");
     Checks.finite(signsOut, "signsOut");
     if (!Double.isFinite(scale)) {
       throw new IllegalArgumentException("scale = " + scale + " must be finite");
     }
-    NativeCalls.ensureLoaded();
-    return new QuantizedLinear(rows, cols, config, codes, signsIn, signsOut, scale);
+    return new QuantizedLinear(shape, config, codes, signsIn, signsOut, scale);
+  }
+
+  /** The padded internal shape (§10.6). */
+  public QuantShape shape() {
+    return shape;
   }
 
   public int rows() {
@@ -88,31 +92,31 @@ public final class QuantizedLinear implements AutoCloseable {
     return scale;
   }
 
-  /** A copy of the codes, rows×cols/8 row-major. */
+  /** A copy of the codes, {@link QuantShape#codeCount()} of them, row-major (rhtRows×codeCols/8). */
   public int[] codes() {
     return guard.read(
         () -> {
-          int[] out = new int[rows * (cols / 8)];
+          int[] out = new int[shape.codeCount()];
           codes.get(out);
           return out;
         });
   }
 
-  /** A copy of s_in (length cols). */
+  /** A copy of s_in (length rhtCols). */
   public float[] signsIn() {
     return guard.read(
         () -> {
-          float[] out = new float[cols];
+          float[] out = new float[shape.rhtCols()];
           signsIn.get(out);
           return out;
         });
   }
 
-  /** A copy of s_out (length rows). */
+  /** A copy of s_out (length rhtRows). */
   public float[] signsOut() {
     return guard.read(
         () -> {
-          float[] out = new float[rows];
+          float[] out = new float[shape.rhtRows()];
           signsOut.get(out);
           return out;
         });
@@ -182,25 +186,61 @@ public final class QuantizedLinear implements AutoCloseable {
   }
 
   /**
-   * The codes packed as the reference kernels read them (Qidxs of §8.4; rows % 16 == 0 and cols % 64
-   * == 0), as little-endian 64-bit words.
+   * The codes packed as the reference kernels read them (Qidxs of §8.4), as little-endian 64-bit
+   * words, for a {@link QuantShape#packedRows()} × {@link QuantShape#packedCols()} matrix: the padded
+   * codes, then zero codes up to the multiples of 16 rows and 64 columns that the layout needs (their
+   * inputs are zero and their outputs dropped).
    */
   public long[] packedCodes() {
-    if (rows % 16 != 0 || cols % 64 != 0) {
-      throw new IllegalArgumentException(
-          "packing needs rows % 16 == 0 and cols % 64 == 0; this matrix is " + rows + " x " + cols);
-    }
     return guard.read(
         () -> {
-          long words = QuipsharpNative.qs_packed_words(config.codebookId(), rows, cols);
-          long[] out = new long[(int) words];
-          int[] c = new int[rows * (cols / 8)];
+          int pr = shape.packedRows();
+          int pc = shape.packedCols();
+          long words = QuipsharpNative.qs_packed_words(config.codebookId(), pr, pc);
+          long[] out = new long[Math.toIntExact(words)];
+          int[] c = new int[shape.codeCount()];
           codes.get(c);
+          int[] padded = padCodes(c, shape.rhtRows(), shape.codeCols() / 8, pr, pc / 8);
           NativeCalls.check(
-              QuipsharpNative.qs_pack_codes(config.codebookId(), c, rows, cols, out),
+              QuipsharpNative.qs_pack_codes(config.codebookId(), padded, pr, pc, out),
               "QuantizedLinear.packedCodes");
           return out;
         });
+  }
+
+  /** rows×cols codes (row-major) into a zero-filled toRows×toCols array. */
+  static int[] padCodes(int[] codes, int rows, int cols, int toRows, int toCols) {
+    if (rows == toRows && cols == toCols) {
+      return codes;
+    }
+    int[] out = new int[Checks.product(toRows, toCols, "packed codes")];
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(codes, r * cols, out, r * toCols, cols);
+    }
+    return out;
+  }
+
+  /**
+   * Rebuilds the codes of {@link #packedCodes()} (the inverse: unpacks and drops the kernel-layout
+   * padding) for a matrix of the given shape and codebook.
+   */
+  public static int[] unpackCodes(long[] words, QuantShape shape, QuantConfig config) {
+    Checks.notNull(words, "words");
+    int pr = shape.packedRows();
+    int pc = shape.packedCols();
+    NativeCalls.ensureLoaded();
+    long expected = QuipsharpNative.qs_packed_words(config.codebookId(), pr, pc);
+    Checks.length(words.length, expected, "words", "packed words of " + shape.describe());
+    int[] all = new int[Checks.product(pr, pc / 8, "codes")];
+    NativeCalls.check(
+        QuipsharpNative.qs_unpack_codes(config.codebookId(), words, pr, pc, all),
+        "QuantizedLinear.unpackCodes");
+    int cols = shape.codeCols() / 8;
+    int[] out = new int[shape.codeCount()];
+    for (int r = 0; r < shape.rhtRows(); r++) {
+      System.arraycopy(all, r * (pc / 8), out, r * cols, cols);
+    }
+    return out;
   }
 
   /** This matrix prepared for CPU inference with the fastest kernels the CPU has. */

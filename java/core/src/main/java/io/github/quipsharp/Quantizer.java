@@ -14,12 +14,11 @@ public final class Quantizer {
    * Quantizes {@code w} (rows×cols, row-major) for inputs with second-moment matrix {@code hessian}
    * (cols×cols, row-major, symmetric positive semi-definite; {@code null} means the identity).
    *
-   * <p>With incoherence processing (the default) rows and cols must be supported Hadamard orders
-   * ({@link Hadamard#isSupported}) and cols a multiple of 8.
+   * <p>Any shape quantizes: dimensions that are not supported Hadamard orders, or not multiples of 8,
+   * are padded as {@link QuantShape} describes (QUIPSHARP.md §10.6).
    *
-   * @throws IllegalArgumentException on wrong lengths, non-finite values, a non-symmetric Hessian or
-   *     unsupported dimensions (the message names the argument, the value and the nearest supported
-   *     sizes)
+   * @throws IllegalArgumentException on wrong lengths, non-finite values or a non-symmetric Hessian
+   *     (the message names the argument and the value)
    * @throws NotPositiveDefiniteException if the Hessian is not positive definite even after damping
    */
   public static QuantizedLinear quantize(
@@ -32,22 +31,14 @@ public final class Quantizer {
     if (hessian != null) {
       Checks.length(hessian.length, (long) cols * cols, "hessian", "cols * cols = " + cols + "²");
     }
-    if (cfg.incoherence()) {
-      Hadamard.requireSupported(rows, "rows");
-      Hadamard.requireSupported(cols, "cols");
-    }
-    if (cols % 8 != 0) {
-      throw new IllegalArgumentException(
-          "cols = " + cols + " must be a multiple of 8 (BlockLDLQ quantizes groups of 8 weights)");
-    }
     Checks.finite(w, "w");
     if (hessian != null) {
       Checks.finite(hessian, "hessian");
     }
-    NativeCalls.ensureLoaded();
-    int[] codes = new int[Checks.product(rows, cols / 8, "codes")];
-    float[] sIn = new float[cols];
-    float[] sOut = new float[rows];
+    QuantShape shape = QuantShape.of(rows, cols, cfg.incoherence());
+    int[] codes = new int[shape.codeCount()];
+    float[] sIn = new float[shape.rhtCols()];
+    float[] sOut = new float[shape.rhtRows()];
     double[] wscale = new double[1];
     try (QuipsharpNative.qs_quant_params p = new QuipsharpNative.qs_quant_params()) {
       p.codebook_id(cfg.codebookId());

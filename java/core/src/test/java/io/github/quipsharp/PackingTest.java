@@ -89,10 +89,26 @@ class PackingTest {
   }
 
   @Test
-  void shapesTheKernelLayoutCannotHoldAreRejected() {
-    try (QuantizedLinear q = quantized(2, 24, 64)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, q::packedCodes);
-      assertEquals(true, e.getMessage().contains("rows % 16"), e.getMessage());
+  void paddedShapesPackWithZeroCodesAndUnpackBack() {
+    // 24 x 172: rows padded to 32 for the 16-row tiles, codes 176 wide padded to 192 columns.
+    try (QuantizedLinear q = quantized(2, 24, 172)) {
+      QuantShape s = q.shape();
+      assertEquals(new QuantShape(24, 172, 24, 172, 176), s);
+      assertEquals(32, s.packedRows());
+      assertEquals(192, s.packedCols());
+      int[] padded = new int[32 * 192 / 8];
+      int[] codes = q.codes();
+      for (int r = 0; r < 24; r++) {
+        System.arraycopy(codes, r * 22, padded, r * 24, 22);
+      }
+      assertArrayEquals(referencePackE8p(padded, 32, 192, 192 / 32, 0), q.packedCodes());
+      assertArrayEquals(codes, QuantizedLinear.unpackCodes(q.packedCodes(), s, q.config()));
+    }
+    for (int bits = 3; bits <= 4; bits++) {
+      try (QuantizedLinear q = quantized(bits, 100, 60)) {
+        assertArrayEquals(
+            q.codes(), QuantizedLinear.unpackCodes(q.packedCodes(), q.shape(), q.config()));
+      }
     }
   }
 }

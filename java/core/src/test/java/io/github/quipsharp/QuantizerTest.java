@@ -162,6 +162,44 @@ class QuantizerTest {
   }
 
   @Test
+  void paddedLayerOf172ColumnsMatvecEqualsDecodeTimesX() {
+    // stories260K's down_proj: 64 x 172 (172 is a Hadamard order but not a multiple of 8), and an
+    // up+gate-like 100 x 64 whose row count is not an order at all (§10.6).
+    int[][] shapes = {{64, 172}, {100, 64}};
+    for (int[] shape : shapes) {
+      int rows = shape[0];
+      int cols = shape[1];
+      float[] wp = SyntheticData.gaussian(rows, cols, 5);
+      float[] h = SyntheticData.empiricalHessian(cols, 2048, 0.9, 6);
+      for (int bits = 2; bits <= 4; bits++) {
+        try (QuantizedLinear q = Quantizer.quantize(wp, rows, cols, h, cfg().bits(bits).build());
+            QuantizedLinear near = Quantizer.quantize(
+                wp, rows, cols, h, cfg().bits(bits).rounding(Rounding.NEAREST).build())) {
+          assertTrue(q.shape().isPadded(), q.shape().describe());
+          float[] dense = q.decode();
+          assertEquals(rows * cols, dense.length);
+          float[] x = SyntheticData.gaussian(3, cols, 7);
+          float[] y = q.matvec(x);
+          for (int b = 0; b < 3; b++) {
+            for (int r = 0; r < rows; r++) {
+              double ref = 0;
+              double mag = 0;
+              for (int c = 0; c < cols; c++) {
+                ref += (double) dense[r * cols + c] * x[b * cols + c];
+                mag += Math.abs((double) dense[r * cols + c] * x[b * cols + c]);
+              }
+              assertEquals(ref, y[b * rows + r], 1e-5 * mag, "row " + r + " of " + q);
+            }
+          }
+          double relative = q.relativeProxyLoss(wp, h);
+          assertTrue(relative < near.relativeProxyLoss(wp, h), "BlockLDLQ vs nearest, " + q);
+          assertTrue(relative < (bits == 2 ? 0.2 : 0.05), "relative proxy loss " + relative);
+        }
+      }
+    }
+  }
+
+  @Test
   void accessorsDescribeTheMatrix() {
     try (QuantizedLinear q = Quantizer.quantize(w, N, N, null, cfg().bits(3).build())) {
       assertEquals(N, q.rows());
