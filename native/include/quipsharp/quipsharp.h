@@ -179,6 +179,88 @@ QS_API int64_t qs_qlayer_weight_bytes(const qs_qlayer* layer);
 QS_API int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int64_t batch, float* y,
                                  int32_t kernel);
 
+/* ---- Llama inference engine (CPU) ----------------------------------------------------------- */
+
+/* Llama-family architecture: RMSNorm, RoPE, grouped-query attention with a KV cache, SwiGLU FFN. */
+typedef struct qs_model_config {
+  int32_t dim;               /* hidden size */
+  int32_t hidden_dim;        /* FFN width */
+  int32_t n_layers;
+  int32_t n_heads;
+  int32_t n_kv_heads;        /* divides n_heads */
+  int32_t head_dim;          /* usually dim / n_heads */
+  int32_t vocab_size;
+  int32_t rope_interleaved;  /* 1: rotate pairs (2i, 2i+1) (llama2.c); 0: pairs (i, i + hd/2) (HF) */
+  int32_t tied_embeddings;   /* 1: the output layer is the token embedding */
+  double rope_theta;
+  double norm_eps;
+} qs_model_config;
+
+typedef struct qs_model qs_model;
+
+#define QS_DTYPE_F32 0
+#define QS_DTYPE_F16 1
+#define QS_DTYPE_BF16 2
+
+/* Tensor kinds; shapes row-major [out, in] as Hugging Face stores them. */
+#define QS_TENSOR_EMBED 0      /* [vocab, dim] */
+#define QS_TENSOR_FINAL_NORM 1 /* [dim] */
+#define QS_TENSOR_LM_HEAD 2    /* [vocab, dim]; only when not tied */
+#define QS_TENSOR_ATTN_NORM 3  /* per layer: [dim] */
+#define QS_TENSOR_FFN_NORM 4   /* [dim] */
+#define QS_TENSOR_WQ 5         /* [heads * hd, dim] */
+#define QS_TENSOR_WK 6         /* [kv_heads * hd, dim] */
+#define QS_TENSOR_WV 7         /* [kv_heads * hd, dim] */
+#define QS_TENSOR_WO 8         /* [dim, heads * hd] */
+#define QS_TENSOR_W_GATE 9     /* [hidden, dim] (llama2.c w1) */
+#define QS_TENSOR_W_UP 10      /* [hidden, dim] (llama2.c w3) */
+#define QS_TENSOR_W_DOWN 11    /* [dim, hidden] (llama2.c w2) */
+
+/* Linear groups that share an input (§1.2): q,k,v; o; up,gate (up rows first); down. */
+#define QS_GROUP_QKV 0
+#define QS_GROUP_O 1
+#define QS_GROUP_UPGATE 2
+#define QS_GROUP_DOWN 3
+
+/* An empty model of this shape (all tensors unset). NULL on bad input (see qs_last_error()). */
+QS_API qs_model* qs_model_create(const qs_model_config* config);
+QS_API void qs_model_free(qs_model* model);
+
+/* Copies one tensor (count values of src_dtype) into the model, converted to store_dtype (F32 or
+ * F16; norms are always kept in F32). layer is ignored for the global kinds. Rejects wrong counts and
+ * non-finite values (naming the tensor and the index). */
+QS_API int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t layer, int32_t src_dtype,
+                                   const void* data, int64_t count, int32_t store_dtype);
+
+/* Sets a quantized linear group (replacing its dense tensors): the parts of qs_quantize_matrix for
+ * the group's stacked rows x cols matrix (shapes as in qs_qlinear_matvec), and fuse_scales, one per
+ * member matrix (3 for QKV, 2 for UPGATE, 1 otherwise), that multiply each member's output rows. */
+QS_API int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t group,
+                                      int32_t codebook_id, double resid_scale,
+                                      const uint32_t* codes, int64_t rows, int64_t cols,
+                                      const float* s_in, const float* s_out, double wscale,
+                                      int32_t use_rht, const float* fuse_scales, int32_t n_fuse);
+
+/* Runs `count` tokens at positions start_pos .. start_pos+count-1 (causal attention over the KV
+ * cache, which must hold positions 0 .. start_pos-1 from earlier calls; start_pos = 0 starts a new
+ * sequence). logits: count x vocab when all_logits, else vocab (the last token's). One call at a time
+ * per model. */
+QS_API int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int64_t count,
+                                int64_t start_pos, float* logits, int32_t all_logits);
+
+/* Hessian collection (§1.2): while active, every forward adds x x^T (double) of the inputs of each
+ * group of layers [layer_begin, layer_end) to an accumulator, with the token count. */
+QS_API int32_t qs_model_hessian_start(qs_model* model, int32_t layer_begin, int32_t layer_end);
+/* The accumulated sum (n x n, n = the group's input width) and token count of one group. */
+QS_API int32_t qs_model_hessian_read(const qs_model* model, int32_t layer, int32_t group,
+                                     double* out, int64_t* tokens);
+QS_API int32_t qs_model_hessian_stop(qs_model* model);
+/* Input width of a group (dim, heads*hd, dim, hidden) or -1. */
+QS_API int64_t qs_model_group_cols(const qs_model* model, int32_t group);
+
+/* Bytes of weights that a forward pass reads (codes, dense weights, norms, embedding row excluded). */
+QS_API int64_t qs_model_weight_bytes(const qs_model* model);
+
 /* ---- Benchmarks (behind `quipsharp bench`; never used by tests to assert speed) ------------- */
 
 /* Size of the largest (level >= 3) CPU cache in bytes, from sysfs (32 MiB if unknown). */

@@ -1,0 +1,605 @@
+// Llama-family forward pass on the CPU (the inference side of §7): RMSNorm, RoPE (interleaved pairs
+// for llama2.c files, rotate-half for Hugging Face files), grouped-query attention over a KV cache,
+// SwiGLU, tied or untied output. Linear layers are dense (fp32 / fp16) or QuIP#-quantized groups
+// (§1.4 step 8 / §7.1: one stacked matrix per shared input, with fuse scales per member). While
+// Hessian collection is on, the inputs of every linear group are accumulated as sum x x^T (§1.2).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common/codebook.hpp"
+#include "common/parallel.hpp"
+#include "common/qlinear.hpp"
+#include "common/status.hpp"
+#include "cpu/gemm.hpp"
+#include "cpu/matvec.hpp"
+#include "quipsharp/quipsharp.h"
+
+namespace qs {
+namespace {
+
+// From this many tokens on, dense layers use the GEMM (below: the mat-vec kernels).
+constexpr int64_t kGemmTokens = 4;
+
+float bf16_to_float(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float source_value(int32_t dtype, const void* data, int64_t i) {
+  switch (dtype) {
+    case QS_DTYPE_F32: return static_cast<const float*>(data)[i];
+    case QS_DTYPE_F16: return half_to_float(static_cast<const uint16_t*>(data)[i]);
+    default: return bf16_to_float(static_cast<const uint16_t*>(data)[i]);
+  }
+}
+
+// dst (cols x rows) = src^T (rows x cols).
+void transpose(const float* src, int64_t rows, int64_t cols, float* dst) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i] = src[i * cols + j];
+}
+
+// A dense weight [out, in] kept in fp32 or fp16.
+struct Dense {
+  int64_t out = 0, in = 0;
+  std::vector<float> f32;
+  std::vector<uint16_t> f16;
+  bool set() const { return !f32.empty() || !f16.empty(); }
+  int64_t bytes() const { return static_cast<int64_t>(f32.size() * 4 + f16.size() * 2); }
+
+  // y (count x out) = x (count x in) W^T.
+  void forward(const float* x, int64_t count, float* y) const {
+    if (count < kGemmTokens) {
+      for (int64_t t = 0; t < count; ++t) {
+        if (!f32.empty()) check(qs_f32_matvec(f32.data(), out, in, x + t * in, y + t * out, QS_KERNEL_AUTO));
+        else check(qs_f16_matvec(f16.data(), out, in, x + t * in, y + t * out, QS_KERNEL_AUTO));
+      }
+      return;
+    }
+    // y^T (out x count) = W x^T, in tiles of rows (fp16 tiles converted first).
+    std::vector<float> xt(static_cast<size_t>(in * count));
+    transpose(x, count, in, xt.data());
+    constexpr int64_t tile = 64;
+    const int64_t tiles = (out + tile - 1) / tile;
+    parallel_for(0, tiles, 1, [&](int64_t lo, int64_t hi) {
+      std::vector<float> w, c(static_cast<size_t>(tile * count));
+      for (int64_t ti = lo; ti < hi; ++ti) {
+        const int64_t r0 = ti * tile, rows = std::min(tile, out - r0);
+        const float* wt;
+        if (!f32.empty()) {
+          wt = f32.data() + r0 * in;
+        } else {
+          w.resize(static_cast<size_t>(rows * in));
+          for (int64_t i = 0; i < rows * in; ++i) w[i] = half_to_float(f16[r0 * in + i]);
+          wt = w.data();
+        }
+        std::fill(c.begin(), c.end(), 0.0f);
+        sgemm_acc(rows, count, in, 1.0f, wt, in, xt.data(), count, c.data(), count);
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t t = 0; t < count; ++t) y[t * out + r0 + i] = c[i * count + t];
+      }
+    });
+  }
+};
+
+struct QLayerDeleter {
+  void operator()(qs_qlayer* l) const { qs_qlayer_free(l); }
+};
+
+// A quantized group: one stacked matrix, its fuse scales and member row counts.
+struct Quantized {
+  int32_t codebook_id = 0;
+  double resid_scale = 0;
+  int64_t rows = 0, cols = 0;
+  std::vector<uint32_t> codes;
+  std::vector<float> s_in, s_out;
+  double wscale = 0;
+  int32_t use_rht = 1;
+  std::vector<float> fuse_scales;
+  std::vector<int64_t> member_rows;
+  std::unique_ptr<qs_qlayer, QLayerDeleter> prepared;  // integer kernels for few tokens
+
+  void forward(const float* x, int64_t count, float* y) const {
+    if (count < kGemmTokens) {
+      check(qs_qlayer_forward(prepared.get(), x, count, y, QS_KERNEL_AUTO));
+    } else {
+      check(qs_qlinear_matvec(codebook_id, resid_scale, codes.data(), rows, cols, s_in.data(),
+                              s_out.data(), wscale, use_rht, x, count, y));
+    }
+    // §7.1 step 6: member i's output rows times fuse_scales[i].
+    for (int64_t t = 0; t < count; ++t) {
+      int64_t r = 0;
+      for (size_t i = 0; i < member_rows.size(); ++i) {
+        const float s = fuse_scales[i];
+        for (int64_t e = r + member_rows[i]; r < e; ++r) y[t * rows + r] *= s;
+      }
+    }
+  }
+};
+
+struct Layer {
+  std::vector<float> attn_norm, ffn_norm;
+  Dense wq, wk, wv, wo, w_gate, w_up, w_down;
+  std::unique_ptr<Quantized> q[4];  // per group, replaces the dense members when set
+  std::vector<float> k_cache, v_cache;  // [capacity, kv_dim]
+};
+
+struct HessianSum {
+  std::vector<double> sum;
+  int64_t tokens = 0;
+};
+
+}  // namespace
+}  // namespace qs
+
+struct qs_model {
+  qs_model_config cfg;
+  int64_t q_dim, kv_dim;
+  qs::Dense embed, lm_head;
+  std::vector<float> final_norm;
+  std::vector<qs::Layer> layers;
+  int64_t cache_len = 0, capacity = 0;
+  int32_t hess_begin = 0, hess_end = 0;
+  std::vector<qs::HessianSum> hessians;  // (layer - hess_begin) * 4 + group
+  std::mutex mutex;
+};
+
+namespace qs {
+namespace {
+
+const char* kind_name(int32_t kind) {
+  static const char* names[] = {"embed", "final_norm", "lm_head", "attn_norm", "ffn_norm", "wq",
+                                "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
+  return kind >= 0 && kind <= QS_TENSOR_W_DOWN ? names[kind] : "?";
+}
+
+int64_t group_cols(const qs_model& m, int32_t group) {
+  switch (group) {
+    case QS_GROUP_QKV: return m.cfg.dim;
+    case QS_GROUP_O: return m.q_dim;
+    case QS_GROUP_UPGATE: return m.cfg.dim;
+    case QS_GROUP_DOWN: return m.cfg.hidden_dim;
+    default: return -1;
+  }
+}
+
+std::vector<int64_t> group_members(const qs_model& m, int32_t group) {
+  switch (group) {
+    case QS_GROUP_QKV: return {m.q_dim, m.kv_dim, m.kv_dim};
+    case QS_GROUP_O: return {m.cfg.dim};
+    case QS_GROUP_UPGATE: return {m.cfg.hidden_dim, m.cfg.hidden_dim};
+    default: return {m.cfg.dim};
+  }
+}
+
+void rmsnorm(const float* x, const float* w, int64_t n, double eps, float* out) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (inv * x[i]);
+}
+
+// Rotates each head_dim slice of v (heads slices) for position pos.
+void rope(float* v, int64_t heads, int64_t hd, int64_t pos, const std::vector<double>& inv_freq,
+          bool interleaved) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const double angle = static_cast<double>(pos) * inv_freq[i];
+    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    for (int64_t h = 0; h < heads; ++h) {
+      float* x = v + h * hd;
+      float& a = interleaved ? x[2 * i] : x[i];
+      float& b = interleaved ? x[2 * i + 1] : x[i + half];
+      const float a0 = a, b0 = b;
+      a = a0 * c - b0 * s;
+      b = a0 * s + b0 * c;
+    }
+  }
+}
+
+void accumulate_hessian(HessianSum& h, const float* x, int64_t count, int64_t n) {
+  std::vector<double> xd(static_cast<size_t>(count * n)), xt(static_cast<size_t>(count * n));
+  for (int64_t i = 0; i < count * n; ++i) xd[i] = x[i];
+  for (int64_t t = 0; t < count; ++t)
+    for (int64_t j = 0; j < n; ++j) xt[j * count + t] = xd[t * n + j];
+  dgemm_acc(n, n, count, 1.0, xt.data(), count, xd.data(), n, h.sum.data(), n);
+  h.tokens += count;
+}
+
+void require_complete(const qs_model& m) {
+  require(m.embed.set(), "model is incomplete: tensor embed is not set");
+  require(!m.final_norm.empty(), "model is incomplete: tensor final_norm is not set");
+  require(m.cfg.tied_embeddings || m.lm_head.set(), "model is incomplete: tensor lm_head is not set");
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const Layer& L = m.layers[l];
+    auto need = [&](bool ok, const char* what) {
+      require(ok, "model is incomplete: layer ", l, " tensor ", what, " is not set");
+    };
+    need(!L.attn_norm.empty(), "attn_norm");
+    need(!L.ffn_norm.empty(), "ffn_norm");
+    if (!L.q[QS_GROUP_QKV]) {
+      need(L.wq.set(), "wq");
+      need(L.wk.set(), "wk");
+      need(L.wv.set(), "wv");
+    }
+    if (!L.q[QS_GROUP_O]) need(L.wo.set(), "wo");
+    if (!L.q[QS_GROUP_UPGATE]) {
+      need(L.w_gate.set(), "w_gate");
+      need(L.w_up.set(), "w_up");
+    }
+    if (!L.q[QS_GROUP_DOWN]) need(L.w_down.set(), "w_down");
+  }
+}
+
+void ensure_capacity(qs_model& m, int64_t needed) {
+  if (needed <= m.capacity) return;
+  const int64_t cap = std::max(needed, std::max<int64_t>(64, m.capacity * 2));
+  for (Layer& L : m.layers) {
+    L.k_cache.resize(static_cast<size_t>(cap * m.kv_dim));
+    L.v_cache.resize(static_cast<size_t>(cap * m.kv_dim));
+  }
+  m.capacity = cap;
+}
+
+void forward(qs_model& m, const int32_t* tokens, int64_t count, int64_t start, float* logits,
+             bool all_logits) {
+  const qs_model_config& c = m.cfg;
+  const int64_t dim = c.dim, hd = c.head_dim, heads = c.n_heads, kvh = c.n_kv_heads;
+  const int64_t hidden = c.hidden_dim, qd = m.q_dim, kvd = m.kv_dim;
+  ensure_capacity(m, start + count);
+  std::vector<double> inv_freq(static_cast<size_t>(hd / 2));
+  for (int64_t i = 0; i < hd / 2; ++i)
+    inv_freq[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
+
+  std::vector<float> x(static_cast<size_t>(count * dim)), xb(x.size());
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tok = tokens[t];
+    for (int64_t i = 0; i < dim; ++i)
+      x[t * dim + i] = m.embed.f32.empty() ? half_to_float(m.embed.f16[tok * dim + i])
+                                           : m.embed.f32[tok * dim + i];
+  }
+  std::vector<float> q(static_cast<size_t>(count * qd)), k(static_cast<size_t>(count * kvd)),
+      v(static_cast<size_t>(count * kvd)), att(static_cast<size_t>(count * qd)), o(x.size());
+  std::vector<float> gate(static_cast<size_t>(count * hidden)), up(gate.size());
+  std::vector<float> fused;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    Layer& L = m.layers[l];
+    HessianSum* hs = nullptr;
+    if (l >= m.hess_begin && l < m.hess_end) hs = &m.hessians[(l - m.hess_begin) * 4];
+    // Attention block.
+    for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.attn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
+    if (hs) accumulate_hessian(hs[QS_GROUP_QKV], xb.data(), count, dim);
+    if (const Quantized* g = L.q[QS_GROUP_QKV].get()) {
+      fused.resize(static_cast<size_t>(count * g->rows));
+      g->forward(xb.data(), count, fused.data());
+      for (int64_t t = 0; t < count; ++t) {
+        const float* f = &fused[t * g->rows];
+        std::copy(f, f + qd, &q[t * qd]);
+        std::copy(f + qd, f + qd + kvd, &k[t * kvd]);
+        std::copy(f + qd + kvd, f + qd + 2 * kvd, &v[t * kvd]);
+      }
+    } else {
+      L.wq.forward(xb.data(), count, q.data());
+      L.wk.forward(xb.data(), count, k.data());
+      L.wv.forward(xb.data(), count, v.data());
+    }
+    for (int64_t t = 0; t < count; ++t) {
+      const int64_t pos = start + t;
+      rope(&q[t * qd], heads, hd, pos, inv_freq, c.rope_interleaved != 0);
+      rope(&k[t * kvd], kvh, hd, pos, inv_freq, c.rope_interleaved != 0);
+      std::copy(&k[t * kvd], &k[t * kvd] + kvd, &L.k_cache[pos * kvd]);
+      std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
+    }
+    const int64_t group = heads / kvh;
+    parallel_for(0, count * heads, 4, [&](int64_t lo, int64_t hi) {
+      std::vector<float> score(static_cast<size_t>(start + count));
+      for (int64_t th = lo; th < hi; ++th) {
+        const int64_t t = th / heads, h = th % heads, pos = start + t, kvo = (h / group) * hd;
+        const float* qh = &q[t * qd + h * hd];
+        float best = -INFINITY;
+        for (int64_t p = 0; p <= pos; ++p) {
+          const float* kp = &L.k_cache[p * kvd + kvo];
+          double s = 0;
+          for (int64_t i = 0; i < hd; ++i) s += static_cast<double>(qh[i]) * kp[i];
+          score[p] = static_cast<float>(s * scale);
+          best = std::max(best, score[p]);
+        }
+        double total = 0;
+        for (int64_t p = 0; p <= pos; ++p) {
+          score[p] = std::exp(score[p] - best);
+          total += score[p];
+        }
+        float* out = &att[t * qd + h * hd];
+        std::fill(out, out + hd, 0.0f);
+        const float inv = static_cast<float>(1.0 / total);
+        for (int64_t p = 0; p <= pos; ++p) {
+          const float a = score[p] * inv;
+          const float* vp = &L.v_cache[p * kvd + kvo];
+          for (int64_t i = 0; i < hd; ++i) out[i] += a * vp[i];
+        }
+      }
+    });
+    if (hs) accumulate_hessian(hs[QS_GROUP_O], att.data(), count, qd);
+    if (const Quantized* g = L.q[QS_GROUP_O].get()) g->forward(att.data(), count, o.data());
+    else L.wo.forward(att.data(), count, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+
+    // FFN block: w_down(silu(w_gate x) * w_up x).
+    for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.ffn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
+    if (hs) accumulate_hessian(hs[QS_GROUP_UPGATE], xb.data(), count, dim);
+    if (const Quantized* g = L.q[QS_GROUP_UPGATE].get()) {
+      fused.resize(static_cast<size_t>(count * g->rows));
+      g->forward(xb.data(), count, fused.data());
+      for (int64_t t = 0; t < count; ++t) {
+        const float* f = &fused[t * g->rows];
+        std::copy(f, f + hidden, &up[t * hidden]);
+        std::copy(f + hidden, f + 2 * hidden, &gate[t * hidden]);
+      }
+    } else {
+      L.w_gate.forward(xb.data(), count, gate.data());
+      L.w_up.forward(xb.data(), count, up.data());
+    }
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const float g = gate[i];
+      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+    if (hs) accumulate_hessian(hs[QS_GROUP_DOWN], gate.data(), count, hidden);
+    if (const Quantized* g = L.q[QS_GROUP_DOWN].get()) g->forward(gate.data(), count, o.data());
+    else L.w_down.forward(gate.data(), count, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  }
+  m.cache_len = start + count;
+
+  const int64_t first = all_logits ? 0 : count - 1, rows = count - first;
+  for (int64_t t = first; t < count; ++t) rmsnorm(&x[t * dim], m.final_norm.data(), dim, c.norm_eps, &xb[(t - first) * dim]);
+  const Dense& head = c.tied_embeddings ? m.embed : m.lm_head;
+  head.forward(xb.data(), rows, logits);
+}
+
+}  // namespace
+}  // namespace qs
+
+extern "C" qs_model* qs_model_create(const qs_model_config* config) {
+  qs_model* result = nullptr;
+  qs::guard([&] {
+    qs::require_not_null(config, "config");
+    const qs_model_config& c = *config;
+    qs::require(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 &&
+                    c.n_kv_heads > 0 && c.head_dim > 0 && c.vocab_size > 0,
+                "model sizes must be positive: dim ", c.dim, ", hidden_dim ", c.hidden_dim,
+                ", layers ", c.n_layers, ", heads ", c.n_heads, ", kv_heads ", c.n_kv_heads,
+                ", head_dim ", c.head_dim, ", vocab ", c.vocab_size);
+    qs::require(c.n_heads % c.n_kv_heads == 0, "n_heads = ", c.n_heads,
+                " must be a multiple of n_kv_heads = ", c.n_kv_heads);
+    qs::require(c.head_dim % 2 == 0, "head_dim = ", c.head_dim, " must be even (RoPE pairs)");
+    qs::require(std::isfinite(c.rope_theta) && c.rope_theta > 0, "rope_theta = ", c.rope_theta,
+                " must be positive");
+    qs::require(std::isfinite(c.norm_eps) && c.norm_eps > 0, "norm_eps = ", c.norm_eps,
+                " must be positive");
+    auto m = std::make_unique<qs_model>();
+    m->cfg = c;
+    m->q_dim = static_cast<int64_t>(c.n_heads) * c.head_dim;
+    m->kv_dim = static_cast<int64_t>(c.n_kv_heads) * c.head_dim;
+    m->layers.resize(static_cast<size_t>(c.n_layers));
+    result = m.release();
+  });
+  return result;
+}
+
+extern "C" void qs_model_free(qs_model* model) { delete model; }
+
+extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t layer,
+                                       int32_t src_dtype, const void* data, int64_t count,
+                                       int32_t store_dtype) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(kind >= QS_TENSOR_EMBED && kind <= QS_TENSOR_W_DOWN, "tensor kind = ", kind, " is unknown");
+    require(src_dtype >= QS_DTYPE_F32 && src_dtype <= QS_DTYPE_BF16, "src_dtype = ", src_dtype, " is unknown");
+    require(store_dtype == QS_DTYPE_F32 || store_dtype == QS_DTYPE_F16, "store_dtype = ", store_dtype,
+            " must be F32 or F16");
+    const qs_model_config& c = model->cfg;
+    const bool per_layer = kind >= QS_TENSOR_ATTN_NORM;
+    if (per_layer) require(layer >= 0 && layer < c.n_layers, "layer = ", layer, " must be in [0, ", c.n_layers, ")");
+    const int64_t dim = c.dim, hidden = c.hidden_dim;
+    int64_t out = 0, in = 0;  // in = 0: a vector
+    switch (kind) {
+      case QS_TENSOR_EMBED: case QS_TENSOR_LM_HEAD: out = c.vocab_size; in = dim; break;
+      case QS_TENSOR_FINAL_NORM: case QS_TENSOR_ATTN_NORM: case QS_TENSOR_FFN_NORM: out = dim; break;
+      case QS_TENSOR_WQ: out = model->q_dim; in = dim; break;
+      case QS_TENSOR_WK: case QS_TENSOR_WV: out = model->kv_dim; in = dim; break;
+      case QS_TENSOR_WO: out = dim; in = model->q_dim; break;
+      case QS_TENSOR_W_GATE: case QS_TENSOR_W_UP: out = hidden; in = dim; break;
+      default: out = dim; in = hidden; break;
+    }
+    const int64_t expected = in == 0 ? out : out * in;
+    const char* name = kind_name(kind);
+    require(count == expected, "tensor ", name, per_layer ? " of layer " : "", per_layer ? std::to_string(layer) : "",
+            " has ", count, " values but the config needs ", expected);
+    require_not_null(data, "data");
+    for (int64_t i = 0; i < count; ++i) {
+      const float val = source_value(src_dtype, data, i);
+      if (!std::isfinite(val))
+        fail(QS_ERR_NON_FINITE, "tensor ", name, per_layer ? " of layer " : "",
+             per_layer ? std::to_string(layer) : "", " has a non-finite value at index ", i, ": ", val);
+    }
+    if (in == 0) {
+      std::vector<float>* dst = kind == QS_TENSOR_FINAL_NORM ? &model->final_norm
+                                : kind == QS_TENSOR_ATTN_NORM ? &model->layers[layer].attn_norm
+                                                              : &model->layers[layer].ffn_norm;
+      dst->resize(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) (*dst)[i] = source_value(src_dtype, data, i);
+      return;
+    }
+    Dense d;
+    d.out = out;
+    d.in = in;
+    if (store_dtype == QS_DTYPE_F32) {
+      d.f32.resize(static_cast<size_t>(count));
+      parallel_for(0, count, 1 << 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) d.f32[i] = source_value(src_dtype, data, i);
+      });
+    } else {
+      d.f16.resize(static_cast<size_t>(count));
+      parallel_for(0, count, 1 << 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i)
+          d.f16[i] = src_dtype == QS_DTYPE_F16 ? static_cast<const uint16_t*>(data)[i]
+                                               : float_to_half(source_value(src_dtype, data, i));
+      });
+    }
+    Layer* L = per_layer ? &model->layers[layer] : nullptr;
+    switch (kind) {
+      case QS_TENSOR_EMBED: model->embed = std::move(d); break;
+      case QS_TENSOR_LM_HEAD: model->lm_head = std::move(d); break;
+      case QS_TENSOR_WQ: L->wq = std::move(d); break;
+      case QS_TENSOR_WK: L->wk = std::move(d); break;
+      case QS_TENSOR_WV: L->wv = std::move(d); break;
+      case QS_TENSOR_WO: L->wo = std::move(d); break;
+      case QS_TENSOR_W_GATE: L->w_gate = std::move(d); break;
+      case QS_TENSOR_W_UP: L->w_up = std::move(d); break;
+      default: L->w_down = std::move(d); break;
+    }
+  });
+}
+
+extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t group,
+                                          int32_t codebook_id, double resid_scale,
+                                          const uint32_t* codes, int64_t rows, int64_t cols,
+                                          const float* s_in, const float* s_out, double wscale,
+                                          int32_t use_rht, const float* fuse_scales,
+                                          int32_t n_fuse) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
+            model->cfg.n_layers, ")");
+    require(group >= QS_GROUP_QKV && group <= QS_GROUP_DOWN, "group = ", group, " is unknown");
+    const std::vector<int64_t> members = group_members(*model, group);
+    int64_t total = 0;
+    for (int64_t r : members) total += r;
+    require(rows == total && cols == group_cols(*model, group), "layer ", layer, " group ", group,
+            " is ", rows, " x ", cols, " but the config needs ", total, " x ", group_cols(*model, group));
+    require(n_fuse == static_cast<int32_t>(members.size()), "n_fuse = ", n_fuse, " but group ",
+            group, " has ", members.size(), " members");
+    require_not_null(fuse_scales, "fuse_scales");
+    require_finite(fuse_scales, n_fuse, "fuse_scales");
+    const QShape shape = validate_qlinear(codebook_id, codes, rows, cols, s_in, s_out, wscale, use_rht);
+    validate_codes(codebook_id, codes, shape.code_count(), "codes");
+    auto q = std::make_unique<Quantized>();
+    q->codebook_id = codebook_id;
+    q->resid_scale = resid_scale;
+    q->rows = rows;
+    q->cols = cols;
+    q->codes.assign(codes, codes + shape.code_count());
+    q->s_in.assign(s_in, s_in + shape.rht_cols);
+    q->s_out.assign(s_out, s_out + shape.rht_rows);
+    q->wscale = wscale;
+    q->use_rht = use_rht;
+    q->fuse_scales.assign(fuse_scales, fuse_scales + n_fuse);
+    q->member_rows = members;
+    q->prepared.reset(qs_qlayer_create(codebook_id, resid_scale, codes, rows, cols, s_in, s_out,
+                                       wscale, use_rht));
+    if (!q->prepared) fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
+    Layer& L = model->layers[layer];
+    switch (group) {
+      case QS_GROUP_QKV: L.wq = Dense(); L.wk = Dense(); L.wv = Dense(); break;
+      case QS_GROUP_O: L.wo = Dense(); break;
+      case QS_GROUP_UPGATE: L.w_gate = Dense(); L.w_up = Dense(); break;
+      default: L.w_down = Dense(); break;
+    }
+    L.q[group] = std::move(q);
+  });
+}
+
+extern "C" int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int64_t count,
+                                    int64_t start_pos, float* logits, int32_t all_logits) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(count > 0, "count = ", count, " must be positive");
+    require_not_null(tokens, "tokens");
+    require_not_null(logits, "logits");
+    require(start_pos >= 0 && start_pos <= model->cache_len, "start_pos = ", start_pos,
+            " must be in [0, ", model->cache_len, "] (the positions already in the KV cache)");
+    require(start_pos <= INT32_MAX - count, "start_pos + count is too large");
+    for (int64_t t = 0; t < count; ++t)
+      require(tokens[t] >= 0 && tokens[t] < model->cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
+              " is outside the vocabulary [0, ", model->cfg.vocab_size, ")");
+    require_complete(*model);
+    forward(*model, tokens, count, start_pos, logits, all_logits != 0);
+  });
+}
+
+extern "C" int32_t qs_model_hessian_start(qs_model* model, int32_t layer_begin, int32_t layer_end) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(layer_begin >= 0 && layer_begin < layer_end && layer_end <= model->cfg.n_layers,
+            "layers [", layer_begin, ", ", layer_end, ") must lie in [0, ", model->cfg.n_layers, ")");
+    std::vector<HessianSum> sums(static_cast<size_t>((layer_end - layer_begin) * 4));
+    for (size_t i = 0; i < sums.size(); ++i) {
+      const int64_t n = group_cols(*model, static_cast<int32_t>(i % 4));
+      sums[i].sum.assign(static_cast<size_t>(n * n), 0.0);
+    }
+    model->hessians = std::move(sums);
+    model->hess_begin = layer_begin;
+    model->hess_end = layer_end;
+  });
+}
+
+extern "C" int32_t qs_model_hessian_read(const qs_model* model, int32_t layer, int32_t group,
+                                         double* out, int64_t* tokens) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    require_not_null(out, "out");
+    require_not_null(tokens, "tokens");
+    require(group >= QS_GROUP_QKV && group <= QS_GROUP_DOWN, "group = ", group, " is unknown");
+    require(layer >= model->hess_begin && layer < model->hess_end, "layer ", layer,
+            " has no Hessian being collected (collecting [", model->hess_begin, ", ",
+            model->hess_end, "))");
+    const HessianSum& h = model->hessians[(layer - model->hess_begin) * 4 + group];
+    std::copy(h.sum.begin(), h.sum.end(), out);
+    *tokens = h.tokens;
+  });
+}
+
+extern "C" int32_t qs_model_hessian_stop(qs_model* model) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    model->hessians.clear();
+    model->hessians.shrink_to_fit();
+    model->hess_begin = model->hess_end = 0;
+  });
+}
+
+extern "C" int64_t qs_model_group_cols(const qs_model* model, int32_t group) {
+  return model == nullptr ? -1 : qs::group_cols(*model, group);
+}
+
+extern "C" int64_t qs_model_weight_bytes(const qs_model* model) {
+  if (model == nullptr) return 0;
+  int64_t total = static_cast<int64_t>(model->final_norm.size() * 4);
+  total += model->cfg.tied_embeddings ? model->embed.bytes() : model->lm_head.bytes();
+  for (const qs::Layer& L : model->layers) {
+    total += static_cast<int64_t>((L.attn_norm.size() + L.ffn_norm.size()) * 4);
+    for (const qs::Dense* d : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) total += d->bytes();
+    for (const auto& q : L.q)
+      if (q) total += qs_qlayer_weight_bytes(q->prepared.get());
+  }
+  return total;
+}
