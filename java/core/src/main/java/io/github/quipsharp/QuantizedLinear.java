@@ -266,6 +266,15 @@ public final class QuantizedLinear implements AutoCloseable {
         });
   }
 
+  /** Native views of the parts, for the engine (valid only inside {@code body}). */
+  interface NativeParts<T> {
+    T apply(IntPointer codes, FloatPointer signsIn, FloatPointer signsOut);
+  }
+
+  <T> T withNative(NativeParts<T> body) {
+    return guard.read(() -> body.apply(codes, signsIn, signsOut));
+  }
+
   /** Whether {@link #close} has been called. */
   public boolean isClosed() {
     return guard.isClosed();

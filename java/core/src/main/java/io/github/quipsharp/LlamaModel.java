@@ -1,0 +1,258 @@
+package io.github.quipsharp;
+
+import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.model.Tensor;
+import io.github.quipsharp.safetensors.DType;
+import java.nio.file.Path;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * A Llama-family model held by the native engine (weights in native memory, never in Java arrays):
+ * fp32/fp16 weights, or QuIP#-quantized linear groups. Runs the forward pass (prefill of a window or
+ * one token at a time over the KV cache) and collects Hessians of the linear layers' inputs.
+ *
+ * <p>Owns native memory: close it. One forward pass runs at a time (calls from several threads are
+ * serialized).
+ */
+public final class LlamaModel implements AutoCloseable {
+  private final LlamaConfig config;
+  private final QuipsharpNative.qs_model handle;
+  private final CloseGuard guard;
+  private QuantizationInfo quantization;
+  private Path source;
+
+  private LlamaModel(LlamaConfig config) {
+    NativeCalls.ensureLoaded();
+    this.config = config;
+    try (QuipsharpNative.qs_model_config c = new QuipsharpNative.qs_model_config()) {
+      c.dim(config.dim());
+      c.hidden_dim(config.hiddenDim());
+      c.n_layers(config.layers());
+      c.n_heads(config.heads());
+      c.n_kv_heads(config.kvHeads());
+      c.head_dim(config.headDim());
+      c.vocab_size(config.vocabSize());
+      c.rope_interleaved(config.ropeInterleaved() ? 1 : 0);
+      c.tied_embeddings(config.tiedEmbeddings() ? 1 : 0);
+      c.rope_theta(config.ropeTheta());
+      c.norm_eps(config.normEps());
+      QuipsharpNative.qs_model m = QuipsharpNative.qs_model_create(c);
+      if (m == null || m.isNull()) {
+        NativeCalls.check(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "LlamaModel");
+      }
+      this.handle = m;
+    }
+    this.guard = new CloseGuard("LlamaModel");
+  }
+
+  /**
+   * Loads a model: a Hugging Face folder, a llama2.c {@code .bin} (or a folder with one), or a
+   * quantized checkpoint folder written by {@link ModelQuantizer}. Weights keep their precision
+   * (fp32 stays fp32; fp16 stays fp16; bf16 becomes fp32).
+   *
+   * @throws ModelFormatException for missing, truncated or corrupt files, an unknown architecture or
+   *     a config that disagrees with the tensors
+   */
+  public static LlamaModel load(Path path) {
+    Checks.notNull(path, "path");
+    if (QuantizedCheckpoint.isCheckpoint(path)) {
+      return QuantizedCheckpoint.load(path);
+    }
+    try (ModelSource src = ModelSource.open(path)) {
+      LlamaModel m = fromSource(src, null);
+      m.source = path;
+      return m;
+    }
+  }
+
+  /**
+   * The fp model of {@code src} with every weight stored as {@code store} (F32 or F16; null keeps
+   * the file's precision, with bf16 stored as F32).
+   */
+  public static LlamaModel fromSource(ModelSource src, DType store) {
+    LlamaModel m = new LlamaModel(src.config());
+    try {
+      LlamaConfig c = src.config();
+      m.setTensor(src.tensor("model.embed_tokens.weight"), QuipsharpNative.QS_TENSOR_EMBED, 0, store);
+      m.setTensor(src.tensor("model.norm.weight"), QuipsharpNative.QS_TENSOR_FINAL_NORM, 0, store);
+      if (!c.tiedEmbeddings()) {
+        m.setTensor(src.tensor("lm_head.weight"), QuipsharpNative.QS_TENSOR_LM_HEAD, 0, store);
+      }
+      for (int l = 0; l < c.layers(); l++) {
+        String p = "model.layers." + l + ".";
+        m.setTensor(src.tensor(p + "input_layernorm.weight"), QuipsharpNative.QS_TENSOR_ATTN_NORM, l, store);
+        m.setTensor(src.tensor(p + "post_attention_layernorm.weight"), QuipsharpNative.QS_TENSOR_FFN_NORM, l, store);
+        m.setTensor(src.tensor(p + "self_attn.q_proj.weight"), QuipsharpNative.QS_TENSOR_WQ, l, store);
+        m.setTensor(src.tensor(p + "self_attn.k_proj.weight"), QuipsharpNative.QS_TENSOR_WK, l, store);
+        m.setTensor(src.tensor(p + "self_attn.v_proj.weight"), QuipsharpNative.QS_TENSOR_WV, l, store);
+        m.setTensor(src.tensor(p + "self_attn.o_proj.weight"), QuipsharpNative.QS_TENSOR_WO, l, store);
+        m.setTensor(src.tensor(p + "mlp.gate_proj.weight"), QuipsharpNative.QS_TENSOR_W_GATE, l, store);
+        m.setTensor(src.tensor(p + "mlp.up_proj.weight"), QuipsharpNative.QS_TENSOR_W_UP, l, store);
+        m.setTensor(src.tensor(p + "mlp.down_proj.weight"), QuipsharpNative.QS_TENSOR_W_DOWN, l, store);
+      }
+      m.source = src.path();
+      return m;
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
+    }
+  }
+
+  /** An empty model of this config (tensors set by the checkpoint reader). */
+  static LlamaModel empty(LlamaConfig config) {
+    return new LlamaModel(config);
+  }
+
+  static int nativeDtype(DType d) {
+    return switch (d) {
+      case F32 -> QuipsharpNative.QS_DTYPE_F32;
+      case F16 -> QuipsharpNative.QS_DTYPE_F16;
+      case BF16 -> QuipsharpNative.QS_DTYPE_BF16;
+      default -> throw new IllegalArgumentException("dtype " + d + " is not a weight dtype");
+    };
+  }
+
+  /** Copies a mapped tensor into the engine (converted in native code, no Java copy). */
+  void setTensor(Tensor t, int kind, int layer, DType store) {
+    DType keep = store != null ? store : (t.dtype() == DType.F16 ? DType.F16 : DType.F32);
+    guard.read(() -> {
+      try (BytePointer data = new BytePointer(t.data())) {
+        NativeCalls.check(
+            QuipsharpNative.qs_model_set_tensor(handle, kind, layer, nativeDtype(t.dtype()), data,
+                t.elementCount(), nativeDtype(keep)),
+            "tensor " + t.name() + (source != null ? " of " + source : ""));
+      }
+      return null;
+    });
+  }
+
+  /** Replaces a group's dense weights with a quantized matrix and its per-member fuse scales. */
+  void setQuantized(int layer, LinearGroup group, QuantizedLinear q, float[] fuseScales) {
+    guard.read(() -> q.withNative((codes, sIn, sOut) -> {
+      try (FloatPointer fuse = new FloatPointer(fuseScales)) {
+        NativeCalls.check(
+            QuipsharpNative.qs_model_set_quantized(handle, layer, group.ordinal(),
+                q.config().codebookId(), q.config().residualScale(), codes, q.rows(), q.cols(),
+                sIn, sOut, q.scale(), q.config().incoherence() ? 1 : 0, fuse, fuseScales.length),
+            "layer " + layer + " " + group.key());
+      }
+      return null;
+    }));
+  }
+
+  void setQuantization(QuantizationInfo info) {
+    this.quantization = info;
+  }
+
+  public LlamaConfig config() {
+    return config;
+  }
+
+  /** How the model was quantized, or null for an fp model. */
+  public QuantizationInfo quantization() {
+    return quantization;
+  }
+
+  /** The file or folder it was loaded from (null if built in memory). */
+  public Path source() {
+    return source;
+  }
+
+  /**
+   * Runs {@code tokens} at positions startPos, startPos+1, ... (startPos = 0 starts a new sequence;
+   * otherwise the KV cache must hold the positions before it from earlier calls) and returns the
+   * logits: tokens.length × vocab when {@code allLogits}, else the last token's vocab values.
+   */
+  public float[] forward(int[] tokens, int startPos, boolean allLogits) {
+    Checks.notNull(tokens, "tokens");
+    Checks.positive(tokens.length, "tokens.length");
+    int size = Checks.product(allLogits ? tokens.length : 1, config.vocabSize(), "logits");
+    return guard.read(() -> {
+      float[] logits = new float[size];
+      NativeCalls.check(
+          QuipsharpNative.qs_model_forward(handle, tokens, tokens.length, startPos, logits,
+              allLogits ? 1 : 0),
+          "LlamaModel.forward");
+      return logits;
+    });
+  }
+
+  /** Starts accumulating Hessians of layers [begin, end) on every following forward pass. */
+  public void startHessians(int layerBegin, int layerEnd) {
+    guard.read(() -> {
+      NativeCalls.check(QuipsharpNative.qs_model_hessian_start(handle, layerBegin, layerEnd),
+          "startHessians");
+      return null;
+    });
+  }
+
+  /** Σ x xᵀ (n×n, row-major) of one group's inputs since {@link #startHessians}, and the count. */
+  public HessianSum hessian(int layer, LinearGroup group) {
+    return guard.read(() -> {
+      int n = (int) QuipsharpNative.qs_model_group_cols(handle, group.ordinal());
+      double[] out = new double[Checks.product(n, n, "hessian")];
+      long[] count = new long[1];
+      NativeCalls.check(QuipsharpNative.qs_model_hessian_read(handle, layer, group.ordinal(), out, count),
+          "hessian of layer " + layer + " " + group.key());
+      return new HessianSum(n, out, count[0]);
+    });
+  }
+
+  /** Stops collecting and frees the accumulators. */
+  public void stopHessians() {
+    guard.read(() -> {
+      NativeCalls.check(QuipsharpNative.qs_model_hessian_stop(handle), "stopHessians");
+      return null;
+    });
+  }
+
+  /** Input width of a group: dim, heads×headDim, dim, hidden. */
+  public int groupCols(LinearGroup group) {
+    return switch (group) {
+      case QKV, UP -> config.dim();
+      case O -> config.qDim();
+      case DOWN -> config.hiddenDim();
+    };
+  }
+
+  /** Rows of a group's stacked matrix. */
+  public int groupRows(LinearGroup group) {
+    return switch (group) {
+      case QKV -> config.qDim() + 2 * config.kvDim();
+      case O, DOWN -> config.dim();
+      case UP -> 2 * config.hiddenDim();
+    };
+  }
+
+  /** Bytes of weights a forward pass reads (excluding the embedding rows it looks up). */
+  public long weightBytes() {
+    return guard.read(() -> QuipsharpNative.qs_model_weight_bytes(handle));
+  }
+
+  public boolean isClosed() {
+    return guard.isClosed();
+  }
+
+  @Override
+  public void close() {
+    guard.close(() -> QuipsharpNative.qs_model_free(handle));
+  }
+
+  /** Σ x xᵀ over {@code tokens} input vectors of width n. */
+  public record HessianSum(int n, double[] sum, long tokens) {
+    /** H = Σ x xᵀ / tokens as float (the quantizer's input), or null when no token was seen. */
+    public float[] mean() {
+      if (tokens == 0) {
+        return null;
+      }
+      float[] h = new float[sum.length];
+      for (int i = 0; i < h.length; i++) {
+        h[i] = (float) (sum[i] / tokens);
+      }
+      return h;
+    }
+  }
+}

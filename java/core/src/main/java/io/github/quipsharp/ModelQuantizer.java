@@ -1,0 +1,366 @@
+package io.github.quipsharp;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.model.Tensor;
+import io.github.quipsharp.safetensors.DType;
+import io.github.quipsharp.safetensors.SafetensorsFile;
+import io.github.quipsharp.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Whole-model QuIP# quantization (QUIPSHARP.md §1): Hessians of every linear group's input from the
+ * fp model on calibration windows (§1.2), then every group of every block through {@link Quantizer}
+ * (q,k,v and up,gate stacked after row normalization, §1.4), embeddings, norms and the output layer
+ * kept in fp16. Each finished piece is written under {@code out/.partial/} (Hessians, then one shard
+ * per layer group) so that an interrupted run resumes where it stopped and assembles a checkpoint
+ * identical to an uninterrupted run; the checkpoint appears only when complete.
+ */
+public final class ModelQuantizer {
+  static final String PARTIAL = ".partial";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private ModelQuantizer() {}
+
+  /** Settings of a run beyond the per-matrix {@link QuantConfig}. */
+  public record Options(int ctx, int samples, boolean resume, ProgressListener listener) {
+    public Options {
+      if (ctx < 2) {
+        throw new IllegalArgumentException("ctx = " + ctx + " must be at least 2");
+      }
+      if (samples < 0) {
+        throw new IllegalArgumentException("samples = " + samples + " must be >= 0 (0 = all)");
+      }
+      listener = listener == null ? ProgressListener.NONE : listener;
+    }
+
+    /** 256-token windows, all of them, no resume. */
+    public static Options defaults() {
+      return new Options(256, 0, false, ProgressListener.NONE);
+    }
+  }
+
+  /**
+   * Quantizes the model at {@code modelPath} with Hessians from {@code calibration} (token ids; cut
+   * into windows of {@code ctx} tokens, each run from position 0) and writes the checkpoint folder
+   * {@code out}. Returns what was done.
+   *
+   * @throws IllegalArgumentException if the calibration tokens do not fill one window, or {@code out}
+   *     holds another run (without resume) or a run with other settings
+   * @throws ModelFormatException for a bad model
+   */
+  public static QuantizationInfo quantize(
+      Path modelPath, int[] calibration, QuantConfig cfg, Path out, Options opt) {
+    Checks.notNull(modelPath, "modelPath");
+    Checks.notNull(calibration, "calibration");
+    Checks.notNull(cfg, "cfg");
+    Checks.notNull(out, "out");
+    Checks.notNull(opt, "opt");
+    int windows = calibration.length / opt.ctx();
+    if (windows == 0) {
+      throw new IllegalArgumentException("calibration text is too short: " + calibration.length
+          + " tokens do not fill one window of ctx = " + opt.ctx() + " tokens");
+    }
+    if (opt.samples() > 0) {
+      windows = Math.min(windows, opt.samples());
+    }
+    try (ModelSource src = ModelSource.open(modelPath)) {
+      return new Run(src, calibration, windows, cfg, out, opt).run();
+    } catch (IOException e) {
+      throw new UncheckedIOException("writing " + out + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The per-group seed of the sign vectors: the run's seed mixed with the layer and group. */
+  static long groupSeed(long seed, int layer, LinearGroup group) {
+    long z = seed + 0x9E3779B97F4A7C15L * (layer * 4L + group.ordinal() + 1);
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  private static final class Run {
+    final ModelSource src;
+    final LlamaConfig mc;
+    final int[] calibration;
+    final int windows;
+    final QuantConfig cfg;
+    final Path out;
+    final Path partial;
+    final Options opt;
+
+    Run(ModelSource src, int[] calibration, int windows, QuantConfig cfg, Path out, Options opt) {
+      this.src = src;
+      this.mc = src.config();
+      this.calibration = calibration;
+      this.windows = windows;
+      this.cfg = cfg;
+      this.out = out;
+      this.partial = out.resolve(PARTIAL);
+      this.opt = opt;
+    }
+
+    QuantizationInfo run() throws IOException {
+      ObjectNode settings = settings();
+      prepareOutput(settings);
+      collectHessians();
+      List<LayerReport> reports = new ArrayList<>();
+      int total = mc.layers() * LinearGroup.values().length;
+      int index = 0;
+      for (int l = 0; l < mc.layers(); l++) {
+        for (LinearGroup g : LinearGroup.values()) {
+          Path shard = shardPath(l, g);
+          boolean resumed = Files.exists(shard);
+          if (!resumed) {
+            opt.listener().layerStarted(l, g, index, total);
+            quantizeGroup(l, g, shard);
+          }
+          LayerReport r = QuantizedCheckpoint.readShardReport(shard, l, g, cfg);
+          reports.add(r);
+          opt.listener().layerFinished(r, index, total, resumed);
+          index++;
+        }
+      }
+      QuantizationInfo info = new QuantizationInfo(cfg, reports);
+      QuantizedCheckpoint.assemble(src, info, settings, partial, out);
+      opt.listener().info("wrote " + out);
+      deleteTree(partial);
+      return info;
+    }
+
+    ObjectNode settings() {
+      ObjectNode s = JSON.createObjectNode();
+      s.put("model", src.path().toAbsolutePath().normalize().toString());
+      s.put("model_format", src.format());
+      s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
+      s.put("ctx", opt.ctx());
+      s.put("windows", windows);
+      s.put("calibration_tokens", calibration.length);
+      s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
+      return s;
+    }
+
+    void prepareOutput(ObjectNode settings) throws IOException {
+      Path runFile = partial.resolve("run.json");
+      if (Files.exists(out) && !Files.isDirectory(out)) {
+        throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
+      }
+      if (Files.exists(partial)) {
+        if (!opt.resume()) {
+          throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
+              + "continue it, or choose another --out");
+        }
+        if (!Files.exists(runFile)
+            || !JSON.readTree(runFile.toFile()).equals(settings)) {
+          throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted run "
+              + "used other settings (" + (Files.exists(runFile) ? Files.readString(runFile) : "none")
+              + ")");
+        }
+        opt.listener().info("resuming the interrupted run in " + out);
+        return;
+      }
+      if (Files.isDirectory(out)) {
+        try (var entries = Files.list(out)) {
+          if (entries.findAny().isPresent()) {
+            throw new IllegalArgumentException("--out " + out + " exists and is not empty; "
+                + "choose a new folder (nothing was overwritten)");
+          }
+        }
+      }
+      Files.createDirectories(partial);
+      AtomicFiles.write(runFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
+    }
+
+    Path hessianPath(int layer, LinearGroup g) {
+      return partial.resolve("hessians").resolve(layer + "_" + g.key() + ".safetensors");
+    }
+
+    Path shardPath(int layer, LinearGroup g) {
+      return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
+    }
+
+    /** §1.2 on the fp model, in layer chunks whose accumulators fit a 2 GiB budget. */
+    void collectHessians() throws IOException {
+      List<Integer> missing = new ArrayList<>();
+      for (int l = 0; l < mc.layers(); l++) {
+        for (LinearGroup g : LinearGroup.values()) {
+          if (!Files.exists(hessianPath(l, g))) {
+            missing.add(l);
+            break;
+          }
+        }
+      }
+      // Once a layer's quantized shards all exist its Hessians are no longer needed.
+      missing.removeIf(l -> Arrays.stream(LinearGroup.values()).allMatch(g -> Files.exists(shardPath(l, g))));
+      if (missing.isEmpty()) {
+        return;
+      }
+      long perLayer = 8L * (3L * mc.dim() * mc.dim() + (long) mc.qDim() * mc.qDim()
+          + (long) mc.hiddenDim() * mc.hiddenDim());
+      int chunk = (int) Math.max(1, Math.min(mc.layers(), (2L << 30) / perLayer));
+      opt.listener().info("collecting Hessians of " + missing.size() + " layers on " + windows
+          + " windows of " + opt.ctx() + " tokens");
+      try (LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
+        for (int i = 0; i < missing.size(); ) {
+          int begin = missing.get(i);
+          int end = begin;
+          while (i < missing.size() && missing.get(i) == end && end - begin < chunk) {
+            end++;
+            i++;
+          }
+          fp.startHessians(begin, end);
+          int[] window = new int[opt.ctx()];
+          for (int w = 0; w < windows; w++) {
+            System.arraycopy(calibration, w * opt.ctx(), window, 0, opt.ctx());
+            fp.forward(window, 0, false);
+            opt.listener().hessianProgress(w + 1, windows);
+          }
+          for (int l = begin; l < end; l++) {
+            for (LinearGroup g : LinearGroup.values()) {
+              writeHessian(hessianPath(l, g), fp.hessian(l, g));
+            }
+          }
+          fp.stopHessians();
+        }
+      }
+    }
+
+    void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
+      Files.createDirectories(file.getParent());
+      ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+      b.asDoubleBuffer().put(h.sum());
+      try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
+        w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
+        w.commit();
+      }
+    }
+
+    LlamaModel.HessianSum readHessian(int layer, LinearGroup g) {
+      Path file = hessianPath(layer, g);
+      try (SafetensorsFile f = SafetensorsFile.open(file)) {
+        int n = Math.toIntExact(f.info("sum").dim(0));
+        double[] sum = new double[Checks.product(n, n, "hessian")];
+        f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
+        long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
+        return new LlamaModel.HessianSum(n, sum, tokens);
+      }
+    }
+
+    /** Reads a member weight into a float array (one layer at a time lives in the heap). */
+    float[] weight(String name) {
+      Tensor t = src.tensor(name);
+      int count = Math.toIntExact(t.elementCount());
+      float[] out = new float[count];
+      ByteBuffer b = t.data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+      switch (t.dtype()) {
+        case F32 -> {
+          FloatBuffer fb = b.asFloatBuffer();
+          fb.get(out);
+        }
+        case F16 -> {
+          for (int i = 0; i < count; i++) {
+            out[i] = io.github.quipsharp.safetensors.HalfFloat.toFloat(b.getShort(2 * i));
+          }
+        }
+        default -> {
+          for (int i = 0; i < count; i++) {
+            out[i] = io.github.quipsharp.safetensors.HalfFloat.bf16ToFloat(b.getShort(2 * i));
+          }
+        }
+      }
+      return out;
+    }
+
+    void quantizeGroup(int layer, LinearGroup g, Path shard) throws IOException {
+      String[] members = g.members();
+      int cols = 0;
+      int rows = 0;
+      float[][] ws = new float[members.length][];
+      int[] memberRows = new int[members.length];
+      for (int i = 0; i < members.length; i++) {
+        Tensor t = src.tensor("model.layers." + layer + "." + members[i] + ".weight");
+        memberRows[i] = Math.toIntExact(t.shape()[0]);
+        cols = Math.toIntExact(t.shape()[1]);
+        rows += memberRows[i];
+        ws[i] = weight(t.name());
+      }
+      // §1.4 step 1: each member divided by its RMS, then stacked.
+      float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
+      float[] original = new float[stacked.length];
+      float[] rms = new float[members.length];
+      int offset = 0;
+      for (int i = 0; i < members.length; i++) {
+        double ss = 0;
+        for (float v : ws[i]) {
+          ss += (double) v * v;
+        }
+        double r = Math.sqrt(ss / ws[i].length);
+        rms[i] = (float) (r > 0 ? r : 1.0);
+        for (int j = 0; j < ws[i].length; j++) {
+          stacked[offset + j] = ws[i][j] / rms[i];
+          original[offset + j] = ws[i][j];
+        }
+        offset += ws[i].length;
+      }
+      LlamaModel.HessianSum hs = readHessian(layer, g);
+      float[] h = hs.mean();
+      if (h == null) {
+        throw new IllegalStateException("layer " + layer + " " + g.key() + ": no calibration token "
+            + "reached this layer");
+      }
+      long seed = groupSeed(cfg.seed(), layer, g);
+      QuantConfig gc = cfg.toBuilder().seed(seed).build();
+      try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
+        // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
+        float[] sv = q.signsOut();
+        boolean fused = members.length > 1;
+        for (int i = 0; i < sv.length; i++) {
+          sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
+        }
+        float[] su = q.signsIn();
+        float[] fuse = fused ? rms : new float[] {1.0f};
+        // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
+        double rel;
+        try (QuantizedLinear stored = QuantizedCheckpoint.storedLinear(rows, cols, gc, q.codes(), su, sv)) {
+          float[] dec = stored.decode();
+          int r0 = 0;
+          for (int i = 0; i < members.length; i++) {
+            float f = QuantizedCheckpoint.roundF16(fuse[i]);
+            for (int j = r0 * cols; j < (r0 + memberRows[i]) * cols; j++) {
+              dec[j] *= f;
+            }
+            r0 += memberRows[i];
+          }
+          double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
+          double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
+          rel = norm > 0 ? loss / norm : 0;
+        }
+        LayerReport report = new LayerReport(layer, g, q.shape(), seed, rel);
+        QuantizedCheckpoint.writeShard(shard, q, su, sv, fused ? rms : null, report);
+      }
+    }
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+package io.github.quipsharp.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.safetensors.DType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Set;
+
+/**
+ * The weights of an unquantized Llama-family model on disk, addressed by their Hugging Face names
+ * ({@code model.embed_tokens.weight}, {@code model.layers.N.self_attn.q_proj.weight}, ...,
+ * {@code lm_head.weight} when untied). Tensors are memory-mapped views; closing the source releases
+ * the files.
+ */
+public interface ModelSource extends AutoCloseable {
+  /** Floating-point dtypes a model's weights may have. */
+  Set<DType> WEIGHT_DTYPES = Set.of(DType.F32, DType.F16, DType.BF16);
+
+  /** The file or folder this source reads. */
+  Path path();
+
+  /** "huggingface" or "llama2.c". */
+  String format();
+
+  LlamaConfig config();
+
+  /** The named tensor; a {@link ModelFormatException} naming the file when it is absent. */
+  Tensor tensor(String name);
+
+  @Override
+  void close();
+
+  /**
+   * Opens a model: a Hugging Face folder ({@code config.json} + safetensors), a llama2.c {@code .bin}
+   * file, or a folder holding exactly one {@code .bin}. Validates every tensor's dtype and shape
+   * against the config before returning.
+   */
+  static ModelSource open(Path path) {
+    if (Files.isDirectory(path)) {
+      if (Files.exists(path.resolve("config.json"))) {
+        return HuggingFaceSource.open(path);
+      }
+      Path bin = Llama2cSource.findBin(path);
+      return Llama2cSource.open(bin);
+    }
+    if (!Files.exists(path)) {
+      throw new ModelFormatException(path, "no such file or folder");
+    }
+    if (path.getFileName().toString().equals("config.json")) {
+      return HuggingFaceSource.open(path.getParent());
+    }
+    return Llama2cSource.open(path);
+  }
+
+  /** Reads a JSON file, reporting a missing or malformed file as a {@link ModelFormatException}. */
+  static JsonNode readJson(Path file) {
+    try {
+      return new ObjectMapper().readTree(file.toFile());
+    } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
+      throw new ModelFormatException(file, "no such file");
+    } catch (IOException e) {
+      throw new ModelFormatException(file, "is not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /** The expected shape of every weight of {@code cfg}, checked for each tensor. */
+  static void validate(ModelSource source) {
+    LlamaConfig c = source.config();
+    check(source, "model.embed_tokens.weight", c.vocabSize(), c.dim());
+    check(source, "model.norm.weight", c.dim());
+    if (!c.tiedEmbeddings()) {
+      check(source, "lm_head.weight", c.vocabSize(), c.dim());
+    }
+    for (int l = 0; l < c.layers(); l++) {
+      String p = "model.layers." + l + ".";
+      check(source, p + "input_layernorm.weight", c.dim());
+      check(source, p + "post_attention_layernorm.weight", c.dim());
+      check(source, p + "self_attn.q_proj.weight", c.qDim(), c.dim());
+      check(source, p + "self_attn.k_proj.weight", c.kvDim(), c.dim());
+      check(source, p + "self_attn.v_proj.weight", c.kvDim(), c.dim());
+      check(source, p + "self_attn.o_proj.weight", c.dim(), c.qDim());
+      check(source, p + "mlp.gate_proj.weight", c.hiddenDim(), c.dim());
+      check(source, p + "mlp.up_proj.weight", c.hiddenDim(), c.dim());
+      check(source, p + "mlp.down_proj.weight", c.dim(), c.hiddenDim());
+    }
+  }
+
+  private static void check(ModelSource source, String name, long... shape) {
+    Tensor t = source.tensor(name);
+    if (!WEIGHT_DTYPES.contains(t.dtype())) {
+      throw new ModelFormatException(source.path(), "tensor " + name + " has dtype " + t.dtype()
+          + "; weights must be F32, F16 or BF16");
+    }
+    if (!Arrays.equals(t.shape(), shape)) {
+      throw new ModelFormatException(source.path(), "tensor " + name + " has shape "
+          + t.shapeString() + " but the config needs " + Arrays.toString(shape));
+    }
+  }
+}
