@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.SharedModels;
@@ -13,9 +14,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -271,6 +274,45 @@ class SafetensorsFileTest {
           "s",
           "U32");
       assertArrayEquals(new long[] {0}, st.readLongs("s"));
+    }
+  }
+
+  @Test
+  void mapsTensorsPast2GiBAndRefusesTensorsOf2GiBOrMore() throws IOException {
+    // A sparse file: only the header and the last 8 bytes are written, so it takes no disk space
+    // on the usual file systems; the check below skips the test where it might.
+    assumeTrue(Files.getFileStore(dir).getUsableSpace() > (4L << 30), "needs 4 GiB free");
+    long big = 3L << 30;
+    String header =
+        "{\"big\":{\"dtype\":\"U8\",\"shape\":["
+            + big
+            + "],\"data_offsets\":[0,"
+            + big
+            + "]},\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":["
+            + big
+            + ","
+            + (big + 8)
+            + "]}}";
+    byte[] head = fileBytes(header, new byte[0]);
+    Path file = dir.resolve("sparse.safetensors");
+    try (FileChannel ch =
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(head));
+      ch.write(ByteBuffer.wrap(le(8, b -> b.putFloat(1.5f).putFloat(-4f))), head.length + big);
+    }
+    try (SafetensorsFile st = SafetensorsFile.open(file)) {
+      assertEquals(head.length + big, st.info("tail").begin());
+      assertEquals(1.5f, st.map("tail").getFloat(0));
+      assertArrayEquals(new float[] {1.5f, -4f}, st.readFloats("tail"));
+      assertMessage(
+          assertThrows(ModelFormatException.class, () -> st.map("big")),
+          file,
+          "tensor big is 3221225472 bytes",
+          "2 GiB");
+      assertMessage(
+          assertThrows(ModelFormatException.class, () -> st.readLongs("big")), file, "big");
+    } finally {
+      Files.delete(file);
     }
   }
 
