@@ -1,7 +1,9 @@
 package io.github.quipsharp.safetensors;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -56,7 +58,15 @@ public final class SafetensorsFile implements AutoCloseable {
   static final String METADATA_KEY = "__metadata__";
 
   private static final ObjectMapper JSON =
-      new ObjectMapper()
+      new ObjectMapper(
+              JsonFactory.builder()
+                  // Jackson's default caps strings at 20M chars; any string that fits in an
+                  // accepted header is legal here.
+                  .streamReadConstraints(
+                      StreamReadConstraints.builder()
+                          .maxStringLength((int) MAX_HEADER_BYTES)
+                          .build())
+                  .build())
           // A repeated tensor name would make the file ambiguous; refuse it.
           .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
           // Anything but padding after the object means the length or the header is wrong.

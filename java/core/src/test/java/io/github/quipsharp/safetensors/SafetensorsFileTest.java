@@ -316,6 +316,19 @@ class SafetensorsFileTest {
     }
   }
 
+  @Test
+  void acceptsMetadataStringsBeyondJacksonsDefaultLimit() throws IOException {
+    String longValue = "x".repeat(21_000_000); // Jackson refuses > 20M chars by default
+    Path file =
+        write(
+            dir.resolve("long.safetensors"),
+            "{\"__metadata__\":{\"notes\":\"" + longValue + "\"}}",
+            new byte[0]);
+    try (SafetensorsFile st = SafetensorsFile.open(file)) {
+      assertEquals(longValue.length(), st.metadata().get("notes").length());
+    }
+  }
+
   /** Asserts that the message names {@code file} and contains every one of {@code parts}. */
   static void assertMessage(ModelFormatException e, Path file, String... parts) {
     String m = e.getMessage();
