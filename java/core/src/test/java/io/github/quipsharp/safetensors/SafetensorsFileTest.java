@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +42,7 @@ class SafetensorsFileTest {
   }
 
   /** Little-endian bytes from a writer function. */
-  static byte[] le(int size, java.util.function.Consumer<ByteBuffer> fill) {
+  static byte[] le(int size, Consumer<ByteBuffer> fill) {
     ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
     fill.accept(b);
     return b.array();

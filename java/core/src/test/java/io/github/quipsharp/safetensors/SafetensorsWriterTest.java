@@ -14,15 +14,19 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Writing: exact bytes, round trips of every dtype, determinism, and the temporary files. */
@@ -85,9 +89,9 @@ class SafetensorsWriterTest {
   void rawBytesOfEveryDtypeAndShapeRoundTrip() throws IOException {
     long[][] shapes = {{}, {0}, {1}, {5}, {2, 3}, {3, 0, 2}, {1, 1, 1, 4}};
     SplittableRandom random = new SplittableRandom(3);
-    Map<String, byte[]> written = new java.util.TreeMap<>();
-    Map<String, long[]> shapeOf = new java.util.HashMap<>();
-    Map<String, DType> typeOf = new java.util.HashMap<>();
+    Map<String, byte[]> written = new TreeMap<>();
+    Map<String, long[]> shapeOf = new HashMap<>();
+    Map<String, DType> typeOf = new HashMap<>();
     Path target = dir.resolve("all.safetensors");
     try (SafetensorsWriter w = SafetensorsWriter.create(target)) {
       int k = 0;
@@ -397,7 +401,7 @@ class SafetensorsWriterTest {
     assertThrows(
         IllegalArgumentException.class, () -> SafetensorsWriter.create(dir, Map.of()).close());
     assertThrows(
-        java.nio.file.NoSuchFileException.class,
+        NoSuchFileException.class,
         () -> SafetensorsWriter.create(dir.resolve("no/such/folder/x.safetensors")).close());
   }
 
@@ -415,7 +419,7 @@ class SafetensorsWriterTest {
     assertThrows(IllegalStateException.class, w::commit);
   }
 
-  private static void assertIae(org.junit.jupiter.api.function.Executable body, String part) {
+  private static void assertIae(Executable body, String part) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, body);
     assertTrue(e.getMessage().contains(part), "\"" + part + "\" not in: " + e.getMessage());
   }
