@@ -9,7 +9,17 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "QuIP# 2/3/4-bit quantization of LLM weights over a native C++ engine.",
-    subcommands = {QuantizeMatrixCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      DemoCommand.class,
+      QuantizeCommand.class,
+      PplCommand.class,
+      GenerateCommand.class,
+      InspectCommand.class,
+      SynthModelCommand.class,
+      QuantizeMatrixCommand.class,
+      BenchCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -30,7 +40,9 @@ public final class Main implements Runnable {
     cli.setErr(err);
     cli.setExecutionExceptionHandler(
         (ex, commandLine, parseResult) -> {
-          if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException) {
+          if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+              || ex instanceof io.github.quipsharp.QuipsharpException
+              || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException) {
             commandLine.getErr().println("error: " + ex.getMessage());
             return 2;
           }

@@ -1,0 +1,105 @@
+package io.github.quipsharp.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.CalibrationSplit;
+import io.github.quipsharp.Generation;
+import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.Perplexity;
+import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.Sampler;
+import io.github.quipsharp.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** demo: the README's main job on the real stories260K model. */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Quantizes the real stories260K model (shared/models/stories260K-hf) with QuIP# using the",
+      "first 75 % of tinystories-sample.txt as calibration text, measures the perplexity of the",
+      "fp32 and the quantized model on the held-out last 25 %, and generates a story with the",
+      "quantized model."
+    })
+final class DemoCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--models", description = "The shared/models folder (default: found by walking up from here).")
+  Path models;
+
+  @Option(names = "--bits", defaultValue = "2", description = "2, 3 or 4 (default: ${DEFAULT-VALUE}).")
+  int bits;
+
+  @Option(names = "--seed", defaultValue = "1", description = "Quantization seed (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--out", description = "Checkpoint folder (default: a new temporary folder).")
+  Path out;
+
+  @Option(names = "--prompt", defaultValue = "Once upon a time", description = "Story prompt (default: ${DEFAULT-VALUE}).")
+  String prompt;
+
+  @Option(names = "--max-tokens", defaultValue = "200", description = "Story length in tokens (default: ${DEFAULT-VALUE}).")
+  int maxTokens;
+
+  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+  Integer threads;
+
+  @Override
+  public Integer call() throws IOException {
+    BenchCommand.threads(threads);
+    PrintWriter o = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Path dir = ModelsFolder.find(models);
+    Path model = dir.resolve("stories260K-hf");
+    Path text = dir.resolve("tinystories-sample.txt");
+    Path ckpt = out != null ? out : Files.createTempDirectory("quipsharp-demo-");
+    Tokenizer tok = TextInput.tokenizer(model, null);
+    int[] all = TextInput.tokens(tok, text, "text file");
+    int[] cal = CalibrationSplit.calibration(all, CalibrationSplit.DEFAULT_FRACTION);
+    int[] held = CalibrationSplit.heldout(all, CalibrationSplit.DEFAULT_FRACTION);
+    o.printf(Locale.ROOT, "quipsharp demo: stories260K, %d-bit QuIP#, seed %d%n", bits, seed);
+    o.printf(Locale.ROOT, "text %s: %d tokens; calibration %d, held-out %d%n", text, all.length,
+        cal.length, held.length);
+    o.flush();
+    QuantConfig cfg = QuantConfig.builder().bits(bits).seed(seed).build();
+    long t0 = System.nanoTime();
+    QuantizeCommand.run(model, cal, cfg, ckpt, ModelQuantizer.Options.defaults(), o, err);
+    double quantSeconds = (System.nanoTime() - t0) / 1e9;
+    Perplexity.Result fp;
+    Perplexity.Result q;
+    try (LlamaModel m = LlamaModel.load(model)) {
+      fp = Perplexity.evaluate(m, held, 256, null);
+    }
+    ObjectNode json = new ObjectMapper().createObjectNode();
+    try (LlamaModel m = LlamaModel.load(ckpt)) {
+      q = Perplexity.evaluate(m, held, 256, null);
+      o.printf(Locale.ROOT, "%nquantized in %.1f s into %s (%,d bytes of weights read per token)%n",
+          quantSeconds, ckpt, m.weightBytes());
+      o.printf(Locale.ROOT, "held-out perplexity (%d predictions): fp32 %.4f, %d-bit %.4f (x%.2f)%n",
+          q.predictions(), fp.ppl(), bits, q.ppl(), q.ppl() / fp.ppl());
+      o.printf(Locale.ROOT, "%nstory from the %d-bit model (greedy):%n", bits);
+      Generation.Result g = GenerateCommand.generate(m, tok, prompt, maxTokens, Sampler.greedy(), o);
+      o.printf(Locale.ROOT, "%d new tokens, %.1f tokens/s%n", g.tokens().length, g.tokensPerSecond());
+      json.put("checkpoint", ckpt.toString());
+      json.put("bits", bits);
+      json.put("seed", seed);
+      json.put("quantize_seconds", quantSeconds);
+      json.put("predictions", q.predictions());
+      json.put("ppl_fp32", fp.ppl());
+      json.put("ppl", q.ppl());
+      json.put("tokens_per_s", g.tokensPerSecond());
+    }
+    BenchCommand.printJson(o, json);
+    return 0;
+  }
+}

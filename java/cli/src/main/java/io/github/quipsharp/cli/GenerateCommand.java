@@ -1,0 +1,78 @@
+package io.github.quipsharp.cli;
+
+import io.github.quipsharp.Generation;
+import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.Sampler;
+import io.github.quipsharp.tokenizer.Tokenizer;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** generate: streams a continuation of a prompt. */
+@Command(
+    name = "generate",
+    mixinStandardHelpOptions = true,
+    description = "Generates text from a prompt with an fp or quantized model, streaming it, then "
+        + "prints the decoding speed in tokens/s.")
+final class GenerateCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
+  Path model;
+
+  @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, BOS only).")
+  String prompt;
+
+  @Option(names = "--tokenizer", description = "Tokenizer file (default: the model's own).")
+  Path tokenizer;
+
+  @Option(names = "--max-tokens", defaultValue = "256", description = "New tokens at most (default: ${DEFAULT-VALUE}).")
+  int maxTokens;
+
+  @Option(names = "--temperature", defaultValue = "0.8",
+      description = "Softmax temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
+  double temperature;
+
+  @Option(names = "--top-k", defaultValue = "0", description = "Keep the K most likely tokens; 0 = all (default: ${DEFAULT-VALUE}).")
+  int topK;
+
+  @Option(names = "--top-p", defaultValue = "0.9", description = "Nucleus sampling threshold in (0, 1] (default: ${DEFAULT-VALUE}).")
+  double topP;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+  Integer threads;
+
+  @Override
+  public Integer call() {
+    BenchCommand.threads(threads);
+    PrintWriter out = spec.commandLine().getOut();
+    Sampler sampler = new Sampler(temperature, topK, topP, seed);
+    Tokenizer tok = TextInput.tokenizer(model, tokenizer);
+    try (LlamaModel m = LlamaModel.load(model)) {
+      Generation.Result r = generate(m, tok, prompt, maxTokens, sampler, out);
+      out.printf(Locale.ROOT, "%d prompt tokens in %.3f s, %d new tokens, %.1f tokens/s%n",
+          r.promptTokens(), r.prefillSeconds(), r.tokens().length, r.tokensPerSecond());
+      out.flush();
+    }
+    return 0;
+  }
+
+  static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,
+      Sampler sampler, PrintWriter out) {
+    out.print(prompt);
+    out.flush();
+    Generation.Result r = Generation.generate(m, tok, prompt, maxTokens, sampler, piece -> {
+      out.print(piece);
+      out.flush();
+    });
+    out.println();
+    return r;
+  }
+}

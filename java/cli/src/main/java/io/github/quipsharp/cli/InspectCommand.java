@@ -1,0 +1,80 @@
+package io.github.quipsharp.cli;
+
+import io.github.quipsharp.LayerReport;
+import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.model.LlamaConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** inspect: what a model or checkpoint holds. */
+@Command(
+    name = "inspect",
+    mixinStandardHelpOptions = true,
+    description = "Prints a model's config, its layers, and for a quantized checkpoint the bits, "
+        + "the padded shapes (QUIPSHARP.md §10.6), each layer group's relative proxy loss, and the "
+        + "sizes on disk and in memory.")
+final class InspectCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
+  Path model;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter out = spec.commandLine().getOut();
+    try (LlamaModel m = LlamaModel.load(model)) {
+      LlamaConfig c = m.config();
+      QuantizationInfo q = m.quantization();
+      out.printf(Locale.ROOT, "model %s%n", model);
+      out.printf(Locale.ROOT, "  architecture %s, %s RoPE (theta %.0f), norm eps %.1e%n",
+          c.architecture(), c.ropeInterleaved() ? "interleaved (llama2.c)" : "rotate-half (HF)",
+          c.ropeTheta(), c.normEps());
+      out.printf(Locale.ROOT, "  dim %d, hidden %d, layers %d, heads %d, kv heads %d, head dim %d, "
+              + "vocab %d, context %d, %s embeddings%n", c.dim(), c.hiddenDim(), c.layers(),
+          c.heads(), c.kvHeads(), c.headDim(), c.vocabSize(), c.maxSeqLen(),
+          c.tiedEmbeddings() ? "tied" : "untied");
+      out.printf(Locale.ROOT, "  parameters %,d%n", c.parameterCount());
+      long disk = diskBytes(model);
+      out.printf(Locale.ROOT, "  on disk %,d bytes (%.3f bits per parameter)%n", disk,
+          8.0 * disk / c.parameterCount());
+      out.printf(Locale.ROOT, "  weights read per token %,d bytes%n", m.weightBytes());
+      if (q == null) {
+        out.println("  not quantized");
+      } else {
+        out.printf(Locale.ROOT, "  quantized: %d bits, %s rounding, %s, seed %d, refine passes %d, "
+                + "damping %.3g%n", q.config().bits(), q.config().rounding(),
+            q.config().incoherence() ? "RHT" : "no RHT", q.config().seed(),
+            q.config().refinePasses(), q.config().damping());
+        out.printf(Locale.ROOT, "  padded layer groups: %s%n", q.anyPadded() ? "yes (below)" : "none");
+        for (LayerReport r : q.layers()) {
+          out.printf(Locale.ROOT, "    %-12s %-40s relative proxy loss %.6f%n", r.name(),
+              r.shape().describe(), r.relativeProxyLoss());
+        }
+      }
+    }
+    return 0;
+  }
+
+  static long diskBytes(Path p) throws IOException {
+    if (!Files.isDirectory(p)) {
+      return Files.size(p);
+    }
+    long total = 0;
+    try (Stream<Path> s = Files.list(p)) {
+      for (Path f : s.filter(x -> x.getFileName().toString().endsWith(".safetensors")
+          || x.getFileName().toString().endsWith(".bin") && !x.getFileName().toString().startsWith("tok")).toList()) {
+        total += Files.size(f);
+      }
+    }
+    return total;
+  }
+}

@@ -1,0 +1,175 @@
+package io.github.quipsharp.cli;
+
+import io.github.quipsharp.CalibrationSplit;
+import io.github.quipsharp.LayerReport;
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.Rounding;
+import io.github.quipsharp.tokenizer.Tokenizer;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** quantize: a whole model to a QuIP# checkpoint. */
+@Command(
+    name = "quantize",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Quantizes every linear layer of a Llama-family model with QuIP# (RHT + E8P12 lattice",
+      "codebook, RVQ for 3/4 bits, BlockLDLQ with Hessians from calibration text) and writes a",
+      "checkpoint folder (safetensors + config.json). Embeddings, norms and the output layer are",
+      "kept in fp16. Each finished layer is saved: an interrupted run continues with --resume."
+    })
+final class QuantizeCommand implements Callable<Integer> {
+  enum RoundingChoice {
+    ldlq,
+    nearest
+  }
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true,
+      description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin.")
+  Path model;
+
+  @Option(names = "--bits", required = true, description = "Bits per weight: 2, 3 or 4.")
+  int bits;
+
+  @Option(names = "--calibration", required = true,
+      description = "UTF-8 text file; its first --calibration-fraction of tokens give the Hessians.")
+  Path calibration;
+
+  @Option(names = "--out", required = true,
+      description = "Output folder (new or empty; or an interrupted run's folder with --resume).")
+  Path out;
+
+  @Option(names = "--tokenizer",
+      description = "Tokenizer file (tokenizer.json or llama2.c .bin; default: the model's own).")
+  Path tokenizer;
+
+  @Option(names = "--samples", defaultValue = "0",
+      description = "Calibration windows to use (default: all that fit, ${DEFAULT-VALUE} = all).")
+  int samples;
+
+  @Option(names = "--ctx", defaultValue = "256",
+      description = "Tokens per calibration window (default: ${DEFAULT-VALUE}).")
+  int ctx;
+
+  @Option(names = "--calibration-fraction", defaultValue = "0.75",
+      description = "Fraction of the text's tokens used for calibration; `ppl --heldout` evaluates "
+          + "the rest (default: ${DEFAULT-VALUE}).")
+  double fraction;
+
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of the sign vectors (each layer group derives its own; default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--resume", description = "Continue an interrupted run in --out.")
+  boolean resume;
+
+  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+  Integer threads;
+
+  @Option(names = "--rounding", defaultValue = "ldlq",
+      description = "ldlq (BlockLDLQ, QuIP#) or nearest (default: ${DEFAULT-VALUE}).")
+  RoundingChoice rounding;
+
+  @Option(names = "--no-rht", description = "Skip the randomized Hadamard transform (ablation).")
+  boolean noRht;
+
+  @Option(names = "--refine-passes", defaultValue = "" + QuantConfig.DEFAULT_REFINE_PASSES,
+      description = "BlockLDLQ refinement passes (default: ${DEFAULT-VALUE}).")
+  int refinePasses;
+
+  @Override
+  public Integer call() {
+    BenchCommand.threads(threads);
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    QuantConfig cfg = QuantConfig.builder()
+        .bits(bits)
+        .seed(seed)
+        .rounding(rounding == RoundingChoice.nearest ? Rounding.NEAREST : Rounding.BLOCK_LDLQ)
+        .refinePasses(rounding == RoundingChoice.nearest ? 0 : refinePasses)
+        .incoherence(!noRht)
+        .build();
+    Tokenizer tok = TextInput.tokenizer(model, tokenizer);
+    int[] all = TextInput.tokens(tok, calibration, "calibration file");
+    int[] cal = CalibrationSplit.calibration(all, fraction);
+    out.printf(Locale.ROOT, "quantize %s to %d bits (%s%s), calibration %s: %d of %d tokens%n",
+        model, bits, rounding, noRht ? ", no RHT" : "", calibration, cal.length, all.length);
+    out.flush();
+    long start = System.nanoTime();
+    QuantizationInfo info = run(model, cal, cfg, this.out,
+        new ModelQuantizer.Options(ctx, samples, resume, null), out, err);
+    out.printf(Locale.ROOT, "wrote %s in %.1f s%n", this.out, (System.nanoTime() - start) / 1e9);
+    out.printf(Locale.ROOT, "mean relative proxy loss %.6f over %d layer groups%n",
+        info.layers().stream().mapToDouble(LayerReport::relativeProxyLoss).average().orElse(0),
+        info.layers().size());
+    return 0;
+  }
+
+  /** Runs the quantizer with progress bars on err and one line per layer group on out. */
+  static QuantizationInfo run(Path model, int[] cal, QuantConfig cfg, Path outDir,
+      ModelQuantizer.Options opt, PrintWriter out, PrintWriter err) {
+    ProgressListener listener = new ProgressListener() {
+      ProgressBar hessians;
+      ProgressBar layers;
+
+      @Override
+      public void hessianProgress(int done, int total) {
+        if (hessians == null) {
+          hessians = Progress.bar(err, "Hessians", total, "windows");
+        }
+        hessians.stepTo(done);
+        if (done == total) {
+          Progress.close(hessians, err);
+          hessians = null;
+        }
+      }
+
+      @Override
+      public void layerStarted(int layer, LinearGroup group, int index, int total) {
+        bar(index, total).setExtraMessage("layer " + layer + " " + group.key());
+      }
+
+      @Override
+      public void layerFinished(LayerReport r, int index, int total, boolean resumed) {
+        ProgressBar b = bar(index, total);
+        b.stepTo(index + 1);
+        err.print("\r");
+        out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f%s%n", r.name(),
+            r.shape().describe(), r.relativeProxyLoss(), resumed ? "  (saved before, resumed)" : "");
+        out.flush();
+        if (index + 1 == total) {
+          Progress.close(b, err);
+          layers = null;
+        }
+      }
+
+      ProgressBar bar(int index, int total) {
+        if (layers == null) {
+          layers = Progress.bar(err, "Quantizing", total, "groups");
+          layers.stepTo(index);
+        }
+        return layers;
+      }
+
+      @Override
+      public void info(String message) {
+        err.println(message);
+        err.flush();
+      }
+    };
+    return ModelQuantizer.quantize(model, cal, cfg, outDir,
+        new ModelQuantizer.Options(opt.ctx(), opt.samples(), opt.resume(), listener));
+  }
+}
