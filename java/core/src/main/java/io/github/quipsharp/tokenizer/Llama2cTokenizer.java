@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * The tokenizer of a llama2.c {@code tokenizer.bin} export (little endian: int32 {@code
  * max_token_length}, then for each id a float32 score, an int32 byte length and the bytes). Ids 0,
- * 1 and 2 are unknown, BOS and EOS; ids 3 to 258 are the byte tokens {@code <0x00>}..{@code <0xFF>}.
+ * 1 and 2 are unknown, BOS and EOS; ids 3 to 258 are the byte tokens {@code <0x00>}..{@code
+ * <0xFF>}.
  *
  * <p>Encoding follows llama2.c's {@code encode()} exactly, which differs from sentencepiece in that
  * nothing is normalized (doubled or leading spaces stay as they are): the dummy-prefix token for
@@ -28,16 +29,21 @@ public final class Llama2cTokenizer implements Tokenizer {
   static final int BOS = 1;
   static final int EOS = 2;
   static final int BYTE_OFFSET = 3;
+
   /** llama2.c starts its best score at -1e10, so tokens scored at or below it never merge. */
   static final float NO_MERGE_SCORE = -1e10f;
 
   private final Path file;
+
   /** Token bytes as ISO-8859-1 strings: one char per byte, so joining and lookup are byte-exact. */
   private final String[] pieces;
+
   private final float[] scores;
   private final Map<String, Integer> idOf;
+
   /** Per id, the position of its score in descending order (equal scores share one), or -1. */
   private final int[] scoreRank;
+
   private final int dummyPrefix;
   private final PieceDecoder decoder;
 
@@ -87,7 +93,8 @@ public final class Llama2cTokenizer implements Tokenizer {
     int maxTokenLength = in.getInt();
     if (maxTokenLength <= 0) {
       throw new ModelFormatException(
-          file, "max_token_length = " + maxTokenLength + " is not positive: not a llama2.c tokenizer");
+          file,
+          "max_token_length = " + maxTokenLength + " is not positive: not a llama2.c tokenizer");
     }
     String[] pieces = new String[Math.max(16, bytes.length / 12)];
     float[] scores = new float[pieces.length];
@@ -96,7 +103,12 @@ public final class Llama2cTokenizer implements Tokenizer {
       if (in.remaining() < 8) {
         throw new ModelFormatException(
             file,
-            "truncated at token " + n + " (offset " + in.position() + "): " + in.remaining()
+            "truncated at token "
+                + n
+                + " (offset "
+                + in.position()
+                + "): "
+                + in.remaining()
                 + " bytes left, the score and length need 8");
       }
       float score = in.getFloat();
@@ -104,13 +116,23 @@ public final class Llama2cTokenizer implements Tokenizer {
       if (length < 0) {
         throw new ModelFormatException(
             file,
-            "token " + n + " has a negative length " + length + " (offset " + (in.position() - 4)
+            "token "
+                + n
+                + " has a negative length "
+                + length
+                + " (offset "
+                + (in.position() - 4)
                 + ")");
       }
       if (length > in.remaining()) {
         throw new ModelFormatException(
             file,
-            "token " + n + " has length " + length + " but only " + in.remaining()
+            "token "
+                + n
+                + " has length "
+                + length
+                + " but only "
+                + in.remaining()
                 + " bytes are left in the file (truncated or not a tokenizer file)");
       }
       byte[] piece = new byte[length];
@@ -127,7 +149,10 @@ public final class Llama2cTokenizer implements Tokenizer {
     if (n < minimum) {
       throw new ModelFormatException(
           file,
-          "holds " + n + " tokens; a llama2.c vocabulary has at least " + minimum
+          "holds "
+              + n
+              + " tokens; a llama2.c vocabulary has at least "
+              + minimum
               + " (unknown, BOS, EOS and the 256 byte tokens)");
     }
     return new Llama2cTokenizer(file, Arrays.copyOf(pieces, n), Arrays.copyOf(scores, n));

@@ -1,17 +1,17 @@
 package io.github.quipsharp.tokenizer;
 
 /**
- * The merge loop shared by both tokenizers: repeatedly replace the adjacent pair of symbols with the
- * best (lowest) rank by its merged token, the leftmost one when several pairs share that rank, until
- * no adjacent pair merges.
+ * The merge loop shared by both tokenizers: repeatedly replace the adjacent pair of symbols with
+ * the best (lowest) rank by its merged token, the leftmost one when several pairs share that rank,
+ * until no adjacent pair merges.
  *
  * <p>Done literally, every step rescans all pairs, which is quadratic: a 145 KB text encoded as one
  * string would take minutes. Here the symbols form a doubly linked list over their first positions,
  * and every adjacency that can merge is pushed once, when it forms, into a min-heap keyed by (rank,
  * position of the left symbol). Entries go stale when a neighbour merges; they are recognized on
  * pop by looking the pair at that position up again (lazy invalidation). Because the heap always
- * holds an entry for each live mergeable adjacency, the smallest valid entry is exactly the pair the
- * literal rule picks, and since positions are never renumbered, the smaller position is the
+ * holds an entry for each live mergeable adjacency, the smallest valid entry is exactly the pair
+ * the literal rule picks, and since positions are never renumbered, the smaller position is the
  * leftmost one.
  */
 final class PairMerger {

@@ -9,8 +9,8 @@ import java.util.Arrays;
  * stripCount} leading {@code stripChar} characters (the dummy-prefix space the encoder added) are
  * removed from the start of the text.
  *
- * <p>Working on bytes rather than per token keeps a character split over several byte tokens
- * intact and makes streaming exact: {@link Stream} feeds the same bytes through the same decoder.
+ * <p>Working on bytes rather than per token keeps a character split over several byte tokens intact
+ * and makes streaming exact: {@link Stream} feeds the same bytes through the same decoder.
  */
 final class PieceDecoder {
   private final byte[][] text;

@@ -13,8 +13,8 @@ final class Utf8 {
   private Utf8() {}
 
   /**
-   * Decodes {@code bytes[0, length)} into {@code out} and returns how many bytes were consumed. With
-   * {@code endOfInput} false, a trailing sequence that is valid so far but incomplete is left
+   * Decodes {@code bytes[0, length)} into {@code out} and returns how many bytes were consumed.
+   * With {@code endOfInput} false, a trailing sequence that is valid so far but incomplete is left
    * unconsumed; with it true, such a tail becomes one U+FFFD.
    */
   static int decode(byte[] bytes, int length, boolean endOfInput, StringBuilder out) {

@@ -63,7 +63,8 @@ class PairMergerTest {
         for (int i = 0; i < symbols.length; i++) {
           symbols[i] = rnd.nextInt(alphabet);
         }
-        assertArrayEquals(naive(symbols, table), PairMerger.merge(symbols, table), "trial " + trial);
+        assertArrayEquals(
+            naive(symbols, table), PairMerger.merge(symbols, table), "trial " + trial);
       }
     }
   }

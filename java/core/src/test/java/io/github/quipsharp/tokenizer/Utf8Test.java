@@ -38,8 +38,8 @@ class Utf8Test {
     Random rnd = new Random(11);
     // Bytes biased towards lead and continuation bytes, so that many sequences are broken.
     int[] interesting = {
-      0x41, 0x80, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0xA0, 0x9F, 0x90,
-      0x8F
+      0x41, 0x80, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0xA0, 0x9F,
+      0x90, 0x8F
     };
     for (int trial = 0; trial < 20000; trial++) {
       byte[] b = new byte[rnd.nextInt(12)];
@@ -57,8 +57,8 @@ class Utf8Test {
 
   /**
    * The JDK turns an encoded UTF-16 surrogate (ED A0..BF xx) into a single U+FFFD; the Unicode
-   * practice, which Rust's from_utf8_lossy and this decoder follow, gives one per byte because ED A0
-   * is already no valid prefix.
+   * practice, which Rust's from_utf8_lossy and this decoder follow, gives one per byte because ED
+   * A0 is already no valid prefix.
    */
   private static boolean hasEncodedSurrogate(byte[] b) {
     for (int i = 0; i + 1 < b.length; i++) {
