@@ -1,8 +1,13 @@
 package io.github.quipsharp.tokenizer;
 
+import io.github.quipsharp.ModelFormatException;
+import java.nio.file.Path;
+import java.util.Locale;
+
 /**
- * Text to token ids and back for Llama-family models, e.g. the llama2.c {@code tokenizer.bin}
- * export ({@link Llama2cTokenizer}).
+ * Text to token ids and back for Llama-family models. Two formats are read: the llama2.c {@code
+ * tokenizer.bin} export ({@link Llama2cTokenizer}) and the Hugging Face {@code tokenizer.json} of a
+ * BPE model ({@link HfTokenizer}).
  *
  * <p>Both put a dummy-prefix space in front of the text (sentencepiece's {@code ▁}) and {@link
  * #decode} removes it again, so that {@code decode(encode(text, true, false))} equals {@code text}
@@ -20,7 +25,8 @@ public interface Tokenizer {
   int eosId();
 
   /**
-   * The token ids of {@code text}, with {@link #bosId()} first and {@link #eosId()} last when asked.
+   * The token ids of {@code text}, with {@link #bosId()} first and {@link #eosId()} last when
+   * asked.
    *
    * @throws IllegalStateException when BOS or EOS is asked for but the vocabulary has none
    */
@@ -57,5 +63,16 @@ public interface Tokenizer {
 
     /** Returns what is left; an incomplete UTF-8 sequence becomes U+FFFD. */
     String flush();
+  }
+
+  /**
+   * Reads a tokenizer file: a name ending in {@code .json} is a Hugging Face {@code
+   * tokenizer.json}, anything else a llama2.c tokenizer export.
+   *
+   * @throws ModelFormatException when the file is missing, unreadable, malformed or unsupported
+   */
+  static Tokenizer load(Path file) {
+    String name = String.valueOf(file.getFileName()).toLowerCase(Locale.ROOT);
+    return name.endsWith(".json") ? HfTokenizer.read(file) : Llama2cTokenizer.read(file);
   }
 }
