@@ -75,4 +75,16 @@ public interface Tokenizer {
     String name = String.valueOf(file.getFileName()).toLowerCase(Locale.ROOT);
     return name.endsWith(".json") ? HfTokenizer.read(file) : Llama2cTokenizer.read(file);
   }
+
+  /**
+   * The tokenizer that belongs to a model: in the model's folder (or in the folder of a model file,
+   * such as a llama2.c checkpoint {@code .bin}), {@code tokenizer.json}, else {@code
+   * tokenizer.bin}, else the only {@code tok*.bin}.
+   *
+   * @throws ModelFormatException naming the folder when none or several candidates are found, or
+   *     when the file found cannot be read
+   */
+  static Tokenizer forModel(Path modelPath) {
+    return load(TokenizerLocator.locate(modelPath));
+  }
 }
