@@ -21,6 +21,12 @@ final class AtomicFiles {
         ch.write(java.nio.ByteBuffer.wrap(content));
         ch.force(true);
       }
+      try {
+        // createTempFile makes the file owner-only; a checkpoint is an ordinary file.
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system: keep its defaults
+      }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {
       Files.deleteIfExists(tmp);
