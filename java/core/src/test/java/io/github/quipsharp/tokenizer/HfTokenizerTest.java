@@ -306,6 +306,50 @@ class HfTokenizerTest {
     assertEquals(0, tok.eosId());
   }
 
+  /** A hand-written file without byte fallback: unknown characters, fuse_unk, ignore_merges. */
+  static Path tiny(Path dir, boolean fuseUnk, boolean ignoreMerges) throws IOException {
+    String json =
+        """
+        {"added_tokens": [{"id": 0, "content": "<unk>", "special": true, "normalized": false}],
+         "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "▁"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+         "pre_tokenizer": null,
+         "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+         "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": %s, "ignore_merges": %s,
+           "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "▁": 3, "a": 4, "b": 5, "▁a": 6,
+                     "ab": 7, "▁ab": 8, "▁ba": 9},
+           "merges": ["▁ a", "a b", "▁a b"]}}
+        """
+            .formatted(fuseUnk, ignoreMerges);
+    Path file = dir.resolve("tiny.json");
+    Files.writeString(file, json);
+    return file;
+  }
+
+  @Test
+  void unknownCharactersWithoutByteFallback(@TempDir Path dir) throws IOException {
+    HfTokenizer fused = HfTokenizer.read(tiny(dir, true, false));
+    assertEquals(10, fused.vocabSize());
+    assertEquals(1, fused.bosId());
+    // ▁ a b ▁ b a: "▁ a" (rank 0) first, then "▁a b" (rank 2); "a b" never sees its pair.
+    assertArrayEquals(new int[] {8, 3, 5, 4}, fused.encode("ab ba", false, false));
+    assertArrayEquals(new int[] {3, 0, 4}, fused.encode("xyza", false, false));
+    assertEquals("a", fused.decode(fused.encode("xyza", false, false)));
+    HfTokenizer separate = HfTokenizer.read(tiny(dir, false, false));
+    assertArrayEquals(new int[] {3, 0, 0, 0, 4}, separate.encode("xyza", false, false));
+  }
+
+  @Test
+  void ignoreMergesTakesWholeWordsFromTheVocabulary(@TempDir Path dir) throws IOException {
+    assertArrayEquals(
+        new int[] {3, 5, 4}, HfTokenizer.read(tiny(dir, true, false)).encode("ba", false, false));
+    assertArrayEquals(
+        new int[] {9}, HfTokenizer.read(tiny(dir, true, true)).encode("ba", false, false));
+  }
+
   // ---- bad files --------------------------------------------------------------------------------
 
   static void assertBad(Path file, String... fragments) {
