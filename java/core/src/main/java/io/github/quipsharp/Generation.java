@@ -45,7 +45,12 @@ public final class Generation {
       throw new IllegalArgumentException("the prompt has " + promptIds.length
           + " tokens, more than the model's context of " + model.config().maxSeqLen());
     }
+    // The decoder sees the prompt first, so that the first new token keeps its leading space; the
+    // prompt's own text is not streamed again.
     Tokenizer.StreamDecoder stream = tok.newStreamDecoder();
+    for (int id : promptIds) {
+      stream.push(id);
+    }
     StringBuilder text = new StringBuilder();
     int[] out = new int[limit];
     int n = 0;
