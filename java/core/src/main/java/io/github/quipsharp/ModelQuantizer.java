@@ -162,8 +162,9 @@ public final class ModelQuantizer {
           throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
               + "continue it, or choose another --out");
         }
+        // Compared as parsed JSON on both sides (number node types then agree).
         if (!Files.exists(runFile)
-            || !JSON.readTree(runFile.toFile()).equals(settings)) {
+            || !JSON.readTree(runFile.toFile()).equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
           throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted run "
               + "used other settings (" + (Files.exists(runFile) ? Files.readString(runFile) : "none")
               + ")");
