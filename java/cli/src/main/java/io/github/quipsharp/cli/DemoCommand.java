@@ -79,6 +79,8 @@ final class DemoCommand implements Callable<Integer> {
     Perplexity.Result q;
     try (LlamaModel m = LlamaModel.load(model)) {
       fp = Perplexity.evaluate(m, held, 256, null);
+      o.printf(Locale.ROOT, "%nstory from the fp32 model (greedy), for comparison:%n");
+      GenerateCommand.generate(m, tok, prompt, maxTokens, Sampler.greedy(), o);
     }
     ObjectNode json = new ObjectMapper().createObjectNode();
     try (LlamaModel m = LlamaModel.load(ckpt)) {

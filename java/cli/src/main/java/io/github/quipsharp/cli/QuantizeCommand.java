@@ -123,6 +123,7 @@ final class QuantizeCommand implements Callable<Integer> {
     ProgressListener listener = new ProgressListener() {
       ProgressBar hessians;
       ProgressBar layers;
+      long groupStart = System.nanoTime();
 
       @Override
       public void hessianProgress(int done, int total) {
@@ -138,6 +139,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
       @Override
       public void layerStarted(int layer, LinearGroup group, int index, int total) {
+        groupStart = System.nanoTime();
         bar(index, total).setExtraMessage("layer " + layer + " " + group.key());
       }
 
@@ -146,8 +148,9 @@ final class QuantizeCommand implements Callable<Integer> {
         ProgressBar b = bar(index, total);
         b.stepTo(index + 1);
         err.print("\r");
-        out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f%s%n", r.name(),
-            r.shape().describe(), r.relativeProxyLoss(), resumed ? "  (saved before, resumed)" : "");
+        out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f  %s%n", r.name(),
+            r.shape().describe(), r.relativeProxyLoss(), resumed ? "(saved before, resumed)"
+                : String.format(Locale.ROOT, "%.2f s", (System.nanoTime() - groupStart) / 1e9));
         out.flush();
         if (index + 1 == total) {
           Progress.close(b, err);
