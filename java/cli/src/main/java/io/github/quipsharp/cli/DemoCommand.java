@@ -27,8 +27,8 @@ import picocli.CommandLine.Option;
     description = {
       "Quantizes the real stories260K model (shared/models/stories260K-hf) with QuIP# using the",
       "first 75 % of tinystories-sample.txt as calibration text, measures the perplexity of the",
-      "fp32 and the quantized model on the held-out last 25 %, and generates a story with the",
-      "with the quantized model."
+      "fp32 and the quantized model on the held-out last 25 %, and generates a story with each",
+      "(greedy), so that the two can be compared."
     })
 final class DemoCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
