@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks of the native kernels; the last line of stdout is a JSON object.",
-    subcommands = {BenchCommand.Matvec.class, BenchCommand.Memory.class})
+    subcommands = {BenchCommand.Matvec.class, BenchCommand.Memory.class, BenchCommand.Generate.class})
 final class BenchCommand implements Runnable {
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -151,6 +151,76 @@ final class BenchCommand implements Runnable {
       json.put("read_gbytes_per_s", r.readGbytesPerS());
       json.put("memcpy_gbytes_per_s", r.memcpyGbytesPerS());
       printJson(out, json);
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "generate",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Generation speed of a model (fp or quantized): prefills a one-token prompt (BOS), runs",
+        "--warmup decoding steps, then times --tokens steps of one token each over the KV cache",
+        "(forward pass plus greedy sampling; no text output).",
+        "JSON keys: tokens_per_s, seconds_per_token, weight_bytes_per_token, and the settings."
+      })
+  static final class Generate implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
+    java.nio.file.Path model;
+
+    @Option(names = "--tokens", defaultValue = "64", description = "Timed decoding steps (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--warmup", defaultValue = "4", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+      threads(threads);
+      if (tokens < 1 || warmup < 0) {
+        throw new IllegalArgumentException("--tokens must be >= 1 and --warmup >= 0");
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      try (io.github.quipsharp.LlamaModel m = io.github.quipsharp.LlamaModel.load(model)) {
+        io.github.quipsharp.model.LlamaConfig c = m.config();
+        if (1 + warmup + tokens > c.maxSeqLen()) {
+          throw new IllegalArgumentException("1 + --warmup + --tokens = " + (1 + warmup + tokens)
+              + " exceeds the model's context of " + c.maxSeqLen());
+        }
+        io.github.quipsharp.Sampler greedy = io.github.quipsharp.Sampler.greedy();
+        float[] logits = m.forward(new int[] {c.bosId()}, 0, false);
+        int pos = 1;
+        long start = 0;
+        for (int i = 0; i < warmup + tokens; i++) {
+          if (i == warmup) {
+            start = System.nanoTime();
+          }
+          logits = m.forward(new int[] {greedy.sample(logits)}, pos++, false);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double tps = tokens / seconds;
+        int bits = m.quantization() == null ? 16 : m.quantization().config().bits();
+        out.printf(Locale.ROOT, "generate %s, %d threads: %.2f tokens/s (%.2f ms/token, %,d weight "
+            + "bytes per token)%n", model, io.github.quipsharp.NativeThreads.get(), tps,
+            1e3 * seconds / tokens, m.weightBytes());
+        ObjectNode json = JSON.createObjectNode();
+        json.put("benchmark", "generate");
+        json.put("machine", KernelBenchmarks.machineDescription());
+        json.put("model", model.toString());
+        json.put("quantized_bits", m.quantization() == null ? 0 : bits);
+        json.put("threads", io.github.quipsharp.NativeThreads.get());
+        json.put("tokens", tokens);
+        json.put("warmup", warmup);
+        json.put("tokens_per_s", tps);
+        json.put("seconds_per_token", seconds / tokens);
+        json.put("weight_bytes_per_token", m.weightBytes());
+        printJson(out, json);
+      }
       return 0;
     }
   }

@@ -69,6 +69,11 @@ class ModelCommandsTest {
     out = run(0, "generate", "--model", q.toString(), "--prompt", "the quick", "--max-tokens",
         "12", "--seed", "5")[0];
     assertTrue(out.startsWith("the quick") && out.contains("tokens/s"), out);
+    JsonNode bench = lastJson(run(0, "bench", "generate", "--model", q.toString(), "--tokens", "8",
+        "--warmup", "1", "--threads", "1")[0]);
+    assertEquals("generate", bench.get("benchmark").asText());
+    assertTrue(bench.get("tokens_per_s").asDouble() > 0, bench.toString());
+    assertEquals(3, bench.get("quantized_bits").asInt());
     // The same seed gives the same text.
     assertEquals(out.split("\n")[0], run(0, "generate", "--model", q.toString(), "--prompt",
         "the quick", "--max-tokens", "12", "--seed", "5")[0].split("\n")[0]);
