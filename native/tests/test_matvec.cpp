@@ -13,6 +13,7 @@ using qs_test::Rng;
 std::vector<int32_t> kernels() {
   std::vector<int32_t> k = {QS_KERNEL_SCALAR};
   if (qs_cpu_kernel_available(QS_KERNEL_AVX2)) k.push_back(QS_KERNEL_AVX2);
+  if (qs_cpu_kernel_available(QS_KERNEL_AVX512)) k.push_back(QS_KERNEL_AVX512);
   return k;
 }
 
@@ -192,6 +193,7 @@ void test_errors() {
 
 int main() {
   std::printf("avx2 kernels: %s\n", qs_cpu_kernel_available(QS_KERNEL_AVX2) ? "tested" : "not on this CPU");
+  std::printf("avx512 kernels: %s\n", qs_cpu_kernel_available(QS_KERNEL_AVX512) ? "tested" : "not on this CPU");
   test_e8p_and_e81b();
   test_threads_identical();
   test_dense_baselines();

@@ -247,6 +247,110 @@ __attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const 
   }
 }
 
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vbmi") &&
+                          __builtin_cpu_supports("avx512vnni") &&
+                          __builtin_cpu_supports("avx512bitalg") && cpu_has_avx2();
+  return has;
+}
+
+// GCC 12 reports its own AVX-512 intrinsic headers' _mm512_undefined_* as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define QS_AVX512 "avx512f,avx512bw,avx512vbmi,avx512vnni,avx512bitalg,avx2,fma,f16c"
+
+// The nibble decode of e8p_rows_nibbles on 64 codes (512 weights) per step, without gathers: the
+// code bytes are split with one two-source byte permute each; byte b of packed[k] comes from a
+// 256-entry byte table held in four zmm registers (two vpermi2b on the low 7 bits, a blend on bit 7);
+// the parity of the sign byte is vpopcntb & 1. For byte position b the low nibble is slot 2b and the
+// high nibble slot 2b + 1 (§3.3). The int16 activations are split as x = 256 xh + xl with xl, xh in
+// int8 (xl in [-128, 127]), so that vpdpbusd (unsigned nibble x signed byte, 4 per lane) sums
+// nu' * x exactly: sum = 256 * sum(nu' xh) + sum(nu' xl). Same integers as the scalar kernel.
+struct NibbleTables512 {
+  alignas(64) uint8_t byte[4][256];  // byte b of packed[k]
+};
+
+const NibbleTables512& nibble_tables512() {
+  static const NibbleTables512 t = [] {
+    NibbleTables512 n{};
+    const IntTables& it = int_tables();
+    for (int k = 0; k < 256; ++k)
+      for (int b = 0; b < 4; ++b)
+        n.byte[b][k] = static_cast<uint8_t>(static_cast<uint32_t>(it.packed[k]) >> (8 * b));
+    return n;
+  }();
+  return t;
+}
+
+__attribute__((target(QS_AVX512))) inline int64_t hsum512_epi32(__m512i v) {
+  const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+  const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
+  return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+}
+
+// xs: per group of 64 codes (the last one zero-padded), 8 vectors v = 2b + h (slot 2b + h) of 64 int8
+// high parts, then 8 of low parts: xs[(g * 16 + v) * 64 + i] = xh of code 64g + i at coordinate
+// kE8pSlotCoord[v]; x_total sums all activations.
+__attribute__((target(QS_AVX512))) void e8p_rows_avx512(const uint16_t* idx, int64_t r0, int64_t r1,
+                                                        int64_t blocks, const int8_t* xs,
+                                                        int64_t x_total, int64_t* sums) {
+  const NibbleTables512& nt = nibble_tables512();
+  const int64_t groups = (blocks + 63) / 64;
+  __m512i tab[4][4];
+  for (int b = 0; b < 4; ++b)
+    for (int q = 0; q < 4; ++q)
+      tab[b][q] = _mm512_load_si512(reinterpret_cast<const void*>(nt.byte[b] + 64 * q));
+  alignas(64) uint8_t odd_idx[64], even_idx[64];
+  for (int i = 0; i < 64; ++i) {
+    odd_idx[i] = static_cast<uint8_t>(2 * i + 1);
+    even_idx[i] = static_cast<uint8_t>(2 * i);
+  }
+  const __m512i hi_sel = _mm512_load_si512(odd_idx), lo_sel = _mm512_load_si512(even_idx);
+  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1), low4 = _mm512_set1_epi8(0x0F);
+  // 2-bit index -> nibble flip masks (0x0E low nibble, 0xE0 high nibble), in every 128-bit lane.
+  const __m512i spread = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE), 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0));
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint16_t* c = idx + r * blocks;
+    __m512i acc_h = _mm512_setzero_si512(), acc_l = _mm512_setzero_si512();
+    for (int64_t g = 0; g < groups; ++g) {
+      // The last group may be partial: its missing codes load as 0 and meet zero activations.
+      const int64_t left = blocks - 64 * g;
+      const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1;
+      const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
+                           : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
+      const __m512i c0 = _mm512_maskz_loadu_epi16(m0, c + 64 * g);
+      const __m512i c1 = _mm512_maskz_loadu_epi16(m1, c + 64 * g + 32);
+      const __m512i k = _mm512_permutex2var_epi8(c0, hi_sel, c1);   // S-row indices
+      const __m512i rr = _mm512_permutex2var_epi8(c0, lo_sel, c1);  // sign bytes
+      const __mmask64 upper = _mm512_movepi8_mask(k);
+      const __m512i par = _mm512_and_si512(_mm512_popcnt_epi8(rr), one);
+      const __m512i e = _mm512_xor_si512(rr, par);
+      const __m512i pm = _mm512_or_si512(par, _mm512_slli_epi16(par, 4));
+      const int8_t* xg = xs + g * 1024;
+      for (int b = 0; b < 4; ++b) {
+        const __m512i lo = _mm512_permutex2var_epi8(tab[b][0], k, tab[b][1]);
+        const __m512i hi = _mm512_permutex2var_epi8(tab[b][2], k, tab[b][3]);
+        const __m512i packed = _mm512_mask_blend_epi8(upper, lo, hi);
+        const __m512i bits = _mm512_and_si512(_mm512_srli_epi16(e, 2 * b), three);
+        const __m512i flip = _mm512_or_si512(_mm512_shuffle_epi8(spread, bits), pm);
+        const __m512i nib = _mm512_xor_si512(packed, flip);
+        const __m512i n0 = _mm512_and_si512(nib, low4);
+        const __m512i n1 = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
+        const __m512i* xv = reinterpret_cast<const __m512i*>(xg + 64 * (2 * b));
+        acc_h = _mm512_dpbusd_epi32(acc_h, n0, _mm512_loadu_si512(xv));
+        acc_h = _mm512_dpbusd_epi32(acc_h, n1, _mm512_loadu_si512(xv + 1));
+        acc_l = _mm512_dpbusd_epi32(acc_l, n0, _mm512_loadu_si512(xv + 8));
+        acc_l = _mm512_dpbusd_epi32(acc_l, n1, _mm512_loadu_si512(xv + 9));
+      }
+    }
+    // |acc| per lane per group <= 8 * 4 * 15 * 128 = 61440: int32 holds 34000 groups (n < 17M).
+    const int64_t s = 256 * hsum512_epi32(acc_h) + hsum512_epi32(acc_l);
+    sums[r] = 2 * s - 15 * x_total;
+  }
+}
+
 // Dense baselines: four rows per pass share each load of x (as the codebook kernels do), with
 // two accumulators per row to cover the FMA latency.
 __attribute__((target("avx2,fma,f16c"))) inline double finish(__m256 a, __m256 b) {
@@ -321,14 +425,19 @@ __attribute__((target("avx2,fma,f16c"))) void dense_rows_avx2_for(const uint16_t
 }
 #else
 bool cpu_has_avx2() { return false; }
+bool cpu_has_avx512() { return false; }
 #endif
 
 int32_t resolve_kernel(int32_t kernel) {
-  require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2,
-          "kernel = ", kernel, " must be 0 (auto), 1 (scalar) or 2 (avx2)");
+  require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2 ||
+              kernel == QS_KERNEL_AVX512,
+          "kernel = ", kernel, " must be 0 (auto), 1 (scalar), 2 (avx2) or 3 (avx512)");
   if (kernel == QS_KERNEL_AVX2 && !cpu_has_avx2())
     fail(QS_ERR_INVALID_ARGUMENT, "kernel = 2 (avx2) is not available on this CPU");
-  if (kernel == QS_KERNEL_AUTO) return cpu_has_avx2() ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
+  if (kernel == QS_KERNEL_AVX512 && !cpu_has_avx512())
+    fail(QS_ERR_INVALID_ARGUMENT, "kernel = 3 (avx512) is not available on this CPU");
+  if (kernel == QS_KERNEL_AUTO)
+    return cpu_has_avx512() ? QS_KERNEL_AVX512 : cpu_has_avx2() ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
   return kernel;
 }
 
@@ -342,8 +451,24 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
 #ifdef QS_X86
   // E8P12 codes (uint16) on AVX2 take the nibble kernel, E81B indices (uint8) the table kernel.
   std::vector<int16_t> xp;
+  std::vector<int8_t> xs;
   int64_t x_total = 0;
   if constexpr (sizeof(Index) == 2) {
+    if (kernel == QS_KERNEL_AVX512) {
+      // Activations of the AVX-512 kernel: per 64 codes, slot v's activation split into int8
+      // high and low parts (x = 256 xh + xl, xl in [-128, 127]).
+      const int64_t groups = (blocks + 63) / 64;
+      xs.assign(static_cast<size_t>(groups * 1024), 0);
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t v = 0; v < 8; ++v)
+          for (int64_t i = 0; i < 64 && 64 * g + i < blocks; ++i) {
+            const int32_t x = uq[(64 * g + i) * 8 + kE8pSlotCoord[v]];
+            const int32_t xh = (x + 128) >> 8;
+            xs[(g * 16 + v) * 64 + i] = static_cast<int8_t>(xh);
+            xs[(g * 16 + 8 + v) * 64 + i] = static_cast<int8_t>(x - 256 * xh);
+            x_total += x;
+          }
+    }
     if (kernel == QS_KERNEL_AVX2) {
       // Activations in the nibble kernel's order: per 8 blocks, pair q of block i at [q][i].
       const int64_t groups = blocks / 8;
@@ -361,7 +486,13 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
 #endif
   parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
-    if (kernel == QS_KERNEL_AVX2) {
+    if constexpr (sizeof(Index) == 2) {
+      if (kernel == QS_KERNEL_AVX512) {
+        e8p_rows_avx512(idx, lo, hi, blocks, xs.data(), x_total, sums.data());
+        return;
+      }
+    }
+    if (kernel == QS_KERNEL_AVX2 || kernel == QS_KERNEL_AVX512) {
       if constexpr (sizeof(Index) == 2) {
         e8p_rows_nibbles(int_tables(), idx, lo, hi, blocks, xp.data(), uq.data(), x_total,
                          sums.data());
@@ -397,7 +528,7 @@ void dense_matvec(const Weight* w, int64_t m, int64_t n, const float* x, float* 
   const int32_t k = resolve_kernel(kernel);
   parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
-    if (k == QS_KERNEL_AVX2) {
+    if (k == QS_KERNEL_AVX2 || k == QS_KERNEL_AVX512) {
       dense_rows_avx2_for(w, lo, hi, n, x, y);
       return;
     }
@@ -465,6 +596,7 @@ uint16_t float_to_half(float f) {
 extern "C" int32_t qs_cpu_kernel_available(int32_t kernel) {
   if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return 1;
   if (kernel == QS_KERNEL_AVX2) return qs::cpu_has_avx2() ? 1 : 0;
+  if (kernel == QS_KERNEL_AVX512) return qs::cpu_has_avx512() ? 1 : 0;
   return 0;
 }
 

@@ -9,7 +9,9 @@ public enum CpuKernel {
   /** The portable scalar reference. */
   SCALAR(QuipsharpNative.QS_KERNEL_SCALAR),
   /** x86-64 AVX2 with FMA and F16C. */
-  AVX2(QuipsharpNative.QS_KERNEL_AVX2);
+  AVX2(QuipsharpNative.QS_KERNEL_AVX2),
+  /** AVX-512 (F, BW, VBMI, VNNI, BITALG) for the 2-bit codes, AVX2 for the rest. */
+  AVX512(QuipsharpNative.QS_KERNEL_AVX512);
 
   final int id;
 
