@@ -35,6 +35,13 @@ class CpuLinearTest {
         float[] y = fast.matvec(x);
         // Every kernel family computes the same integers: identical outputs.
         assertArrayEquals(scalar.matvec(x), y);
+        for (CpuKernel k : CpuKernel.values()) {
+          if (k.isAvailable()) {
+            try (CpuLinear each = q.toCpu(k)) {
+              assertArrayEquals(y, each.matvec(x), k + ", " + bits + " bits");
+            }
+          }
+        }
         for (int b = 0; b < 2; b++) {
           double err = 0;
           double xnorm = 0;

@@ -81,7 +81,7 @@ final class BenchCommand implements Runnable {
     @Option(names = "--seconds", defaultValue = "2", description = "Minimum timed duration (default: ${DEFAULT-VALUE}).")
     double seconds;
 
-    @Option(names = "--kernel", defaultValue = "AUTO", description = "AUTO, SCALAR or AVX2 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--kernel", defaultValue = "AUTO", description = "AUTO, SCALAR, AVX2 or AVX512 (default: ${DEFAULT-VALUE}).")
     CpuKernel kernel;
 
     @Override
