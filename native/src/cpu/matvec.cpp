@@ -484,7 +484,8 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
     }
   }
 #endif
-  parallel_for(0, m, 64, [&](int64_t lo, int64_t hi) {
+  // At least ~128k weights per chunk: waking the pool costs more than a small matrix.
+  parallel_for(0, m, std::max<int64_t>(64, (int64_t(1) << 17) / n), [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
     if constexpr (sizeof(Index) == 2) {
       if (kernel == QS_KERNEL_AVX512) {
@@ -526,7 +527,7 @@ template <typename Weight>
 void dense_matvec(const Weight* w, int64_t m, int64_t n, const float* x, float* y, int32_t kernel) {
   validate_matvec(w, m, n, x, y, false);
   const int32_t k = resolve_kernel(kernel);
-  parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, m, std::max<int64_t>(16, (int64_t(1) << 16) / n), [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
     if (k == QS_KERNEL_AVX2 || k == QS_KERNEL_AVX512) {
       dense_rows_avx2_for(w, lo, hi, n, x, y);

@@ -299,7 +299,9 @@ void forward(qs_model& m, const int32_t* tokens, int64_t count, int64_t start, f
       std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
     }
     const int64_t group = heads / kvh;
-    parallel_for(0, count * heads, 4, [&](int64_t lo, int64_t hi) {
+    // Chunks of at least ~32k multiply-adds, so that short contexts stay on the calling thread.
+    const int64_t att_grain = std::max<int64_t>(4, 32768 / std::max<int64_t>(1, (start + count) * hd));
+    parallel_for(0, count * heads, att_grain, [&](int64_t lo, int64_t hi) {
       std::vector<float> score(static_cast<size_t>(start + count));
       for (int64_t th = lo; th < hi; ++th) {
         const int64_t t = th / heads, h = th % heads, pos = start + t, kvo = (h / group) * hd;

@@ -147,7 +147,8 @@ final class QuantizeCommand implements Callable<Integer> {
       public void layerFinished(LayerReport r, int index, int total, boolean resumed) {
         ProgressBar b = bar(index, total);
         b.stepTo(index + 1);
-        err.print("\r");
+        err.print("\r" + " ".repeat(110) + "\r"); // clear the bar's line for the result line
+        err.flush();
         out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f  %s%n", r.name(),
             r.shape().describe(), r.relativeProxyLoss(), resumed ? "(saved before, resumed)"
                 : String.format(Locale.ROOT, "%.2f s", (System.nanoTime() - groupStart) / 1e9));
