@@ -145,7 +145,7 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
-#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI/BITALG for E8P12 codes; AVX2 for the rest */
+#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI/BITALG codebook kernels; AVX2 for fp16/fp32 */
 
 /* 1 if the kernel can run on this CPU, else 0. */
 QS_API int32_t qs_cpu_kernel_available(int32_t kernel);

@@ -351,6 +351,53 @@ __attribute__((target(QS_AVX512))) void e8p_rows_avx512(const uint16_t* idx, int
   }
 }
 
+// E81B indices (the 3-bit residual stage, §4.3) on 64 codes per step: coordinate j of every code
+// from a 256-entry byte table of 2 * entry + 4 (unsigned 0..8, four zmm registers per coordinate),
+// then vpdpbusd on the int8-split activations as in e8p_rows_avx512; the +4 offset comes off as
+// 4 * sum(x). xs is laid out as there but with vector v = coordinate v.
+struct E81bTables512 {
+  alignas(64) uint8_t coord[8][256];
+};
+
+const E81bTables512& e81b_tables512() {
+  static const E81bTables512 t = [] {
+    E81bTables512 e{};
+    const IntTables& it = int_tables();
+    for (int k = 0; k < 256; ++k)
+      for (int j = 0; j < 8; ++j) e.coord[j][k] = static_cast<uint8_t>(it.e81b[k * 8 + j] + 4);
+    return e;
+  }();
+  return t;
+}
+
+__attribute__((target(QS_AVX512))) void e81b_rows_avx512(const uint8_t* idx, int64_t r0, int64_t r1,
+                                                         int64_t blocks, const int8_t* xs,
+                                                         int64_t x_total, int64_t* sums) {
+  const E81bTables512& et = e81b_tables512();
+  const int64_t groups = (blocks + 63) / 64;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* c = idx + r * blocks;
+    __m512i acc_h = _mm512_setzero_si512(), acc_l = _mm512_setzero_si512();
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t left = blocks - 64 * g;
+      const __mmask64 m = left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1;
+      const __m512i k = _mm512_maskz_loadu_epi8(m, c + 64 * g);
+      const __mmask64 upper = _mm512_movepi8_mask(k);
+      const __m512i* xv = reinterpret_cast<const __m512i*>(xs + g * 1024);
+      for (int j = 0; j < 8; ++j) {
+        const __m512i* tj = reinterpret_cast<const __m512i*>(et.coord[j]);
+        const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(tj), k, _mm512_load_si512(tj + 1));
+        const __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(tj + 2), k, _mm512_load_si512(tj + 3));
+        const __m512i w = _mm512_mask_blend_epi8(upper, lo, hi);
+        acc_h = _mm512_dpbusd_epi32(acc_h, w, _mm512_loadu_si512(xv + j));
+        acc_l = _mm512_dpbusd_epi32(acc_l, w, _mm512_loadu_si512(xv + 8 + j));
+      }
+    }
+    // |acc| per lane per group <= 8 * 4 * 8 * 128: int32 holds 65000 groups.
+    sums[r] = 256 * hsum512_epi32(acc_h) + hsum512_epi32(acc_l) - 4 * x_total;
+  }
+}
+
 // Dense baselines: four rows per pass share each load of x (as the codebook kernels do), with
 // two accumulators per row to cover the FMA latency.
 __attribute__((target("avx2,fma,f16c"))) inline double finish(__m256 a, __m256 b) {
@@ -453,22 +500,24 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
   std::vector<int16_t> xp;
   std::vector<int8_t> xs;
   int64_t x_total = 0;
+  if (kernel == QS_KERNEL_AVX512) {
+    // Activations of the AVX-512 kernels: per 64 codes, vector v's activation (slot v for E8P12,
+    // coordinate v for E81B) split into int8 high and low parts (x = 256 xh + xl, xl in [-128, 127]).
+    const int64_t groups = (blocks + 63) / 64;
+    xs.assign(static_cast<size_t>(groups * 1024), 0);
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t v = 0; v < 8; ++v) {
+        const int64_t coord = sizeof(Index) == 2 ? kE8pSlotCoord[v] : v;
+        for (int64_t i = 0; i < 64 && 64 * g + i < blocks; ++i) {
+          const int32_t x = uq[(64 * g + i) * 8 + coord];
+          const int32_t xh = (x + 128) >> 8;
+          xs[(g * 16 + v) * 64 + i] = static_cast<int8_t>(xh);
+          xs[(g * 16 + 8 + v) * 64 + i] = static_cast<int8_t>(x - 256 * xh);
+          x_total += x;
+        }
+      }
+  }
   if constexpr (sizeof(Index) == 2) {
-    if (kernel == QS_KERNEL_AVX512) {
-      // Activations of the AVX-512 kernel: per 64 codes, slot v's activation split into int8
-      // high and low parts (x = 256 xh + xl, xl in [-128, 127]).
-      const int64_t groups = (blocks + 63) / 64;
-      xs.assign(static_cast<size_t>(groups * 1024), 0);
-      for (int64_t g = 0; g < groups; ++g)
-        for (int64_t v = 0; v < 8; ++v)
-          for (int64_t i = 0; i < 64 && 64 * g + i < blocks; ++i) {
-            const int32_t x = uq[(64 * g + i) * 8 + kE8pSlotCoord[v]];
-            const int32_t xh = (x + 128) >> 8;
-            xs[(g * 16 + v) * 64 + i] = static_cast<int8_t>(xh);
-            xs[(g * 16 + 8 + v) * 64 + i] = static_cast<int8_t>(x - 256 * xh);
-            x_total += x;
-          }
-    }
     if (kernel == QS_KERNEL_AVX2) {
       // Activations in the nibble kernel's order: per 8 blocks, pair q of block i at [q][i].
       const int64_t groups = blocks / 8;
@@ -487,13 +536,15 @@ void table_matvec(const int8_t* table, double table_scale, const Index* idx, int
   // At least ~128k weights per chunk: waking the pool costs more than a small matrix.
   parallel_for(0, m, std::max<int64_t>(64, (int64_t(1) << 17) / n), [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
-    if constexpr (sizeof(Index) == 2) {
-      if (kernel == QS_KERNEL_AVX512) {
+    if (kernel == QS_KERNEL_AVX512) {
+      if constexpr (sizeof(Index) == 2) {
         e8p_rows_avx512(idx, lo, hi, blocks, xs.data(), x_total, sums.data());
-        return;
+      } else {
+        e81b_rows_avx512(idx, lo, hi, blocks, xs.data(), x_total, sums.data());
       }
+      return;
     }
-    if (kernel == QS_KERNEL_AVX2 || kernel == QS_KERNEL_AVX512) {
+    if (kernel == QS_KERNEL_AVX2) {
       if constexpr (sizeof(Index) == 2) {
         e8p_rows_nibbles(int_tables(), idx, lo, hi, blocks, xp.data(), uq.data(), x_total,
                          sums.data());
