@@ -75,20 +75,16 @@ final class DemoCommand implements Callable<Integer> {
     long t0 = System.nanoTime();
     QuantizeCommand.run(model, cal, cfg, ckpt, ModelQuantizer.Options.defaults(), o, err);
     double quantSeconds = (System.nanoTime() - t0) / 1e9;
-    Perplexity.Result fp;
-    Perplexity.Result q;
-    try (LlamaModel m = LlamaModel.load(model)) {
-      fp = Perplexity.evaluate(m, held, 256, null);
-      o.printf(Locale.ROOT, "%nstory from the fp32 model (greedy), for comparison:%n");
-      GenerateCommand.generate(m, tok, prompt, maxTokens, Sampler.greedy(), o);
-    }
     ObjectNode json = new ObjectMapper().createObjectNode();
-    try (LlamaModel m = LlamaModel.load(ckpt)) {
-      q = Perplexity.evaluate(m, held, 256, null);
+    try (LlamaModel f = LlamaModel.load(model); LlamaModel m = LlamaModel.load(ckpt)) {
+      Perplexity.Result fp = Perplexity.evaluate(f, held, 256, null);
+      Perplexity.Result q = Perplexity.evaluate(m, held, 256, null);
       o.printf(Locale.ROOT, "%nquantized in %.1f s into %s (%,d bytes of weights read per token)%n",
           quantSeconds, ckpt, m.weightBytes());
       o.printf(Locale.ROOT, "held-out perplexity (%d predictions): fp32 %.4f, %d-bit %.4f (x%.2f)%n",
           q.predictions(), fp.ppl(), bits, q.ppl(), q.ppl() / fp.ppl());
+      o.printf(Locale.ROOT, "%nstory from the fp32 model (greedy), for comparison:%n");
+      GenerateCommand.generate(f, tok, prompt, maxTokens, Sampler.greedy(), o);
       o.printf(Locale.ROOT, "%nstory from the %d-bit model (greedy):%n", bits);
       Generation.Result g = GenerateCommand.generate(m, tok, prompt, maxTokens, Sampler.greedy(), o);
       o.printf(Locale.ROOT, "%d new tokens, %.1f tokens/s%n", g.tokens().length, g.tokensPerSecond());

@@ -94,6 +94,22 @@ class ModelCommandsTest {
   }
 
   @Test
+  void demoQuantizesMeasuresAndTellsStories() throws Exception {
+    Path m = models();
+    Path out = tmp.resolve("demo");
+    String stdout = run(0, "demo", "--models", m.toString(), "--out", out.toString(),
+        "--max-tokens", "20", "--threads", "2")[0];
+    assertTrue(stdout.contains("story from the fp32 model") && stdout.contains("story from the 2-bit model"),
+        stdout);
+    JsonNode r = lastJson(stdout);
+    assertEquals(18429, r.get("predictions").asInt());
+    assertEquals(6.8117, r.get("ppl_fp32").asDouble(), 5e-5);
+    double ratio = r.get("ppl").asDouble() / r.get("ppl_fp32").asDouble();
+    assertTrue(ratio > 1 && ratio <= 16, "2-bit / fp32 = " + ratio);
+    assertTrue(Files.exists(out.resolve("model.safetensors")));
+  }
+
+  @Test
   void badInputIsOneLineAndExitCode2() throws Exception {
     Path m = models();
     String err = run(2, "ppl", "--model", tmp.resolve("missing").toString(), "--text",
