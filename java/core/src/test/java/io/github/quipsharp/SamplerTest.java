@@ -1,0 +1,97 @@
+package io.github.quipsharp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Sampling against the definitions: argmax, softmax frequencies, the top-k and nucleus cuts, seeds. */
+class SamplerTest {
+  /** Logits whose softmax at temperature 1 is exactly {@code p}. */
+  static float[] logitsOf(double... p) {
+    float[] l = new float[p.length];
+    for (int i = 0; i < p.length; i++) {
+      l[i] = (float) Math.log(p[i]);
+    }
+    return l;
+  }
+
+  static double[] frequencies(Sampler s, float[] logits, int draws) {
+    double[] f = new double[logits.length];
+    for (int i = 0; i < draws; i++) {
+      f[s.sample(logits)] += 1.0 / draws;
+    }
+    return f;
+  }
+
+  @Test
+  void greedyIsTheArgmaxWithTheLowestIdOnTies() {
+    assertEquals(2, Sampler.greedy().sample(new float[] {0.1f, -3f, 5f, 4.9f}));
+    assertEquals(1, Sampler.greedy().sample(new float[] {0f, 7f, 7f}));
+    // top-k 1 is greedy at any temperature.
+    assertEquals(2, new Sampler(5.0, 1, 1.0, 3).sample(new float[] {0.1f, -3f, 5f, 4.9f}));
+  }
+
+  @Test
+  void frequenciesFollowTheSoftmax() {
+    double[] p = {0.5, 0.25, 0.15, 0.1};
+    int draws = 200_000;
+    double[] f = frequencies(new Sampler(1.0, 0, 1.0, 11), logitsOf(p), draws);
+    for (int i = 0; i < p.length; i++) {
+      double sigma = Math.sqrt(p[i] * (1 - p[i]) / draws);
+      assertEquals(p[i], f[i], 5 * sigma, "token " + i);
+    }
+    // Temperature 2 flattens: probabilities proportional to sqrt(p).
+    double[] f2 = frequencies(new Sampler(2.0, 0, 1.0, 12), logitsOf(p), draws);
+    double z = 0;
+    for (double v : p) {
+      z += Math.sqrt(v);
+    }
+    for (int i = 0; i < p.length; i++) {
+      double q = Math.sqrt(p[i]) / z;
+      assertEquals(q, f2[i], 5 * Math.sqrt(q * (1 - q) / draws), "token " + i + " at T = 2");
+    }
+  }
+
+  @Test
+  void topKAndTopPCutAndRenormalize() {
+    double[] p = {0.4, 0.3, 0.2, 0.1};
+    int draws = 100_000;
+    // top-k 2: only the two most likely, in ratio 4:3.
+    double[] k2 = frequencies(new Sampler(1.0, 2, 1.0, 5), logitsOf(p), draws);
+    assertEquals(0, k2[2] + k2[3], 0.0);
+    assertEquals(4.0 / 7, k2[0], 0.01);
+    // top-p 0.5: the smallest prefix reaching 0.5 is {0, 1} (0.4 < 0.5 <= 0.7).
+    double[] p5 = frequencies(new Sampler(1.0, 0, 0.5, 6), logitsOf(p), draws);
+    assertEquals(0, p5[2] + p5[3], 0.0);
+    assertEquals(4.0 / 7, p5[0], 0.01);
+    // top-p 0.95 keeps all four.
+    double[] p95 = frequencies(new Sampler(1.0, 0, 0.95, 7), logitsOf(p), draws);
+    assertTrue(p95[3] > 0.05, "token 3 kept: " + p95[3]);
+  }
+
+  @Test
+  void theSeedReproducesASequence() {
+    float[] l = logitsOf(0.3, 0.3, 0.2, 0.2);
+    int[] a = new int[50];
+    int[] b = new int[50];
+    Sampler s1 = new Sampler(0.9, 0, 0.9, 42);
+    Sampler s2 = new Sampler(0.9, 0, 0.9, 42);
+    for (int i = 0; i < 50; i++) {
+      a[i] = s1.sample(l);
+      b[i] = s2.sample(l);
+    }
+    assertArrayEquals(a, b);
+  }
+
+  @Test
+  void badSettingsAreRejected() {
+    assertThrows(IllegalArgumentException.class, () -> new Sampler(-1, 0, 1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Sampler(Double.NaN, 0, 1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, -1, 1, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, 0, 0, 0));
+    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, 0, 1.5, 0));
+  }
+}
