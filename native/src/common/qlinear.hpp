@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace qs {
 
@@ -26,5 +27,10 @@ QShape qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht);
 // the codebook id. Returns the padded shape.
 QShape validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
                         const float* s_in, const float* s_out, double wscale, int32_t use_rht);
+
+// u (batch x code_cols) = [M^T (s_in ⊙ x padded to rht_cols), 0 ...] for x (batch x cols): the input
+// side of §7.1 on the padded shape (validated callers; without RHT only the signs apply).
+std::vector<float> input_transform(const QShape& s, const float* x, int64_t batch, const float* s_in,
+                                   int32_t use_rht);
 
 }  // namespace qs

@@ -152,8 +152,8 @@ std::vector<T> resize_matrix(const T* src, int64_t src_rows, int64_t src_cols, i
   return dst;
 }
 
-// u (batch x code_cols) = [M^T (s_in ⊙ x_padded), 0...] for x (batch x cols): the input side of
-// §7.1 on the padded shape of §10.6.
+}  // namespace
+
 std::vector<float> input_transform(const QShape& s, const float* x, int64_t batch, const float* s_in,
                                    int32_t use_rht) {
   std::vector<float> u = resize_matrix(x, batch, s.cols, batch, s.rht_cols);
@@ -167,7 +167,6 @@ std::vector<float> input_transform(const QShape& s, const float* x, int64_t batc
   return u;
 }
 
-}  // namespace
 }  // namespace qs
 
 extern "C" int32_t qs_qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht, int64_t* out) {

@@ -13,8 +13,7 @@
 struct qs_qlayer {
   int32_t codebook_id;
   double inv_resid_scale;  // 1 / rho2 (0 for E8P12)
-  int64_t m, n;  // true shape
-  int64_t mr, nr, nc;  // padded shape (§10.6, qs::QShape)
+  qs::QShape shape;  // true and padded sizes (§10.6)
   int32_t use_rht;
   std::vector<uint16_t> stage1, stage2;
   std::vector<uint8_t> e81b;
@@ -38,11 +37,7 @@ extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
     layer->codebook_id = codebook_id;
     layer->inv_resid_scale =
         info.bits == 2 ? 0.0 : 1.0 / qs::effective_resid_scale(codebook_id, resid_scale);
-    layer->m = m;
-    layer->n = n;
-    layer->mr = shape.rht_rows;
-    layer->nr = shape.rht_cols;
-    layer->nc = shape.code_cols;
+    layer->shape = shape;
     layer->use_rht = use_rht;
     layer->stage1.resize(count);
     if (info.bits == 4) layer->stage2.resize(count);
@@ -80,21 +75,17 @@ extern "C" int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int
     qs::require_not_null(x, "x");
     qs::require_not_null(y, "y");
     qs::require(batch > 0, "batch = ", batch, " must be positive");
-    const int64_t m = layer->m, n = layer->n, mr = layer->mr, nr = layer->nr, nc = layer->nc;
-    // Zero-padded input (§10.6): entries n..nr are zero before the transform, nr..nc after it.
-    std::vector<float> u(static_cast<size_t>(nc)), z(static_cast<size_t>(mr)), z2(static_cast<size_t>(mr));
+    const qs::QShape& shape = layer->shape;
+    const int64_t m = shape.rows, mr = shape.rht_rows, nc = shape.code_cols;
+    // u = M_n^T (s_in ⊙ x), zero-padded (§10.6); then per vector z = W~ u per stage and
+    // y = (s_out * wscale) ⊙ (M_m z).
+    const std::vector<float> u_all = qs::input_transform(shape, x, batch, layer->s_in.data(), layer->use_rht);
+    std::vector<float> z(static_cast<size_t>(mr)), z2(static_cast<size_t>(mr));
     for (int64_t b = 0; b < batch; ++b) {
-      // u = M_n^T (s_in ⊙ x); z = W~ u per stage; y = (s_out * wscale) ⊙ (M_m z).
-      std::fill(u.begin(), u.end(), 0.0f);
-      std::copy(x + b * n, x + (b + 1) * n, u.begin());
-      if (layer->use_rht) {
-        qs::check(qs_rht_apply_f32(u.data(), 1, nr, 1, layer->s_in.data(), 0));
-      } else {
-        for (int64_t c = 0; c < n; ++c) u[c] *= layer->s_in[c];
-      }
-      qs::check(qs_e8p_matvec(layer->stage1.data(), mr, nc, u.data(), z.data(), kernel));
-      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), mr, nc, u.data(), z2.data(), kernel));
-      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), mr, nc, u.data(), z2.data(), kernel));
+      const float* u = &u_all[b * nc];
+      qs::check(qs_e8p_matvec(layer->stage1.data(), mr, nc, u, z.data(), kernel));
+      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), mr, nc, u, z2.data(), kernel));
+      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), mr, nc, u, z2.data(), kernel));
       if (layer->inv_resid_scale != 0.0) {
         const float inv = static_cast<float>(layer->inv_resid_scale);
         for (int64_t r = 0; r < mr; ++r) z[r] += z2[r] * inv;
