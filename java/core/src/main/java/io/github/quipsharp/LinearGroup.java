@@ -35,6 +35,24 @@ public enum LinearGroup {
     return members.clone();
   }
 
+  /** Input width of this group in a model of config {@code c}: dim, heads×headDim, dim, hidden. */
+  public int cols(io.github.quipsharp.model.LlamaConfig c) {
+    return switch (this) {
+      case QKV, UP -> c.dim();
+      case O -> c.qDim();
+      case DOWN -> c.hiddenDim();
+    };
+  }
+
+  /** Rows of this group's stacked matrix in a model of config {@code c}. */
+  public int rows(io.github.quipsharp.model.LlamaConfig c) {
+    return switch (this) {
+      case QKV -> c.qDim() + 2 * c.kvDim();
+      case O, DOWN -> c.dim();
+      case UP -> 2 * c.hiddenDim();
+    };
+  }
+
   /** The group with this {@link #key()}. */
   public static LinearGroup ofKey(String key) {
     for (LinearGroup g : values()) {

@@ -4,6 +4,7 @@ import io.github.quipsharp.bindings.QuipsharpNative;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.Tensor;
+import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.BytePointer;
@@ -75,23 +76,8 @@ public final class LlamaModel implements AutoCloseable {
   public static LlamaModel fromSource(ModelSource src, DType store) {
     LlamaModel m = new LlamaModel(src.config());
     try {
-      LlamaConfig c = src.config();
-      m.setTensor(src.tensor("model.embed_tokens.weight"), QuipsharpNative.QS_TENSOR_EMBED, 0, store);
-      m.setTensor(src.tensor("model.norm.weight"), QuipsharpNative.QS_TENSOR_FINAL_NORM, 0, store);
-      if (!c.tiedEmbeddings()) {
-        m.setTensor(src.tensor("lm_head.weight"), QuipsharpNative.QS_TENSOR_LM_HEAD, 0, store);
-      }
-      for (int l = 0; l < c.layers(); l++) {
-        String p = "model.layers." + l + ".";
-        m.setTensor(src.tensor(p + "input_layernorm.weight"), QuipsharpNative.QS_TENSOR_ATTN_NORM, l, store);
-        m.setTensor(src.tensor(p + "post_attention_layernorm.weight"), QuipsharpNative.QS_TENSOR_FFN_NORM, l, store);
-        m.setTensor(src.tensor(p + "self_attn.q_proj.weight"), QuipsharpNative.QS_TENSOR_WQ, l, store);
-        m.setTensor(src.tensor(p + "self_attn.k_proj.weight"), QuipsharpNative.QS_TENSOR_WK, l, store);
-        m.setTensor(src.tensor(p + "self_attn.v_proj.weight"), QuipsharpNative.QS_TENSOR_WV, l, store);
-        m.setTensor(src.tensor(p + "self_attn.o_proj.weight"), QuipsharpNative.QS_TENSOR_WO, l, store);
-        m.setTensor(src.tensor(p + "mlp.gate_proj.weight"), QuipsharpNative.QS_TENSOR_W_GATE, l, store);
-        m.setTensor(src.tensor(p + "mlp.up_proj.weight"), QuipsharpNative.QS_TENSOR_W_UP, l, store);
-        m.setTensor(src.tensor(p + "mlp.down_proj.weight"), QuipsharpNative.QS_TENSOR_W_DOWN, l, store);
+      for (WeightSpec w : WeightSpec.all(src.config())) {
+        m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
       }
       m.source = src.path();
       return m;
@@ -115,8 +101,27 @@ public final class LlamaModel implements AutoCloseable {
     };
   }
 
+  /** The engine's tensor kind of a role (QS_TENSOR_*, in the same order). */
+  static int nativeKind(WeightSpec.Role role) {
+    return switch (role) {
+      case EMBED -> QuipsharpNative.QS_TENSOR_EMBED;
+      case FINAL_NORM -> QuipsharpNative.QS_TENSOR_FINAL_NORM;
+      case LM_HEAD -> QuipsharpNative.QS_TENSOR_LM_HEAD;
+      case ATTN_NORM -> QuipsharpNative.QS_TENSOR_ATTN_NORM;
+      case FFN_NORM -> QuipsharpNative.QS_TENSOR_FFN_NORM;
+      case WQ -> QuipsharpNative.QS_TENSOR_WQ;
+      case WK -> QuipsharpNative.QS_TENSOR_WK;
+      case WV -> QuipsharpNative.QS_TENSOR_WV;
+      case WO -> QuipsharpNative.QS_TENSOR_WO;
+      case W_GATE -> QuipsharpNative.QS_TENSOR_W_GATE;
+      case W_UP -> QuipsharpNative.QS_TENSOR_W_UP;
+      case W_DOWN -> QuipsharpNative.QS_TENSOR_W_DOWN;
+    };
+  }
+
   /** Copies a mapped tensor into the engine (converted in native code, no Java copy). */
-  void setTensor(Tensor t, int kind, int layer, DType store) {
+  void setTensor(Tensor t, WeightSpec.Role role, int layer, DType store) {
+    int kind = nativeKind(role);
     DType keep = store != null ? store : (t.dtype() == DType.F16 ? DType.F16 : DType.F32);
     guard.read(() -> {
       try (BytePointer data = new BytePointer(t.data())) {
@@ -192,7 +197,7 @@ public final class LlamaModel implements AutoCloseable {
   /** Σ x xᵀ (n×n, row-major) of one group's inputs since {@link #startHessians}, and the count. */
   public HessianSum hessian(int layer, LinearGroup group) {
     return guard.read(() -> {
-      int n = (int) QuipsharpNative.qs_model_group_cols(handle, group.ordinal());
+      int n = groupCols(group);
       double[] out = new double[Checks.product(n, n, "hessian")];
       long[] count = new long[1];
       NativeCalls.check(QuipsharpNative.qs_model_hessian_read(handle, layer, group.ordinal(), out, count),
@@ -211,20 +216,12 @@ public final class LlamaModel implements AutoCloseable {
 
   /** Input width of a group: dim, heads×headDim, dim, hidden. */
   public int groupCols(LinearGroup group) {
-    return switch (group) {
-      case QKV, UP -> config.dim();
-      case O -> config.qDim();
-      case DOWN -> config.hiddenDim();
-    };
+    return group.cols(config);
   }
 
   /** Rows of a group's stacked matrix. */
   public int groupRows(LinearGroup group) {
-    return switch (group) {
-      case QKV -> config.qDim() + 2 * config.kvDim();
-      case O, DOWN -> config.dim();
-      case UP -> 2 * config.hiddenDim();
-    };
+    return group.rows(config);
   }
 
   /** Bytes of weights a forward pass reads (excluding the embedding rows it looks up). */

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,8 +207,10 @@ public final class ModelQuantizer {
       if (missing.isEmpty()) {
         return;
       }
-      long perLayer = 8L * (3L * mc.dim() * mc.dim() + (long) mc.qDim() * mc.qDim()
-          + (long) mc.hiddenDim() * mc.hiddenDim());
+      long perLayer = 0; // bytes of one layer's fp64 accumulators
+      for (LinearGroup g : LinearGroup.values()) {
+        perLayer += 8L * g.cols(mc) * g.cols(mc);
+      }
       int chunk = (int) Math.max(1, Math.min(mc.layers(), (2L << 30) / perLayer));
       opt.listener().info("collecting Hessians of " + missing.size() + " layers on " + windows
           + " windows of " + opt.ctx() + " tokens");
@@ -259,31 +260,6 @@ public final class ModelQuantizer {
       }
     }
 
-    /** Reads a member weight into a float array (one layer at a time lives in the heap). */
-    float[] weight(String name) {
-      Tensor t = src.tensor(name);
-      int count = Math.toIntExact(t.elementCount());
-      float[] out = new float[count];
-      ByteBuffer b = t.data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-      switch (t.dtype()) {
-        case F32 -> {
-          FloatBuffer fb = b.asFloatBuffer();
-          fb.get(out);
-        }
-        case F16 -> {
-          for (int i = 0; i < count; i++) {
-            out[i] = io.github.quipsharp.safetensors.HalfFloat.toFloat(b.getShort(2 * i));
-          }
-        }
-        default -> {
-          for (int i = 0; i < count; i++) {
-            out[i] = io.github.quipsharp.safetensors.HalfFloat.bf16ToFloat(b.getShort(2 * i));
-          }
-        }
-      }
-      return out;
-    }
-
     void quantizeGroup(int layer, LinearGroup g, Path shard) throws IOException {
       String[] members = g.members();
       int cols = 0;
@@ -295,7 +271,7 @@ public final class ModelQuantizer {
         memberRows[i] = Math.toIntExact(t.shape()[0]);
         cols = Math.toIntExact(t.shape()[1]);
         rows += memberRows[i];
-        ws[i] = weight(t.name());
+        ws[i] = t.toFloats(); // one layer group at a time lives in the heap
       }
       // §1.4 step 1: each member divided by its RMS, then stacked.
       float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];

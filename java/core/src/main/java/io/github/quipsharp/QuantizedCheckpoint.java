@@ -8,11 +8,13 @@ import io.github.quipsharp.bindings.QuipsharpNative;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.Tensor;
+import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.HalfFloat;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
 import io.github.quipsharp.safetensors.TensorInfo;
+import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -21,7 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
+import java.util.Set;
 
 /**
  * The quantized checkpoint folder (QUIPSHARP.md §8.3): {@code config.json} = the model's Hugging
@@ -177,15 +179,14 @@ public final class QuantizedCheckpoint {
     LlamaConfig c = src.config();
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "quipsharp_format_version", Integer.toString(FORMAT_VERSION)))) {
-      addF16(w, src.tensor("model.embed_tokens.weight"));
-      addF16(w, src.tensor("model.norm.weight"));
-      if (!c.tiedEmbeddings()) {
-        addF16(w, src.tensor("lm_head.weight"));
+      // The writer orders tensors by name: the order of the adds does not change the file.
+      for (WeightSpec s : WeightSpec.all(c)) {
+        if (!s.role().isLinear()) {
+          addF16(w, src.tensor(s.name()));
+        }
       }
       for (int l = 0; l < c.layers(); l++) {
         String p = "model.layers." + l + ".";
-        addF16(w, src.tensor(p + "input_layernorm.weight"));
-        addF16(w, src.tensor(p + "post_attention_layernorm.weight"));
         for (LinearGroup g : LinearGroup.values()) {
           Path shard = partial.resolve("layers").resolve(l + "_" + g.key() + ".safetensors");
           try (SafetensorsFile f = SafetensorsFile.open(shard)) {
@@ -197,7 +198,14 @@ public final class QuantizedCheckpoint {
       }
       w.commit();
     }
-    Path tok = findTokenizer(src.path());
+    // The checkpoint carries the model's tokenizer when it has one (the same search as
+    // Tokenizer.forModel); a model without one is still quantized, and --tokenizer names it later.
+    Path tok;
+    try {
+      tok = Tokenizer.locate(src.path());
+    } catch (ModelFormatException e) {
+      tok = null;
+    }
     if (tok != null) {
       AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
     }
@@ -251,22 +259,6 @@ public final class QuantizedCheckpoint {
     return o;
   }
 
-  /** tokenizer.json, else tokenizer.bin, else the one tok*.bin beside the model (or null). */
-  static Path findTokenizer(Path model) {
-    Path dir = Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
-    for (String name : new String[] {"tokenizer.json", "tokenizer.bin"}) {
-      if (Files.isRegularFile(dir.resolve(name))) {
-        return dir.resolve(name);
-      }
-    }
-    try (Stream<Path> s = Files.list(dir)) {
-      List<Path> toks = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).sorted().toList();
-      return toks.size() == 1 ? toks.get(0) : null;
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
   // ---- reading ------------------------------------------------------------------------------
 
   /** The checkpoint's settings and reports, without loading weights. */
@@ -274,11 +266,15 @@ public final class QuantizedCheckpoint {
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
     QuantConfig cfg = checkHeader(json, file);
+    return new QuantizationInfo(cfg, reports(json, cfg, file));
+  }
+
+  private static List<LayerReport> reports(JsonNode json, QuantConfig cfg, Path file) {
     List<LayerReport> reports = new ArrayList<>();
     for (JsonNode r : json.path("quipsharp").path("layers")) {
       reports.add(reportFrom(r, cfg, file));
     }
-    return new QuantizationInfo(cfg, reports);
+    return reports;
   }
 
   private static QuantConfig checkHeader(JsonNode json, Path file) {
@@ -324,35 +320,24 @@ public final class QuantizedCheckpoint {
     Path weights = dir.resolve("model.safetensors");
     LlamaModel m = LlamaModel.empty(c);
     try (SafetensorsFile f = SafetensorsFile.open(weights)) {
-      set(m, f, "model.embed_tokens.weight", 0, QuipsharpNative.QS_TENSOR_EMBED, c.vocabSize(), c.dim());
-      set(m, f, "model.norm.weight", 0, QuipsharpNative.QS_TENSOR_FINAL_NORM, c.dim());
-      if (!c.tiedEmbeddings()) {
-        set(m, f, "lm_head.weight", 0, QuipsharpNative.QS_TENSOR_LM_HEAD, c.vocabSize(), c.dim());
+      for (WeightSpec s : WeightSpec.all(c)) {
+        if (!s.role().isLinear()) {
+          TensorInfo t = f.requireShape(s.name(), Set.of(DType.F16, DType.F32, DType.BF16), s.shape());
+          m.setTensor(new Tensor(s.name(), t.dtype(), t.shape(), f.map(s.name())), s.role(),
+              Math.max(s.layer(), 0), DType.F16);
+        }
       }
       for (int l = 0; l < c.layers(); l++) {
-        String p = "model.layers." + l + ".";
-        set(m, f, p + "input_layernorm.weight", l, QuipsharpNative.QS_TENSOR_ATTN_NORM, c.dim());
-        set(m, f, p + "post_attention_layernorm.weight", l, QuipsharpNative.QS_TENSOR_FFN_NORM, c.dim());
         for (LinearGroup g : LinearGroup.values()) {
           loadGroup(m, f, l, g, cfg);
         }
       }
-      List<LayerReport> reports = new ArrayList<>();
-      for (JsonNode r : json.path("quipsharp").path("layers")) {
-        reports.add(reportFrom(r, cfg, file));
-      }
-      m.setQuantization(new QuantizationInfo(cfg, reports));
+      m.setQuantization(new QuantizationInfo(cfg, reports(json, cfg, file)));
       return m;
     } catch (RuntimeException e) {
       m.close();
       throw e;
     }
-  }
-
-  private static void set(LlamaModel m, SafetensorsFile f, String name, int layer, int kind,
-      long... shape) {
-    TensorInfo t = f.requireShape(name, java.util.Set.of(DType.F16, DType.F32, DType.BF16), shape);
-    m.setTensor(new Tensor(name, t.dtype(), t.shape(), f.map(name)), kind, layer, DType.F16);
   }
 
   private static void loadGroup(LlamaModel m, SafetensorsFile f, int layer, LinearGroup g,

@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.HalfFloat;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
@@ -44,30 +45,13 @@ public final class SyntheticModel {
       throw new IllegalArgumentException(out + " already holds a model; choose a new --out");
     }
     Files.createDirectories(out);
-    List<Object[]> tensors = new ArrayList<>(); // name, shape, isNorm
-    tensors.add(new Object[] {"model.embed_tokens.weight", new long[] {c.vocabSize(), c.dim()}, false});
-    tensors.add(new Object[] {"model.norm.weight", new long[] {c.dim()}, true});
-    if (!c.tiedEmbeddings()) {
-      tensors.add(new Object[] {"lm_head.weight", new long[] {c.vocabSize(), c.dim()}, false});
-    }
-    for (int l = 0; l < c.layers(); l++) {
-      String p = "model.layers." + l + ".";
-      tensors.add(new Object[] {p + "input_layernorm.weight", new long[] {c.dim()}, true});
-      tensors.add(new Object[] {p + "post_attention_layernorm.weight", new long[] {c.dim()}, true});
-      tensors.add(new Object[] {p + "self_attn.q_proj.weight", new long[] {c.qDim(), c.dim()}, false});
-      tensors.add(new Object[] {p + "self_attn.k_proj.weight", new long[] {c.kvDim(), c.dim()}, false});
-      tensors.add(new Object[] {p + "self_attn.v_proj.weight", new long[] {c.kvDim(), c.dim()}, false});
-      tensors.add(new Object[] {p + "self_attn.o_proj.weight", new long[] {c.dim(), c.qDim()}, false});
-      tensors.add(new Object[] {p + "mlp.gate_proj.weight", new long[] {c.hiddenDim(), c.dim()}, false});
-      tensors.add(new Object[] {p + "mlp.up_proj.weight", new long[] {c.hiddenDim(), c.dim()}, false});
-      tensors.add(new Object[] {p + "mlp.down_proj.weight", new long[] {c.dim(), c.hiddenDim()}, false});
-    }
+    List<WeightSpec> tensors = WeightSpec.all(c);
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {
       for (int i = 0; i < tensors.size(); i++) {
-        String name = (String) tensors.get(i)[0];
-        long[] shape = (long[]) tensors.get(i)[1];
-        boolean norm = (Boolean) tensors.get(i)[2];
+        String name = tensors.get(i).name();
+        long[] shape = tensors.get(i).shape();
+        boolean norm = tensors.get(i).role().isNorm();
         long count = 1;
         for (long d : shape) {
           count *= d;

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.model.ModelSource;
-import io.github.quipsharp.model.Tensor;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,13 +12,6 @@ import org.junit.jupiter.api.Test;
  * Σ x xᵀ.
  */
 class HessianTest {
-  static float[] floats(Tensor t) {
-    FloatBuffer b = t.data().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] out = new float[b.remaining()];
-    b.get(out);
-    return out;
-  }
-
   @Test
   void hessiansMatchADirectComputationAndArePsd() {
     StoriesFixture f = StoriesFixture.load();
@@ -31,8 +21,8 @@ class HessianTest {
       m.forward(java.util.Arrays.copyOf(tokens, 20), 0, false);
       m.forward(java.util.Arrays.copyOfRange(tokens, 20, 40), 0, false);
       int dim = m.config().dim();
-      float[] emb = floats(src.tensor("model.embed_tokens.weight"));
-      float[] norm = floats(src.tensor("model.layers.0.input_layernorm.weight"));
+      float[] emb = src.tensor("model.embed_tokens.weight").toFloats();
+      float[] norm = src.tensor("model.layers.0.input_layernorm.weight").toFloats();
       double[] direct = new double[dim * dim];
       for (int t : tokens) {
         double ss = 0;

@@ -75,7 +75,7 @@ final class SynthModelCommand implements Callable<Integer> {
         dim / heads, vocab, ctx, 10000.0, 1e-5, false, !untied, 1, 2);
     DType d = DType.valueOf(dtype.name().toUpperCase(Locale.ROOT));
     long start = System.nanoTime();
-    int total = 2 + (untied ? 1 : 0) + 9 * layers;
+    int total = io.github.quipsharp.model.WeightSpec.all(c).size();
     ProgressBar bar = Progress.bar(err, "Writing", total, "tensors");
     try {
       SyntheticModel.write(out, c, d, seed, (name, done, all) -> bar.stepTo(done));

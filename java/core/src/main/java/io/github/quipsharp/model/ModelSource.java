@@ -67,25 +67,10 @@ public interface ModelSource extends AutoCloseable {
     }
   }
 
-  /** The expected shape of every weight of {@code cfg}, checked for each tensor. */
+  /** Checks every weight that the config implies ({@link WeightSpec#all}) for dtype and shape. */
   static void validate(ModelSource source) {
-    LlamaConfig c = source.config();
-    check(source, "model.embed_tokens.weight", c.vocabSize(), c.dim());
-    check(source, "model.norm.weight", c.dim());
-    if (!c.tiedEmbeddings()) {
-      check(source, "lm_head.weight", c.vocabSize(), c.dim());
-    }
-    for (int l = 0; l < c.layers(); l++) {
-      String p = "model.layers." + l + ".";
-      check(source, p + "input_layernorm.weight", c.dim());
-      check(source, p + "post_attention_layernorm.weight", c.dim());
-      check(source, p + "self_attn.q_proj.weight", c.qDim(), c.dim());
-      check(source, p + "self_attn.k_proj.weight", c.kvDim(), c.dim());
-      check(source, p + "self_attn.v_proj.weight", c.kvDim(), c.dim());
-      check(source, p + "self_attn.o_proj.weight", c.dim(), c.qDim());
-      check(source, p + "mlp.gate_proj.weight", c.hiddenDim(), c.dim());
-      check(source, p + "mlp.up_proj.weight", c.hiddenDim(), c.dim());
-      check(source, p + "mlp.down_proj.weight", c.dim(), c.hiddenDim());
+    for (WeightSpec w : WeightSpec.all(source.config())) {
+      check(source, w.name(), w.shape());
     }
   }
 

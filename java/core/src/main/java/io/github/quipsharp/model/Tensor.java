@@ -26,6 +26,11 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
     return n;
   }
 
+  /** A heap copy of the values as float (for one layer at a time; weights stay mapped otherwise). */
+  public float[] toFloats() {
+    return dtype.toFloats(data, Math.toIntExact(elementCount()));
+  }
+
   public String shapeString() {
     return Arrays.toString(shape);
   }

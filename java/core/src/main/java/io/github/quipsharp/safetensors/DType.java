@@ -1,5 +1,7 @@
 package io.github.quipsharp.safetensors;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.stream.Collectors;
 
@@ -56,6 +58,37 @@ public enum DType {
   /** True for F64, F32, F16 and BF16, the types {@code readFloats} converts to float. */
   public boolean isFloatingPoint() {
     return this == F64 || this == F32 || this == F16 || this == BF16;
+  }
+
+  /**
+   * Converts the first {@code count} little-endian elements of {@code data} (from its position) of
+   * this floating-point dtype to float (F64 rounds).
+   *
+   * @throws IllegalArgumentException if this dtype is not F32, F16, BF16 or F64
+   */
+  public float[] toFloats(ByteBuffer data, int count) {
+    ByteBuffer b = data.slice().order(ByteOrder.LITTLE_ENDIAN);
+    float[] out = new float[count];
+    switch (this) {
+      case F32 -> b.asFloatBuffer().get(out);
+      case F64 -> {
+        for (int i = 0; i < count; i++) {
+          out[i] = (float) b.getDouble(i * 8);
+        }
+      }
+      case F16 -> {
+        for (int i = 0; i < count; i++) {
+          out[i] = HalfFloat.toFloat(b.getShort(i * 2));
+        }
+      }
+      case BF16 -> {
+        for (int i = 0; i < count; i++) {
+          out[i] = HalfFloat.bf16ToFloat(b.getShort(i * 2));
+        }
+      }
+      default -> throw new IllegalArgumentException(this + " is not a floating-point dtype");
+    }
+    return out;
   }
 
   /**

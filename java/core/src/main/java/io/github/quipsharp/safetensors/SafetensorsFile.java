@@ -510,28 +510,7 @@ public final class SafetensorsFile implements AutoCloseable {
     if (!t.dtype().isFloatingPoint()) {
       throw wrongType(t, "F32, F16, BF16 or F64", "readFloats");
     }
-    ByteBuffer b = map(t);
-    float[] out = new float[arrayLength(t)];
-    switch (t.dtype()) {
-      case F32 -> b.asFloatBuffer().get(out);
-      case F64 -> {
-        for (int i = 0; i < out.length; i++) {
-          out[i] = (float) b.getDouble(i * 8);
-        }
-      }
-      case F16 -> {
-        for (int i = 0; i < out.length; i++) {
-          out[i] = HalfFloat.toFloat(b.getShort(i * 2));
-        }
-      }
-      case BF16 -> {
-        for (int i = 0; i < out.length; i++) {
-          out[i] = HalfFloat.bf16ToFloat(b.getShort(i * 2));
-        }
-      }
-      default -> throw new AssertionError(t.dtype());
-    }
-    return out;
+    return t.dtype().toFloats(map(t), arrayLength(t));
   }
 
   /**

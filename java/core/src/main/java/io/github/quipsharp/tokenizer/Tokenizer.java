@@ -85,6 +85,15 @@ public interface Tokenizer {
    *     when the file found cannot be read
    */
   static Tokenizer forModel(Path modelPath) {
-    return load(TokenizerLocator.locate(modelPath));
+    return load(locate(modelPath));
+  }
+
+  /**
+   * The tokenizer file {@link #forModel} would load for {@code modelPath}.
+   *
+   * @throws ModelFormatException when there is none, or several to choose from
+   */
+  static Path locate(Path modelPath) {
+    return TokenizerLocator.locate(modelPath);
   }
 }
