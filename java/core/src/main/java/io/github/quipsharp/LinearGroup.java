@@ -53,6 +53,15 @@ public enum LinearGroup {
     };
   }
 
+  /** Rows of each member, in stacking order (q, k, v; o; up, gate; down). */
+  public int[] memberRows(io.github.quipsharp.model.LlamaConfig c) {
+    return switch (this) {
+      case QKV -> new int[] {c.qDim(), c.kvDim(), c.kvDim()};
+      case O, DOWN -> new int[] {c.dim()};
+      case UP -> new int[] {c.hiddenDim(), c.hiddenDim()};
+    };
+  }
+
   /** The group with this {@link #key()}. */
   public static LinearGroup ofKey(String key) {
     for (LinearGroup g : values()) {

@@ -34,7 +34,8 @@ public final class ModelQuantizer {
   private ModelQuantizer() {}
 
   /** Settings of a run beyond the per-matrix {@link QuantConfig}. */
-  public record Options(int ctx, int samples, boolean resume, ProgressListener listener) {
+  public record Options(int ctx, int samples, boolean resume, ProgressListener listener,
+      BlockTuner tuner) {
     public Options {
       if (ctx < 2) {
         throw new IllegalArgumentException("ctx = " + ctx + " must be at least 2");
@@ -43,6 +44,21 @@ public final class ModelQuantizer {
         throw new IllegalArgumentException("samples = " + samples + " must be >= 0 (0 = all)");
       }
       listener = listener == null ? ProgressListener.NONE : listener;
+    }
+
+    /** Without blockwise fine-tuning. */
+    public Options(int ctx, int samples, boolean resume, ProgressListener listener) {
+      this(ctx, samples, resume, listener, null);
+    }
+
+    /** The same settings with blockwise fine-tuning by {@code tuner} (null: none). */
+    public Options withTuner(BlockTuner tuner) {
+      return new Options(ctx, samples, resume, listener, tuner);
+    }
+
+    /** The same settings reporting to {@code listener}. */
+    public Options withListener(ProgressListener listener) {
+      return new Options(ctx, samples, resume, listener, tuner);
     }
 
     /** 256-token windows, all of them, no resume. */
@@ -118,18 +134,33 @@ public final class ModelQuantizer {
       List<LayerReport> reports = new ArrayList<>();
       int total = mc.layers() * LinearGroup.values().length;
       int index = 0;
+      boolean tunerStarted = false;
       for (int l = 0; l < mc.layers(); l++) {
+        if (opt.tuner() != null && !layerDone(l)) {
+          if (!tunerStarted) {
+            opt.tuner().start(src, calibration, opt.ctx(), windows, opt.listener());
+            tunerStarted = true;
+          }
+          quantizeTunedLayer(l, index, total);
+          index += LinearGroup.values().length;
+          continue;
+        }
         for (LinearGroup g : LinearGroup.values()) {
           Path shard = shardPath(l, g);
           boolean resumed = Files.exists(shard);
           if (!resumed) {
             opt.listener().layerStarted(l, g, index, total);
-            quantizeGroup(l, g, shard);
+            GroupResult r = quantizeGroup(l, g, readMembers(l, g));
+            QuantizedCheckpoint.writeShard(shard, r.group(), r.report());
           }
           LayerReport r = QuantizedCheckpoint.readShardReport(shard, l, g, cfg);
-          reports.add(r);
           opt.listener().layerFinished(r, index, total, resumed);
           index++;
+        }
+      }
+      for (int l = 0; l < mc.layers(); l++) {
+        for (LinearGroup g : LinearGroup.values()) {
+          reports.add(QuantizedCheckpoint.readShardReport(shardPath(l, g), l, g, cfg));
         }
       }
       QuantizationInfo info = new QuantizationInfo(cfg, reports);
@@ -148,6 +179,9 @@ public final class ModelQuantizer {
       s.put("windows", windows);
       s.put("calibration_tokens", calibration.length);
       s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
+      if (opt.tuner() != null) {
+        s.set("blockwise_finetune", opt.tuner().settings());
+      }
       return s;
     }
 
@@ -191,6 +225,51 @@ public final class ModelQuantizer {
       return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
     }
 
+    /**
+     * Whether a layer is finished: all four shards, and with blockwise tuning also the norms
+     * shard, which is written last.
+     */
+    boolean layerDone(int layer) {
+      if (opt.tuner() != null && !Files.exists(QuantizedCheckpoint.normsShard(partial, layer))) {
+        return false;
+      }
+      return Arrays.stream(LinearGroup.values()).allMatch(g -> Files.exists(shardPath(layer, g)));
+    }
+
+    /**
+     * §6.2: qkv → tune → o → tune → up → tune → down, each group quantized from the weights the
+     * previous tuning left; the layer's shards and norms are written when all four are done.
+     */
+    void quantizeTunedLayer(int layer, int index, int total) throws IOException {
+      LayerState state = LayerState.fromSource(src, layer);
+      LayerReport[] reports = new LayerReport[LinearGroup.values().length];
+      for (LinearGroup g : LinearGroup.values()) {
+        opt.listener().layerStarted(layer, g, index + g.ordinal(), total);
+        float[] w = state.denseWeight(g);
+        int cols = g.cols(mc);
+        int[] rows = g.memberRows(mc);
+        float[][] members = new float[rows.length][];
+        int off = 0;
+        for (int i = 0; i < rows.length; i++) {
+          members[i] = Arrays.copyOfRange(w, off, off + rows[i] * cols);
+          off += rows[i] * cols;
+        }
+        GroupResult r = quantizeGroup(layer, g, members);
+        state.setQuantized(g, r.group());
+        reports[g.ordinal()] = r.report();
+        if (g != LinearGroup.DOWN) {
+          opt.tuner().tune(state, g, opt.listener());
+        }
+      }
+      for (LinearGroup g : LinearGroup.values()) {
+        QuantizedCheckpoint.writeShard(shardPath(layer, g), state.quantized(g), reports[g.ordinal()]);
+      }
+      QuantizedCheckpoint.writeNormsShard(partial, layer, state);
+      for (LinearGroup g : LinearGroup.values()) {
+        opt.listener().layerFinished(reports[g.ordinal()], index + g.ordinal(), total, false);
+      }
+    }
+
     /** §1.2 on the fp model, in layer chunks whose accumulators fit a 2 GiB budget. */
     void collectHessians() throws IOException {
       List<Integer> missing = new ArrayList<>();
@@ -203,7 +282,7 @@ public final class ModelQuantizer {
         }
       }
       // Once a layer's quantized shards all exist its Hessians are no longer needed.
-      missing.removeIf(l -> Arrays.stream(LinearGroup.values()).allMatch(g -> Files.exists(shardPath(l, g))));
+      missing.removeIf(this::layerDone);
       if (missing.isEmpty()) {
         return;
       }
@@ -260,25 +339,27 @@ public final class ModelQuantizer {
       }
     }
 
-    void quantizeGroup(int layer, LinearGroup g, Path shard) throws IOException {
+    /** The member weights of a group as the model file holds them. */
+    float[][] readMembers(int layer, LinearGroup g) {
       String[] members = g.members();
-      int cols = 0;
-      int rows = 0;
       float[][] ws = new float[members.length][];
-      int[] memberRows = new int[members.length];
       for (int i = 0; i < members.length; i++) {
-        Tensor t = src.tensor("model.layers." + layer + "." + members[i] + ".weight");
-        memberRows[i] = Math.toIntExact(t.shape()[0]);
-        cols = Math.toIntExact(t.shape()[1]);
-        rows += memberRows[i];
-        ws[i] = t.toFloats(); // one layer group at a time lives in the heap
+        ws[i] = src.tensor("model.layers." + layer + "." + members[i] + ".weight").toFloats();
       }
+      return ws; // one layer group at a time lives in the heap
+    }
+
+    /** §1.4 on one group's members (rows of each as the config gives) and its Hessian. */
+    GroupResult quantizeGroup(int layer, LinearGroup g, float[][] ws) {
+      int cols = g.cols(mc);
+      int[] memberRows = g.memberRows(mc);
+      int rows = g.rows(mc);
       // §1.4 step 1: each member divided by its RMS, then stacked.
       float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
       float[] original = new float[stacked.length];
-      float[] rms = new float[members.length];
+      float[] rms = new float[ws.length];
       int offset = 0;
-      for (int i = 0; i < members.length; i++) {
+      for (int i = 0; i < ws.length; i++) {
         double ss = 0;
         for (float v : ws[i]) {
           ss += (double) v * v;
@@ -302,33 +383,32 @@ public final class ModelQuantizer {
       try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
         // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
         float[] sv = q.signsOut();
-        boolean fused = members.length > 1;
+        boolean fused = ws.length > 1;
         for (int i = 0; i < sv.length; i++) {
           sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
         }
-        float[] su = q.signsIn();
-        float[] fuse = fused ? rms : new float[] {1.0f};
+        QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
+            QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
+            QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
         // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
         double rel;
-        try (QuantizedLinear stored = QuantizedCheckpoint.storedLinear(rows, cols, gc, q.codes(), su, sv)) {
-          float[] dec = stored.decode();
-          int r0 = 0;
-          for (int i = 0; i < members.length; i++) {
-            float f = QuantizedCheckpoint.roundF16(fuse[i]);
-            for (int j = r0 * cols; j < (r0 + memberRows[i]) * cols; j++) {
-              dec[j] *= f;
-            }
-            r0 += memberRows[i];
+        try (QuantizedLinear lin = stored.toLinear()) {
+          float[] dec = lin.decode();
+          float[] fuse = stored.rowFuse(memberRows);
+          for (int j = 0; j < dec.length; j++) {
+            dec[j] *= fuse[j / cols];
           }
           double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
           double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
           rel = norm > 0 ? loss / norm : 0;
         }
-        LayerReport report = new LayerReport(layer, g, q.shape(), seed, rel);
-        QuantizedCheckpoint.writeShard(shard, q, su, sv, fused ? rms : null, report);
+        return new GroupResult(stored, new LayerReport(layer, g, q.shape(), seed, rel));
       }
     }
   }
+
+  /** A quantized group in its stored form and its report. */
+  record GroupResult(QuantizedGroup group, LayerReport report) {}
 
   static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) {

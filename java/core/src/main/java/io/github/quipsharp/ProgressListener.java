@@ -14,6 +14,15 @@ public interface ProgressListener {
   /** Layer group {@code index} of {@code total} finished (or was found finished when resuming). */
   default void layerFinished(LayerReport report, int index, int total, boolean resumed) {}
 
+  /**
+   * Fine-tuning ({@code stage} names it, e.g. "layer 3 after qkv" or "end-to-end"): optimiser step
+   * {@code step} of {@code steps} in the current epoch, with its training loss.
+   */
+  default void tuningStep(String stage, int epoch, int step, int steps, double loss) {}
+
+  /** Fine-tuning: epoch {@code epoch} (1-based; 0 = before training) ended with these losses. */
+  default void tuningEpoch(String stage, int epoch, int epochs, double trainLoss, double validLoss) {}
+
   /** A line of information (what was found, what is written). */
   default void info(String message) {}
 

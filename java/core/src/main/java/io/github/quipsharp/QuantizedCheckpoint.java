@@ -67,12 +67,6 @@ public final class QuantizedCheckpoint {
     return out;
   }
 
-  /** The matrix exactly as the checkpoint stores it (fp16 sign vectors, Wscale 1). */
-  static QuantizedLinear storedLinear(int rows, int cols, QuantConfig cfg, int[] codes, float[] su,
-      float[] sv) {
-    return QuantizedLinear.fromParts(rows, cols, cfg, codes, roundF16(su), roundF16(sv), 1.0);
-  }
-
   static ObjectNode configJson(QuantConfig c) {
     ObjectNode o = JSON.createObjectNode();
     o.put("bits", c.bits());
@@ -137,21 +131,40 @@ public final class QuantizedCheckpoint {
 
   // ---- shards of a run (one layer group each) -------------------------------------------------
 
-  static void writeShard(Path shard, QuantizedLinear q, float[] su, float[] sv, float[] fuse,
-      LayerReport report) throws IOException {
+  static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
     Files.createDirectories(shard.getParent());
-    QuantShape s = q.shape();
-    long[] words = q.packedCodes();
+    QuantShape s = g.shape();
+    long[] words;
+    try (QuantizedLinear q = g.toLinear()) {
+      words = q.packedCodes();
+    }
     try (SafetensorsWriter w = SafetensorsWriter.create(shard,
         Map.of("report", JSON.writeValueAsString(reportJson(report))))) {
       w.addLongs("Qidxs", DType.I64, new long[] {s.packedRows(), words.length / s.packedRows()}, words);
-      w.addFloats("SU", DType.F16, new long[] {su.length}, su);
-      w.addFloats("SV", DType.F16, new long[] {sv.length}, sv);
-      w.addFloats("Wscale", DType.F16, new long[] {}, new float[] {1.0f});
-      w.addLongs("codebook_id", DType.I64, new long[] {}, new long[] {q.config().codebookId()});
-      if (fuse != null) {
-        w.addFloats("fuse_scales", DType.F16, new long[] {fuse.length}, fuse);
+      w.addFloats("SU", DType.F16, new long[] {g.su().length}, g.su());
+      w.addFloats("SV", DType.F16, new long[] {g.sv().length}, g.sv());
+      w.addFloats("Wscale", DType.F16, new long[] {}, new float[] {g.wscale()});
+      w.addLongs("codebook_id", DType.I64, new long[] {}, new long[] {g.config().codebookId()});
+      if (g.fuse().length > 1) {
+        w.addFloats("fuse_scales", DType.F16, new long[] {g.fuse().length}, g.fuse());
       }
+      w.commit();
+    }
+  }
+
+  /** The shard of a layer's tuned norms (blockwise fine-tuning writes it after its four groups). */
+  static Path normsShard(Path partial, int layer) {
+    return partial.resolve("layers").resolve(layer + "_norms.safetensors");
+  }
+
+  static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
+    Path shard = normsShard(partial, layer);
+    Files.createDirectories(shard.getParent());
+    String p = "model.layers." + layer + ".";
+    long[] dim = {state.config().dim()};
+    try (SafetensorsWriter w = SafetensorsWriter.create(shard)) {
+      w.addFloats(p + "input_layernorm.weight", DType.F16, dim, state.attnNorm());
+      w.addFloats(p + "post_attention_layernorm.weight", DType.F16, dim, state.ffnNorm());
       w.commit();
     }
   }
@@ -181,7 +194,12 @@ public final class QuantizedCheckpoint {
         Map.of("format", "pt", "quipsharp_format_version", Integer.toString(FORMAT_VERSION)))) {
       // The writer orders tensors by name: the order of the adds does not change the file.
       for (WeightSpec s : WeightSpec.all(c)) {
-        if (!s.role().isLinear()) {
+        Path norms = s.layer() >= 0 ? normsShard(partial, s.layer()) : null;
+        if (s.role().isNorm() && norms != null && Files.exists(norms)) {
+          try (SafetensorsFile f = SafetensorsFile.open(norms)) { // tuned by blockwise fine-tuning
+            w.add(s.name(), DType.F16, s.shape(), f.map(s.name()));
+          }
+        } else if (!s.role().isLinear()) {
           addF16(w, src.tensor(s.name()));
         }
       }
@@ -252,6 +270,9 @@ public final class QuantizedCheckpoint {
     cal.put("windows", settings.path("windows").asInt());
     cal.put("tokens", settings.path("calibration_tokens").asInt());
     qs.put("padded", info.anyPadded());
+    if (settings.has("blockwise_finetune")) {
+      qs.set("blockwise_finetune", settings.get("blockwise_finetune"));
+    }
     ArrayNode layers = qs.putArray("layers");
     for (LayerReport r : info.layers()) {
       layers.add(reportJson(r));
@@ -313,70 +334,195 @@ public final class QuantizedCheckpoint {
 
   /** Loads a checkpoint folder into the engine. */
   static LlamaModel load(Path dir) {
+    try (Contents in = open(dir)) {
+      LlamaConfig c = in.config();
+      LlamaModel m = LlamaModel.empty(c);
+      try {
+        for (WeightSpec s : WeightSpec.all(c)) {
+          if (!s.role().isLinear()) {
+            TensorInfo t = in.dense(s);
+            m.setTensor(new Tensor(s.name(), t.dtype(), t.shape(), in.file.map(s.name())), s.role(),
+                Math.max(s.layer(), 0), DType.F16);
+          }
+        }
+        for (int l = 0; l < c.layers(); l++) {
+          for (LinearGroup g : LinearGroup.values()) {
+            QuantizedGroup q = in.group(l, g);
+            try (QuantizedLinear lin = q.toLinear()) {
+              m.setQuantized(l, g, lin, q.fuse());
+            } catch (IllegalArgumentException e) {
+              throw new ModelFormatException(in.file.path(), "layer " + l + " "
+                  + g.checkpointName() + ": " + e.getMessage(), e);
+            }
+          }
+        }
+        m.setQuantization(in.info());
+        return m;
+      } catch (RuntimeException e) {
+        m.close();
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Opens a checkpoint folder for reading its parts: validates config.json and maps
+   * model.safetensors (closed with the returned object).
+   *
+   * @throws ModelFormatException for a missing, corrupt or unsupported checkpoint
+   */
+  public static Contents open(Path dir) {
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
     QuantConfig cfg = checkHeader(json, file);
     LlamaConfig c = LlamaConfig.fromHuggingFace(json, file);
-    Path weights = dir.resolve("model.safetensors");
-    LlamaModel m = LlamaModel.empty(c);
-    try (SafetensorsFile f = SafetensorsFile.open(weights)) {
-      for (WeightSpec s : WeightSpec.all(c)) {
-        if (!s.role().isLinear()) {
-          TensorInfo t = f.requireShape(s.name(), Set.of(DType.F16, DType.F32, DType.BF16), s.shape());
-          m.setTensor(new Tensor(s.name(), t.dtype(), t.shape(), f.map(s.name())), s.role(),
-              Math.max(s.layer(), 0), DType.F16);
-        }
+    QuantizationInfo info = new QuantizationInfo(cfg, reports(json, cfg, file));
+    return new Contents(dir, json, c, info, SafetensorsFile.open(dir.resolve("model.safetensors")));
+  }
+
+  /** An open checkpoint (see {@link #open}). */
+  public static final class Contents implements AutoCloseable {
+    private final Path dir;
+    private final JsonNode json;
+    private final LlamaConfig config;
+    private final QuantizationInfo info;
+    final SafetensorsFile file;
+
+    private Contents(Path dir, JsonNode json, LlamaConfig config, QuantizationInfo info,
+        SafetensorsFile file) {
+      this.dir = dir;
+      this.json = json;
+      this.config = config;
+      this.info = info;
+      this.file = file;
+    }
+
+    public Path dir() {
+      return dir;
+    }
+
+    /** The parsed config.json. */
+    public JsonNode json() {
+      return json.deepCopy();
+    }
+
+    public LlamaConfig config() {
+      return config;
+    }
+
+    public QuantizationInfo info() {
+      return info;
+    }
+
+    TensorInfo dense(WeightSpec s) {
+      return file.requireShape(s.name(), Set.of(DType.F16, DType.F32, DType.BF16), s.shape());
+    }
+
+    /** A kept-dense tensor (embedding, norm, head) as floats, checked against the config. */
+    public float[] denseWeight(WeightSpec s) {
+      if (s.role().isLinear()) {
+        throw new IllegalArgumentException(s.name() + " is quantized in a checkpoint");
       }
-      for (int l = 0; l < c.layers(); l++) {
-        for (LinearGroup g : LinearGroup.values()) {
-          loadGroup(m, f, l, g, cfg);
-        }
+      dense(s);
+      return file.readFloats(s.name());
+    }
+
+    /** One quantized group, validated (shapes, dtypes, codebook, code range). */
+    public QuantizedGroup group(int layer, LinearGroup g) {
+      QuantConfig cfg = info.config();
+      String p = "model.layers." + layer + "." + g.checkpointName() + ".";
+      int rows = g.rows(config);
+      int cols = g.cols(config);
+      QuantShape s = QuantShape.of(rows, cols, cfg.incoherence());
+      long words = QuipsharpNative.qs_packed_words(cfg.codebookId(), s.packedRows(), s.packedCols());
+      file.requireShape(p + "Qidxs", DType.I64, s.packedRows(), words / s.packedRows());
+      file.requireShape(p + "SU", DType.F16, s.rhtCols());
+      file.requireShape(p + "SV", DType.F16, s.rhtRows());
+      file.requireShape(p + "Wscale", DType.F16);
+      file.requireShape(p + "codebook_id", DType.I64);
+      long id = file.readLongs(p + "codebook_id")[0];
+      if (id != cfg.codebookId()) {
+        throw new ModelFormatException(file.path(), "tensor " + p + "codebook_id is " + id
+            + " but the config's codebook has id " + cfg.codebookId());
       }
-      m.setQuantization(new QuantizationInfo(cfg, reports(json, cfg, file)));
-      return m;
-    } catch (RuntimeException e) {
-      m.close();
-      throw e;
+      int members = g.members().length;
+      float[] fuse = {1.0f};
+      if (members > 1) {
+        file.requireShape(p + "fuse_scales", DType.F16, members);
+        fuse = file.readFloats(p + "fuse_scales");
+      }
+      int[] codes;
+      try {
+        codes = QuantizedLinear.unpackCodes(file.readLongs(p + "Qidxs"), s, cfg);
+      } catch (IllegalArgumentException e) {
+        throw new ModelFormatException(file.path(), "tensor " + p + "Qidxs: " + e.getMessage(), e);
+      }
+      return new QuantizedGroup(layer, g, rows, cols, cfg, codes, file.readFloats(p + "SU"),
+          file.readFloats(p + "SV"), file.readScalarFloat(p + "Wscale"), fuse);
+    }
+
+    @Override
+    public void close() {
+      file.close();
     }
   }
 
-  private static void loadGroup(LlamaModel m, SafetensorsFile f, int layer, LinearGroup g,
-      QuantConfig cfg) {
-    String p = "model.layers." + layer + "." + g.checkpointName() + ".";
-    int rows = m.groupRows(g);
-    int cols = m.groupCols(g);
-    QuantShape s = QuantShape.of(rows, cols, cfg.incoherence());
-    long words = QuipsharpNative.qs_packed_words(
-        cfg.codebookId(), s.packedRows(), s.packedCols());
-    f.requireShape(p + "Qidxs", DType.I64, s.packedRows(), words / s.packedRows());
-    f.requireShape(p + "SU", DType.F16, s.rhtCols());
-    f.requireShape(p + "SV", DType.F16, s.rhtRows());
-    f.requireShape(p + "Wscale", DType.F16);
-    f.requireShape(p + "codebook_id", DType.I64);
-    long id = f.readLongs(p + "codebook_id")[0];
-    if (id != cfg.codebookId()) {
-      throw new ModelFormatException(f.path(), "tensor " + p + "codebook_id is " + id
-          + " but the config's codebook has id " + cfg.codebookId());
+  /**
+   * Writes a fine-tuned copy of the checkpoint {@code in} to the folder {@code out} (which may be
+   * {@code in}'s own folder: each file is replaced atomically). {@code replace} maps tensor names to
+   * new values, stored as fp16: the sign vectors {@code ...SU}/{@code ...SV}, norms, and
+   * {@code lm_head.weight}, which unties the head from the embedding when the checkpoint had none.
+   * Codes and every other tensor are copied unchanged. {@code finetune} is recorded in config.json
+   * under {@code quipsharp.finetune}.
+   */
+  public static void writeTuned(Contents in, Path out, Map<String, float[]> replace,
+      ObjectNode finetune) throws IOException {
+    Files.createDirectories(out);
+    LlamaConfig c = in.config();
+    String head = "lm_head.weight";
+    boolean untie = c.tiedEmbeddings() && replace.containsKey(head);
+    try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
+        in.file.metadata())) {
+      for (TensorInfo t : in.file.tensors()) {
+        float[] v = replace.get(t.name());
+        if (v == null) {
+          w.add(t.name(), t.dtype(), t.shape(), in.file.map(t.name()));
+        } else {
+          if (v.length != t.elementCount()) {
+            throw new IllegalArgumentException(t.name() + ": " + v.length + " values for "
+                + t.elementCount() + " elements");
+          }
+          w.addFloats(t.name(), DType.F16, t.shape(), v);
+        }
+      }
+      for (Map.Entry<String, float[]> e : replace.entrySet()) {
+        if (!in.file.contains(e.getKey())) {
+          if (!untie || !e.getKey().equals(head)) {
+            throw new IllegalArgumentException("tensor " + e.getKey() + " is not in " + in.dir());
+          }
+          Checks.length(e.getValue().length, (long) c.vocabSize() * c.dim(), head, "vocab x dim");
+          w.addFloats(head, DType.F16, new long[] {c.vocabSize(), c.dim()}, e.getValue());
+        }
+      }
+      w.commit();
     }
-    int members = g.members().length;
-    float[] fuse = {1.0f};
-    if (members > 1) {
-      f.requireShape(p + "fuse_scales", DType.F16, members);
-      fuse = f.readFloats(p + "fuse_scales");
+    if (!Files.isSameFile(in.dir(), out)) {
+      Path tok;
+      try {
+        tok = Tokenizer.locate(in.dir());
+      } catch (ModelFormatException e) {
+        tok = null; // a checkpoint without a tokenizer stays without one
+      }
+      if (tok != null) {
+        AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
+      }
     }
-    int[] codes;
-    try {
-      codes = QuantizedLinear.unpackCodes(f.readLongs(p + "Qidxs"), s, cfg);
-    } catch (IllegalArgumentException e) {
-      throw new ModelFormatException(f.path(), "tensor " + p + "Qidxs: " + e.getMessage(), e);
+    ObjectNode json = (ObjectNode) in.json();
+    if (untie) {
+      json.put("tie_word_embeddings", false);
     }
-    float wscale = f.readScalarFloat(p + "Wscale");
-    try (QuantizedLinear q = QuantizedLinear.fromParts(rows, cols, cfg, codes,
-        f.readFloats(p + "SU"), f.readFloats(p + "SV"), wscale)) {
-      m.setQuantized(layer, g, q, fuse);
-    } catch (IllegalArgumentException e) {
-      throw new ModelFormatException(f.path(), "layer " + layer + " " + g.checkpointName() + ": "
-          + e.getMessage(), e);
-    }
+    ((ObjectNode) json.path("quipsharp")).set("finetune", finetune);
+    AtomicFiles.write(out.resolve("config.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
   }
 }

@@ -173,7 +173,6 @@ final class QuantizeCommand implements Callable<Integer> {
         err.flush();
       }
     };
-    return ModelQuantizer.quantize(model, cal, cfg, outDir,
-        new ModelQuantizer.Options(opt.ctx(), opt.samples(), opt.resume(), listener));
+    return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(listener));
   }
 }
