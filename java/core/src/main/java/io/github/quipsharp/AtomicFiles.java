@@ -8,10 +8,10 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /** Whole-file writes that never leave a half-written target: temp file, fsync, atomic rename. */
-final class AtomicFiles {
+public final class AtomicFiles {
   private AtomicFiles() {}
 
-  static void write(Path target, byte[] content) throws IOException {
+  public static void write(Path target, byte[] content) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
     Files.createDirectories(dir);
     Path tmp = Files.createTempFile(dir, target.getFileName() + ".tmp-", "");
@@ -33,7 +33,19 @@ final class AtomicFiles {
     }
   }
 
-  static void copy(Path source, Path target) throws IOException {
+  public static void copy(Path source, Path target) throws IOException {
     write(target, Files.readAllBytes(source));
+  }
+
+  /** Deletes a folder and everything in it (nothing if it does not exist). */
+  public static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 }

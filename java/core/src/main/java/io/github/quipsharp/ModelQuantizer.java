@@ -411,13 +411,6 @@ public final class ModelQuantizer {
   record GroupResult(QuantizedGroup group, LayerReport report) {}
 
   static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (var walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    AtomicFiles.deleteTree(dir);
   }
 }

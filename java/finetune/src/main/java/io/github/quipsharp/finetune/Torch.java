@@ -26,6 +26,10 @@ final class Torch {
         if (!loaded) {
           try {
             Loader.load(torch.class);
+            // libtorch runs its own intra-op threads around BLAS calls; OpenBLAS's threads on top
+            // of them spin against each other (10-50x slower small matmuls on 2 cores).
+            Loader.load(org.bytedeco.openblas.global.openblas_full.class);
+            org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(1);
           } catch (UnsatisfiedLinkError e) {
             throw new IllegalStateException("libtorch (org.bytedeco:pytorch) could not be loaded: "
                 + e.getMessage(), e);
@@ -36,12 +40,25 @@ final class Torch {
     }
   }
 
-  /** Sets libtorch's intra-op threads (null: leave its default, all cores). */
+  private static volatile Integer threads;
+
+  /** Sets libtorch's intra-op threads for the following fine-tuning (null: automatic). */
   static void threads(Integer n) {
-    load();
-    if (n != null) {
-      torch.set_num_threads(n);
+    if (n != null && n < 1) {
+      throw new IllegalArgumentException("threads = " + n + " must be >= 1");
     }
+    threads = n;
+  }
+
+  /**
+   * Applies the thread count for a model of width {@code dim}: the one set, else 1 for small
+   * models (libtorch's per-op threading costs more than the work at dim 64: a 2-window step of
+   * stories260K is ~5x faster on one thread on 2 cores) and all cores from dim 1024 up.
+   */
+  static void applyThreads(int dim) {
+    load();
+    Integer n = threads;
+    torch.set_num_threads(n != null ? n : dim < 1024 ? 1 : Runtime.getRuntime().availableProcessors());
   }
 
   static TensorOptions options(ScalarType t) {

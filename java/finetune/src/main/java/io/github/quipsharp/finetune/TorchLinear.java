@@ -52,6 +52,11 @@ final class TorchLinear {
 
   /** A quantized group: decodes its fixed matrix once. */
   static TorchLinear quantized(QuantizedGroup q, LlamaConfig c, ScalarType type) {
+    return quantized(q, q.group().memberRows(c), type);
+  }
+
+  /** A quantized group whose members have these row counts. */
+  static TorchLinear quantized(QuantizedGroup q, int[] memberRows, ScalarType type) {
     float[] a = q.fixedMatrix();
     if (q.wscale() != 1.0f) {
       for (int i = 0; i < a.length; i++) {
@@ -63,7 +68,7 @@ final class TorchLinear {
     return new TorchLinear(q.group(), rows, cols, null, q, Torch.of(a, type, rows, cols),
         Torch.of(Arrays.copyOf(q.su(), cols), type, cols),
         Torch.of(Arrays.copyOf(q.sv(), rows), type, rows),
-        Torch.of(q.rowFuse(q.group().memberRows(c)), type, rows));
+        Torch.of(q.rowFuse(memberRows), type, rows));
   }
 
   boolean isQuantized() {

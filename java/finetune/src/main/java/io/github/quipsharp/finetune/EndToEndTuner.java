@@ -1,0 +1,263 @@
+package io.github.quipsharp.finetune;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.AtomicFiles;
+import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.model.WeightSpec;
+import io.github.quipsharp.safetensors.DType;
+import io.github.quipsharp.safetensors.HalfFloat;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * End-to-end fine-tuning of a quantized checkpoint (QUIPSHARP.md §6.3): every SU/SV, every RMSNorm
+ * weight and the head (untied from the frozen embedding) are trained so that the quantized model's
+ * next-token distribution matches the fp model's — cross-entropy against the soft targets
+ * softmax(fp logits) at positions 0…ctx−2 — with a validation split and early stopping. The codes
+ * never change.
+ *
+ * <p>After every epoch the best state so far is written as a checkpoint in {@code out} and the
+ * whole training state under {@code out/.finetune/}, so an interrupted run continues with
+ * {@code resume} and ends exactly as an uninterrupted one. The state is removed when the run ends.
+ */
+public final class EndToEndTuner {
+  static final String STATE = ".finetune";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private EndToEndTuner() {}
+
+  /** What a run did. */
+  public record Report(int epochs, int bestEpoch, double initialValidLoss, double bestValidLoss,
+      List<Trainer.Epoch> history, double seconds, boolean stoppedEarly, boolean resumed) {}
+
+  /**
+   * Tunes {@code checkpoint} against the fp model {@code fpModel} on {@code calibration} tokens
+   * (windows of {@code ctx}) and writes the tuned checkpoint to {@code out} ({@code checkpoint}
+   * itself for in-place tuning).
+   *
+   * @throws FineTuneException if the checkpoint was not made from {@code fpModel}, or the loss
+   *     became NaN (the message says which checkpoint was kept)
+   * @throws IllegalArgumentException for bad settings, or an {@code out} that holds something else
+   */
+  public static Report tune(Path checkpoint, Path fpModel, int[] calibration, int ctx, Path out,
+      FineTuneOptions opt, ProgressListener listener) {
+    listener = listener == null ? ProgressListener.NONE : listener;
+    Torch.load();
+    long start = System.nanoTime();
+    try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(checkpoint);
+        ModelSource src = ModelSource.open(fpModel)) {
+      checkSameModel(in, src);
+      Torch.applyThreads(in.config().dim());
+      Path stateDir = out.resolve(STATE);
+      boolean inPlace = Files.exists(out) && Files.isSameFile(out, checkpoint);
+      prepareOutput(out, stateDir, inPlace, opt.resume());
+      Windows w = Windows.of(calibration, ctx, Integer.MAX_VALUE, opt);
+      TorchLlama model = TorchLlama.fromCheckpoint(in, ScalarType.Float);
+      List<TorchLlama.Param> params = model.endToEndParams();
+      Trainer t = new Trainer(params, opt.settings(0xE2E));
+      boolean resumed = false;
+      Path saved = currentState(stateDir);
+      if (saved != null) {
+        t.load(saved);
+        resumed = true;
+        listener.info("resuming end-to-end fine-tuning after epoch " + t.epochsDone() + " from " + saved);
+      } else {
+        writeJson(stateDir.resolve("run.json"), runJson(checkpoint, fpModel, calibration, ctx, opt));
+      }
+      ObjectNode settings = runJson(checkpoint, fpModel, calibration, ctx, opt);
+      try (LlamaModel teacher = LlamaModel.fromSource(src, DType.F32)) {
+        Trainer.Objective loss = idx -> softCrossEntropy(model.forward(w.batch(idx)),
+            teacherLogits(teacher, w, idx));
+        t.run("end-to-end", w.train(), w.valid(), loss, listener, tr -> {
+          Path dir = stateDir.resolve("epoch-" + tr.epochsDone());
+          AtomicFiles.deleteTree(dir);
+          tr.save(dir);
+          writeJson(stateDir.resolve("current.json"), JSON.createObjectNode().put("dir", dir.getFileName().toString()));
+          try (PointerScope scope = new PointerScope()) {
+            // The best state so far is what a user should get if the run stops now.
+            tr.withBest(() -> QuantizedCheckpoint.writeTuned(in, out, values(params, model),
+                finetuneJson(settings, tr, false)));
+          }
+          cleanOldStates(stateDir, dir);
+        });
+      } catch (FineTuneException e) {
+        AtomicFiles.deleteTree(stateDir);
+        boolean kept = t.epochsDone() > 0 || inPlace;
+        throw new FineTuneException(e.getMessage() + ". " + (kept ? out + " keeps the last good "
+            + "checkpoint" + (t.epochsDone() > 0 ? " (best of the epochs before)" : " (untuned)")
+            : "No epoch finished; " + checkpoint + " is unchanged and nothing was written to " + out)
+            + "; run again with a lower --ft-lr", e);
+      }
+      Report report = new Report(t.epochsDone(), t.bestEpoch(), t.history().get(0).valid(),
+          t.bestValid(), t.history(), (System.nanoTime() - start) / 1e9, t.stoppedEarly(), resumed);
+      try (PointerScope scope = new PointerScope()) {
+        QuantizedCheckpoint.writeTuned(in, out, values(params, model), finetuneJson(settings, t, true));
+      }
+      AtomicFiles.deleteTree(stateDir);
+      return report;
+    } catch (IOException e) {
+      throw new UncheckedIOException("fine-tuning into " + out + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The checkpoint must come from this fp model: same shapes, and its embedding is the fp16 of it. */
+  static void checkSameModel(QuantizedCheckpoint.Contents in, ModelSource src) {
+    LlamaConfig a = in.config();
+    LlamaConfig b = src.config();
+    if (a.dim() != b.dim() || a.hiddenDim() != b.hiddenDim() || a.layers() != b.layers()
+        || a.heads() != b.heads() || a.kvHeads() != b.kvHeads() || a.vocabSize() != b.vocabSize()
+        || a.headDim() != b.headDim() || a.ropeInterleaved() != b.ropeInterleaved()
+        || a.ropeTheta() != b.ropeTheta()) {
+      throw new FineTuneException("the checkpoint " + in.dir() + " is not from the model "
+          + src.path() + ": its shape differs (checkpoint dim " + a.dim() + ", " + a.layers()
+          + " layers, vocab " + a.vocabSize() + "; model dim " + b.dim() + ", " + b.layers()
+          + " layers, vocab " + b.vocabSize() + ")");
+    }
+    WeightSpec embed = WeightSpec.all(a).get(0);
+    float[] ck = in.denseWeight(embed);
+    float[] fp = src.tensor(embed.name()).toFloats();
+    for (int i = 0; i < ck.length; i++) {
+      if (ck[i] != HalfFloat.toFloat(HalfFloat.fromFloat(fp[i]))) {
+        throw new FineTuneException("the checkpoint " + in.dir() + " was not quantized from "
+            + src.path() + ": their token embeddings differ (element " + i + ")");
+      }
+    }
+  }
+
+  private static void prepareOutput(Path out, Path stateDir, boolean inPlace, boolean resume)
+      throws IOException {
+    if (Files.exists(out) && !Files.isDirectory(out)) {
+      throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
+    }
+    if (Files.exists(stateDir)) {
+      if (!resume) {
+        throw new IllegalArgumentException(out + " holds an interrupted fine-tuning; pass --resume "
+            + "to continue it, or choose another --out");
+      }
+      return;
+    }
+    if (!inPlace && Files.isDirectory(out)) {
+      try (var entries = Files.list(out)) {
+        if (entries.findAny().isPresent()) {
+          throw new IllegalArgumentException("--out " + out + " exists and is not empty; choose a "
+              + "new folder (nothing was overwritten)");
+        }
+      }
+    }
+    Files.createDirectories(stateDir);
+  }
+
+  private static Path currentState(Path stateDir) throws IOException {
+    Path cur = stateDir.resolve("current.json");
+    if (!Files.exists(cur)) {
+      return null;
+    }
+    return stateDir.resolve(JSON.readTree(cur.toFile()).path("dir").asText());
+  }
+
+  private static void cleanOldStates(Path stateDir, Path keep) throws IOException {
+    try (var dirs = Files.list(stateDir)) {
+      for (Path d : dirs.filter(p -> p.getFileName().toString().startsWith("epoch-")
+          && !p.equals(keep)).toList()) {
+        AtomicFiles.deleteTree(d);
+      }
+    }
+  }
+
+  private static void writeJson(Path file, JsonNode node) throws IOException {
+    AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node));
+  }
+
+  private static ObjectNode runJson(Path checkpoint, Path fpModel, int[] calibration, int ctx,
+      FineTuneOptions opt) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("stage", "end_to_end");
+    o.put("fp_model", fpModel.toAbsolutePath().normalize().toString());
+    o.put("ctx", ctx);
+    o.put("calibration_tokens", calibration.length);
+    o.put("calibration_hash", Integer.toHexString(java.util.Arrays.hashCode(calibration)));
+    o.set("options", opt.toJson());
+    return o;
+  }
+
+  private static ObjectNode finetuneJson(ObjectNode settings, Trainer t, boolean finished) {
+    ObjectNode o = settings.deepCopy();
+    o.put("finished", finished);
+    o.put("epochs_done", t.epochsDone());
+    o.put("best_epoch", t.bestEpoch());
+    o.put("best_valid_loss", t.bestValid());
+    ArrayNode h = o.putArray("history");
+    for (Trainer.Epoch e : t.history()) {
+      ObjectNode x = h.addObject();
+      x.put("epoch", e.epoch());
+      if (Double.isFinite(e.train())) {
+        x.put("train_loss", e.train());
+      }
+      x.put("valid_loss", e.valid());
+      x.put("seconds", e.seconds());
+    }
+    return o;
+  }
+
+  /** The trained values by checkpoint tensor name, SU/SV with their padding entries. */
+  static Map<String, float[]> values(List<TorchLlama.Param> params, TorchLlama model) {
+    Map<String, float[]> out = new HashMap<>();
+    for (TorchLlama.Block b : model.blocks) {
+      String p = "model.layers." + b.layer + ".";
+      for (TorchLinear g : b.groups) {
+        var q = g.storedNow();
+        out.put(p + g.group.checkpointName() + ".SU", q.su());
+        out.put(p + g.group.checkpointName() + ".SV", q.sv());
+      }
+    }
+    for (TorchLlama.Param p : params) {
+      if (!out.containsKey(p.name())) {
+        out.put(p.name(), Torch.floats(p.tensor()));
+      }
+    }
+    return out;
+  }
+
+  /** Fp32 logits of the teacher for some windows: [B, T, vocab]. */
+  static Tensor teacherLogits(LlamaModel teacher, Windows w, int[] idx) {
+    int t = w.ctx();
+    int v = teacher.config().vocabSize();
+    float[] all = new float[idx.length * t * v];
+    for (int i = 0; i < idx.length; i++) {
+      System.arraycopy(teacher.forward(w.tokens()[idx[i]], 0, true), 0, all, i * t * v, t * v);
+    }
+    return Torch.of(all, idx.length, t, v);
+  }
+
+  /** Mean over windows and positions 0..T-2 of −Σ softmax(teacher) · log_softmax(student). */
+  static Tensor softCrossEntropy(Tensor student, Tensor teacher) {
+    long t = student.size(1) - 1;
+    Tensor p = teacher.narrow(1, 0, t).softmax(-1);
+    Tensor logq = torch.log_softmax(student.narrow(1, 0, t), -1);
+    return p.mul(logq).sum(new long[] {-1}, false, new ScalarTypeOptional()).mean().neg();
+  }
+
+  static String describe(Report r) {
+    return String.format(Locale.ROOT, "%d epochs, validation loss %.5f -> %.5f (best epoch %d)%s",
+        r.epochs(), r.initialValidLoss(), r.bestValidLoss(), r.bestEpoch(),
+        r.stoppedEarly() ? ", stopped early" : "");
+  }
+}
