@@ -257,6 +257,7 @@ public final class ModelQuantizer {
         GroupResult r = quantizeGroup(layer, g, members);
         state.setQuantized(g, r.group());
         reports[g.ordinal()] = r.report();
+        opt.listener().layerFinished(r.report(), index + g.ordinal(), total, false);
         if (g != LinearGroup.DOWN) {
           opt.tuner().tune(state, g, opt.listener());
         }
@@ -265,9 +266,6 @@ public final class ModelQuantizer {
         QuantizedCheckpoint.writeShard(shardPath(layer, g), state.quantized(g), reports[g.ordinal()]);
       }
       QuantizedCheckpoint.writeNormsShard(partial, layer, state);
-      for (LinearGroup g : LinearGroup.values()) {
-        opt.listener().layerFinished(reports[g.ordinal()], index + g.ordinal(), total, false);
-      }
     }
 
     /** §1.2 on the fp model, in layer chunks whose accumulators fit a 2 GiB budget. */

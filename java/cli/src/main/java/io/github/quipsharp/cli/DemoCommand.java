@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Quantizes the real stories260K model (shared/models/stories260K-hf) with QuIP# using the",
-      "first 75 % of tinystories-sample.txt as calibration text, measures the perplexity of the",
+      "first 75 %% of tinystories-sample.txt as calibration text, measures the perplexity of the",
       "fp32 and the quantized model on the held-out last 25 %, and generates a story with each",
       "(greedy), so that the two can be compared."
     })

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       DemoCommand.class,
       QuantizeCommand.class,
+      FinetuneCommand.class,
       PplCommand.class,
       GenerateCommand.class,
       InspectCommand.class,
@@ -24,6 +25,12 @@ public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    // libtorch allocates outside JavaCPP's accounting; without this JavaCPP's physical-memory
+    // limit would throw OutOfMemoryError while fine-tuning (ARCHITECTURE.md). Read once, when
+    // JavaCPP's Pointer class loads, which has not happened yet here.
+    if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+      System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+    }
     System.exit(run(args));
   }
 
@@ -42,6 +49,7 @@ public final class Main implements Runnable {
         (ex, commandLine, parseResult) -> {
           if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
               || ex instanceof io.github.quipsharp.QuipsharpException
+              || ex instanceof io.github.quipsharp.finetune.FineTuneException
               || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException) {
             commandLine.getErr().println("error: " + ex.getMessage());
             return 2;

@@ -42,7 +42,7 @@ final class PplCommand implements Callable<Integer> {
   int ctx;
 
   @Option(names = "--heldout",
-      description = "Evaluate only the tokens after the calibration part (the last 25 % with the "
+      description = "Evaluate only the tokens after the calibration part (the last 25 %% with the "
           + "default --calibration-fraction of quantize).")
   boolean heldout;
 

@@ -8,7 +8,13 @@ import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
 import io.github.quipsharp.Rounding;
+import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.finetune.BlockwiseTuner;
+import io.github.quipsharp.finetune.EndToEndTuner;
+import io.github.quipsharp.finetune.FineTuneOptions;
+import io.github.quipsharp.finetune.FineTuning;
 import io.github.quipsharp.tokenizer.Tokenizer;
+import java.nio.file.Files;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -26,7 +32,8 @@ import picocli.CommandLine.Option;
       "Quantizes every linear layer of a Llama-family model with QuIP# (RHT + E8P12 lattice",
       "codebook, RVQ for 3/4 bits, BlockLDLQ with Hessians from calibration text) and writes a",
       "checkpoint folder (safetensors + config.json). Embeddings, norms and the output layer are",
-      "kept in fp16. Each finished layer is saved: an interrupted run continues with --resume."
+      "kept in fp16. Each finished layer is saved: an interrupted run continues with --resume.",
+      "With --finetune the continuous parts (sign vectors, norms, head) are then trained."
     })
 final class QuantizeCommand implements Callable<Integer> {
   enum RoundingChoice {
@@ -34,7 +41,22 @@ final class QuantizeCommand implements Callable<Integer> {
     nearest
   }
 
+  enum FinetuneMode {
+    none,
+    block,
+    e2e,
+    both
+  }
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--finetune", defaultValue = "none",
+      description = "Fine-tuning over libtorch (codes stay fixed): none, block (each block after "
+          + "each of its groups, during quantization), e2e (the whole model afterwards, against the "
+          + "fp model's outputs) or both (default: ${DEFAULT-VALUE}).")
+  FinetuneMode finetune;
+
+  @CommandLine.Mixin FineTuneFlags ft;
 
   @Option(names = "--model", required = true,
       description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin.")
@@ -108,71 +130,150 @@ final class QuantizeCommand implements Callable<Integer> {
         model, bits, rounding, noRht ? ", no RHT" : "", calibration, cal.length, all.length);
     out.flush();
     long start = System.nanoTime();
-    QuantizationInfo info = run(model, cal, cfg, this.out,
-        new ModelQuantizer.Options(ctx, samples, resume, null), out, err);
-    out.printf(Locale.ROOT, "wrote %s in %.1f s%n", this.out, (System.nanoTime() - start) / 1e9);
+    boolean block = finetune == FinetuneMode.block || finetune == FinetuneMode.both;
+    boolean e2e = finetune == FinetuneMode.e2e || finetune == FinetuneMode.both;
+    FineTuning.setThreads(threads);
+    ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null);
+    // Both stages' settings are checked before anything runs.
+    FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume) : null;
+    BlockwiseTuner tuner = null;
+    if (block) {
+      tuner = new BlockwiseTuner(ft.apply(FineTuneOptions.BLOCK_DEFAULTS, seed, false));
+      opt = opt.withTuner(tuner);
+    }
+    QuantizationInfo info;
+    if (e2e && resume && QuantizedCheckpoint.isCheckpoint(this.out)
+        && !Files.exists(this.out.resolve(".partial"))) {
+      out.println("quantization finished before; resuming its fine-tuning");
+      info = QuantizedCheckpoint.readInfo(this.out);
+    } else {
+      info = run(model, cal, cfg, this.out, opt, out, err);
+      out.printf(Locale.ROOT, "wrote %s in %.1f s%s%n", this.out, (System.nanoTime() - start) / 1e9,
+          tuner != null ? String.format(Locale.ROOT, " (%.1f s of it blockwise tuning)", tuner.seconds()) : "");
+    }
     out.printf(Locale.ROOT, "mean relative proxy loss %.6f over %d layer groups%n",
         info.layers().stream().mapToDouble(LayerReport::relativeProxyLoss).average().orElse(0),
         info.layers().size());
+    if (e2e) {
+      out.flush();
+      EndToEndTuner.Report r = EndToEndTuner.tune(this.out, model, cal, ctx, this.out, e2eOpt,
+          new CliProgress(out, err));
+      out.printf(Locale.ROOT, "end-to-end fine-tuning: %s in %.1f s; wrote %s%n",
+          EndToEndTuner.describe(r), r.seconds(), this.out);
+    }
     return 0;
   }
 
   /** Runs the quantizer with progress bars on err and one line per layer group on out. */
   static QuantizationInfo run(Path model, int[] cal, QuantConfig cfg, Path outDir,
       ModelQuantizer.Options opt, PrintWriter out, PrintWriter err) {
-    ProgressListener listener = new ProgressListener() {
-      ProgressBar hessians;
-      ProgressBar layers;
-      long groupStart = System.nanoTime();
+    return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(new CliProgress(out, err)));
+  }
 
-      @Override
-      public void hessianProgress(int done, int total) {
-        if (hessians == null) {
-          hessians = Progress.bar(err, "Hessians", total, "windows");
+  /** Progress of quantization and fine-tuning: bars on err, result lines on out. */
+  static final class CliProgress implements ProgressListener {
+    private final PrintWriter out;
+    private final PrintWriter err;
+    private ProgressBar hessians;
+    private ProgressBar layers;
+    private ProgressBar tuning;
+    private String tuningKey;
+    private long groupStart = System.nanoTime();
+    private long epochStart = System.nanoTime();
+
+    CliProgress(PrintWriter out, PrintWriter err) {
+      this.out = out;
+      this.err = err;
+    }
+
+    @Override
+    public void hessianProgress(int done, int total) {
+      if (hessians == null) {
+        hessians = Progress.bar(err, "Hessians", total, "windows");
+      }
+      hessians.stepTo(done);
+      if (done == total) {
+        Progress.close(hessians, err);
+        hessians = null;
+      }
+    }
+
+    @Override
+    public void layerStarted(int layer, LinearGroup group, int index, int total) {
+      groupStart = System.nanoTime();
+      bar(index, total).setExtraMessage("layer " + layer + " " + group.key());
+    }
+
+    @Override
+    public void layerFinished(LayerReport r, int index, int total, boolean resumed) {
+      ProgressBar b = bar(index, total);
+      b.stepTo(index + 1);
+      clearLine();
+      out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f  %s%n", r.name(),
+          r.shape().describe(), r.relativeProxyLoss(), resumed ? "(saved before, resumed)"
+              : String.format(Locale.ROOT, "%.2f s", (System.nanoTime() - groupStart) / 1e9));
+      out.flush();
+      if (index + 1 == total) {
+        Progress.close(b, err);
+        layers = null;
+      }
+    }
+
+    private ProgressBar bar(int index, int total) {
+      if (layers == null) {
+        layers = Progress.bar(err, "Quantizing", total, "groups");
+        layers.stepTo(index);
+      }
+      return layers;
+    }
+
+    private void clearLine() {
+      err.print("\r" + " ".repeat(110) + "\r"); // clear the bar's line for the result line
+      err.flush();
+    }
+
+    @Override
+    public void tuningStep(String stage, int epoch, int step, int steps, double loss) {
+      String key = stage + " " + epoch;
+      if (layers != null) { // one bar at a time on the line: the quantizing bar resumes later
+        layers.close();
+        layers = null;
+        clearLine();
+      }
+      if (tuning == null || !key.equals(tuningKey)) {
+        if (tuning != null) {
+          tuning.close();
         }
-        hessians.stepTo(done);
-        if (done == total) {
-          Progress.close(hessians, err);
-          hessians = null;
-        }
+        tuning = Progress.bar(err, "Tuning " + stage + " epoch " + epoch, steps, "steps");
+        tuningKey = key;
       }
+      tuning.stepTo(step);
+      tuning.setExtraMessage(String.format(Locale.ROOT, "loss %.5f", loss));
+    }
 
-      @Override
-      public void layerStarted(int layer, LinearGroup group, int index, int total) {
-        groupStart = System.nanoTime();
-        bar(index, total).setExtraMessage("layer " + layer + " " + group.key());
+    @Override
+    public void tuningEpoch(String stage, int epoch, int epochs, double train, double valid) {
+      if (tuning != null) {
+        tuning.close();
+        tuning = null;
       }
+      clearLine();
+      if (epoch == 0) {
+        out.printf(Locale.ROOT, "  tune %-22s before training        validation loss %.6f%n",
+            stage, valid);
+      } else {
+        out.printf(Locale.ROOT, "  tune %-22s epoch %d/%d train loss %.6f validation loss %.6f  "
+            + "%.1f s%n", stage, epoch, epochs, train, valid, (System.nanoTime() - epochStart) / 1e9);
+      }
+      epochStart = System.nanoTime();
+      out.flush();
+    }
 
-      @Override
-      public void layerFinished(LayerReport r, int index, int total, boolean resumed) {
-        ProgressBar b = bar(index, total);
-        b.stepTo(index + 1);
-        err.print("\r" + " ".repeat(110) + "\r"); // clear the bar's line for the result line
-        err.flush();
-        out.printf(Locale.ROOT, "  %-12s %-34s relative proxy loss %.6f  %s%n", r.name(),
-            r.shape().describe(), r.relativeProxyLoss(), resumed ? "(saved before, resumed)"
-                : String.format(Locale.ROOT, "%.2f s", (System.nanoTime() - groupStart) / 1e9));
-        out.flush();
-        if (index + 1 == total) {
-          Progress.close(b, err);
-          layers = null;
-        }
-      }
-
-      ProgressBar bar(int index, int total) {
-        if (layers == null) {
-          layers = Progress.bar(err, "Quantizing", total, "groups");
-          layers.stepTo(index);
-        }
-        return layers;
-      }
-
-      @Override
-      public void info(String message) {
-        err.println(message);
-        err.flush();
-      }
-    };
-    return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(listener));
+    @Override
+    public void info(String message) {
+      clearLine();
+      err.println(message);
+      err.flush();
+    }
   }
 }

@@ -72,15 +72,28 @@ public final class BlockwiseTuner implements BlockTuner {
       throw new IllegalStateException("layer " + layer + " comes after layer " + xLayer);
     }
     while (xLayer < layer || y == null) {
-      TorchLlama.Block fp = TorchLlama.Block.fromSource(src, xLayer, ScalarType.Float);
-      Tensor out = run(fp, x);
+      Tensor out;
+      try (PointerScope scope = new PointerScope()) {
+        TorchLlama.Block fp = TorchLlama.Block.fromSource(src, xLayer, ScalarType.Float);
+        out = run(fp, x);
+        out.retainReference(); // outlives the scope; released when replaced
+      }
       if (xLayer < layer) {
+        release(x);
+        release(y);
         x = out;
         xLayer++;
         y = null; // the targets of the new layer are computed next
       } else {
         y = out;
       }
+    }
+  }
+
+  /** Frees a tensor now rather than at some later garbage collection. */
+  private static void release(Tensor t) {
+    if (t != null) {
+      t.releaseReference();
     }
   }
 
@@ -92,9 +105,16 @@ public final class BlockwiseTuner implements BlockTuner {
     try (NoGradGuard ng = new NoGradGuard()) {
       for (int i = 0; i < parts.length; i++) {
         long from = (long) i * opt.batch();
-        parts[i] = b.forward(in.narrow(0, from, Math.min(opt.batch(), n - from)), rope);
+        try (PointerScope scope = new PointerScope()) { // the batch's temporaries go at once
+          parts[i] = b.forward(in.narrow(0, from, Math.min(opt.batch(), n - from)), rope);
+          parts[i].retainReference();
+        }
       }
-      return torch.cat(new TensorVector(parts), 0);
+      Tensor out = torch.cat(new TensorVector(parts), 0);
+      for (Tensor p : parts) {
+        p.releaseReference();
+      }
+      return out;
     }
   }
 
@@ -102,6 +122,14 @@ public final class BlockwiseTuner implements BlockTuner {
   public void tune(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
     long start = System.nanoTime();
     advanceTo(state.layer());
+    // Everything of this tuning (block copy, optimiser, snapshots) is freed when it ends.
+    try (PointerScope scope = new PointerScope()) {
+      tuneBlock(state, justQuantized, listener);
+    }
+    seconds += (System.nanoTime() - start) / 1e9;
+  }
+
+  private void tuneBlock(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
     TorchLlama.Block block = TorchLlama.Block.fromState(state, ScalarType.Float);
     TorchLlama.Rope rope = new TorchLlama.Rope(state.config(), ScalarType.Float);
     Trainer t = new Trainer(block.params(), opt.settings(state.layer() * 4L + justQuantized.ordinal()));
@@ -115,9 +143,6 @@ public final class BlockwiseTuner implements BlockTuner {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    try (PointerScope scope = new PointerScope()) {
-      block.writeBack(state);
-    }
-    seconds += (System.nanoTime() - start) / 1e9;
+    block.writeBack(state);
   }
 }

@@ -1,0 +1,119 @@
+package io.github.quipsharp.cli;
+
+import io.github.quipsharp.CalibrationSplit;
+import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.finetune.EndToEndTuner;
+import io.github.quipsharp.finetune.FineTuneOptions;
+import io.github.quipsharp.finetune.FineTuning;
+import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.tokenizer.Tokenizer;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** finetune: end-to-end fine-tuning of an existing quantized checkpoint. */
+@Command(
+    name = "finetune",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Fine-tunes a quantized checkpoint end to end over libtorch (QuIP# §6.3): the sign vectors,",
+      "the norms and the head (untied from the embedding) learn to match the fp model's next-token",
+      "distribution on calibration text; the codes stay exactly as they are. After every epoch",
+      "the best state so far is written to --out and the training state under --out/.finetune,",
+      "so an interrupted run continues with --resume. --out may be the checkpoint itself."
+    })
+final class FinetuneCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--checkpoint", required = true,
+      description = "The quantized checkpoint folder (from quantize).")
+  Path checkpoint;
+
+  @Option(names = "--model",
+      description = "The fp model it was quantized from (default: the one its config.json names).")
+  Path model;
+
+  @Option(names = "--calibration", required = true,
+      description = "UTF-8 text file; its first --calibration-fraction of tokens are trained and "
+          + "validated on.")
+  Path calibration;
+
+  @Option(names = "--out", required = true,
+      description = "Output folder: new or empty, the checkpoint's own folder (in place), or an "
+          + "interrupted run's folder with --resume.")
+  Path out;
+
+  @Option(names = "--tokenizer",
+      description = "Tokenizer file (default: the checkpoint's, else the model's).")
+  Path tokenizer;
+
+  @Option(names = "--ctx", defaultValue = "256",
+      description = "Tokens per window (default: ${DEFAULT-VALUE}).")
+  int ctx;
+
+  @Option(names = "--calibration-fraction", defaultValue = "0.75",
+      description = "Fraction of the text's tokens used; `ppl --heldout` evaluates the rest "
+          + "(default: ${DEFAULT-VALUE}).")
+  double fraction;
+
+  @Option(names = "--seed", defaultValue = "0",
+      description = "Seed of the window order (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--resume", description = "Continue an interrupted fine-tuning in --out.")
+  boolean resume;
+
+  @Option(names = "--threads",
+      description = "libtorch threads (default: 1 for models narrower than 1024, else all).")
+  Integer threads;
+
+  @CommandLine.Mixin FineTuneFlags ft;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    if (!QuantizedCheckpoint.isCheckpoint(checkpoint)) {
+      throw new IllegalArgumentException("--checkpoint " + checkpoint + " is not a quantized "
+          + "checkpoint folder (no config.json with quip_params)");
+    }
+    Path fp = model;
+    if (fp == null) {
+      String recorded = ModelSource.readJson(checkpoint.resolve("config.json")).path("quipsharp")
+          .path("source_model").asText("");
+      if (recorded.isEmpty() || !Files.exists(Paths.get(recorded))) {
+        throw new IllegalArgumentException("the checkpoint does not name an fp model that exists ("
+            + (recorded.isEmpty() ? "none recorded" : recorded) + "); pass --model PATH");
+      }
+      fp = Paths.get(recorded);
+    }
+    Tokenizer tok = TextInput.tokenizer(fp, tokenizer != null ? tokenizer : tokenizerOf(checkpoint));
+    int[] all = TextInput.tokens(tok, calibration, "calibration file");
+    int[] cal = CalibrationSplit.calibration(all, fraction);
+    FineTuning.setThreads(threads);
+    FineTuneOptions opt = ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume);
+    out.printf(Locale.ROOT, "fine-tune %s against %s on %d tokens of %s (lr %.3g, SU/SV %.3g, "
+        + "%d epochs, batch %d)%n", checkpoint, fp, cal.length, calibration, opt.lr(), opt.signLr(),
+        opt.epochs(), opt.batch());
+    out.flush();
+    EndToEndTuner.Report r = EndToEndTuner.tune(checkpoint, fp, cal, ctx, this.out,
+        opt, new QuantizeCommand.CliProgress(out, err));
+    out.printf(Locale.ROOT, "end-to-end fine-tuning: %s in %.1f s; wrote %s%n",
+        EndToEndTuner.describe(r), r.seconds(), this.out);
+    return 0;
+  }
+
+  private static Path tokenizerOf(Path checkpoint) {
+    try {
+      return Tokenizer.locate(checkpoint);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+}
