@@ -142,6 +142,9 @@ public final class BlockwiseTuner implements BlockTuner {
       t.run(stage, windows.train(), windows.valid(), mse, listener, null);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } catch (FineTuneException e) {
+      throw new FineTuneException(e.getMessage() + ". Quantization stopped; run it again with a "
+          + "lower --ft-lr in a new --out (another learning rate cannot --resume this run)", e);
     }
     block.writeBack(state);
   }

@@ -46,7 +46,7 @@ public final class EndToEndTuner {
 
   /** What a run did. */
   public record Report(int epochs, int bestEpoch, double initialValidLoss, double bestValidLoss,
-      List<Trainer.Epoch> history, double seconds, boolean stoppedEarly, boolean resumed) {}
+      List<TuningEpoch> history, double seconds, boolean stoppedEarly, boolean resumed) {}
 
   /**
    * Tunes {@code checkpoint} against the fp model {@code fpModel} on {@code calibration} tokens
@@ -205,7 +205,7 @@ public final class EndToEndTuner {
     o.put("best_epoch", t.bestEpoch());
     o.put("best_valid_loss", t.bestValid());
     ArrayNode h = o.putArray("history");
-    for (Trainer.Epoch e : t.history()) {
+    for (TuningEpoch e : t.history()) {
       ObjectNode x = h.addObject();
       x.put("epoch", e.epoch());
       if (Double.isFinite(e.train())) {

@@ -77,8 +77,6 @@ final class Trainer {
     void epochEnded(Trainer t) throws IOException;
   }
 
-  /** One epoch's record: epoch 0 is the state before training (train loss NaN). */
-  record Epoch(int epoch, double train, double valid, double seconds) {}
 
   private final List<TorchLlama.Param> params;
   private final Settings settings;
@@ -88,7 +86,7 @@ final class Trainer {
   private int bestEpoch;
   private double bestValid = Double.POSITIVE_INFINITY;
   private int bad;
-  private final List<Epoch> history = new ArrayList<>();
+  private final List<TuningEpoch> history = new ArrayList<>();
 
   Trainer(List<TorchLlama.Param> params, Settings settings) {
     this.params = List.copyOf(params);
@@ -113,7 +111,7 @@ final class Trainer {
     return settings;
   }
 
-  List<Epoch> history() {
+  List<TuningEpoch> history() {
     return List.copyOf(history);
   }
 
@@ -150,7 +148,7 @@ final class Trainer {
       checkFinite(stage, v0, "validation loss before training");
       bestValid = v0;
       best = snapshot();
-      history.add(new Epoch(0, Double.NaN, v0, 0));
+      history.add(new TuningEpoch(0, Double.NaN, v0, 0));
       listener.tuningEpoch(stage, 0, settings.epochs(), Double.NaN, v0);
     }
     int steps = (train.length + settings.batch() - 1) / settings.batch();
@@ -196,7 +194,7 @@ final class Trainer {
         bad++;
       }
       double train1 = sum / train.length;
-      history.add(new Epoch(epoch, train1, v, (System.nanoTime() - start) / 1e9));
+      history.add(new TuningEpoch(epoch, train1, v, (System.nanoTime() - start) / 1e9));
       listener.tuningEpoch(stage, epoch, settings.epochs(), train1, v);
       if (hook != null) {
         hook.epochEnded(this);
@@ -297,7 +295,7 @@ final class Trainer {
     o.put("bad_epochs", bad);
     o.set("settings", settings.toJson());
     ArrayNode h = o.putArray("history");
-    for (Epoch e : history) {
+    for (TuningEpoch e : history) {
       ObjectNode x = h.addObject();
       x.put("epoch", e.epoch());
       if (Double.isFinite(e.train())) {
@@ -328,7 +326,7 @@ final class Trainer {
     bad = o.path("bad_epochs").asInt();
     history.clear();
     for (JsonNode x : o.path("history")) {
-      history.add(new Epoch(x.path("epoch").asInt(), x.path("train_loss").asDouble(Double.NaN),
+      history.add(new TuningEpoch(x.path("epoch").asInt(), x.path("train_loss").asDouble(Double.NaN),
           x.path("valid_loss").asDouble(), x.path("seconds").asDouble()));
     }
   }

@@ -145,6 +145,47 @@ class FineTuneStoriesTest {
   }
 
   @Test
+  void interruptedBlockwiseQuantizationResumesToTheSameCheckpoint() throws Exception {
+    FineTuneOptions opt = FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withWindows(24);
+    Path whole = tmp.resolve("whole");
+    ModelQuantizer.quantize(model, calibration, CFG, whole,
+        new ModelQuantizer.Options(CTX, 24, false, null, new BlockwiseTuner(opt)));
+    Path cut = tmp.resolve("cut");
+    ProgressListener stopInLayer2 = new ProgressListener() {
+      @Override
+      public void tuningStep(String stage, int epoch, int step, int steps, double loss) {
+        if (stage.equals("layer 2 after o")) {
+          throw new IllegalStateException("interrupted");
+        }
+      }
+    };
+    assertThrows(IllegalStateException.class, () -> ModelQuantizer.quantize(model, calibration,
+        CFG, cut, new ModelQuantizer.Options(CTX, 24, false, stopInLayer2, new BlockwiseTuner(opt))));
+    assertTrue(Files.exists(cut.resolve(".partial/layers/1_norms.safetensors")), "layer 1 is saved");
+    assertFalse(Files.exists(cut.resolve(".partial/layers/2_norms.safetensors")));
+    // Resuming with other fine-tuning settings is refused; with the same ones it finishes.
+    IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+        () -> ModelQuantizer.quantize(model, calibration, CFG, cut, new ModelQuantizer.Options(CTX,
+            24, true, null, new BlockwiseTuner(opt.withEpochs(2)))));
+    assertTrue(other.getMessage().contains("other settings"), other.getMessage());
+    ModelQuantizer.quantize(model, calibration, CFG, cut,
+        new ModelQuantizer.Options(CTX, 24, true, null, new BlockwiseTuner(opt)));
+    assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
+        Files.readAllBytes(cut.resolve("model.safetensors")), "resumed run differs");
+  }
+
+  @Test
+  void blockwiseNanLossStopsTheRunWithAMessage() throws Exception {
+    Path out = tmp.resolve("nan");
+    FineTuneException e = assertThrows(FineTuneException.class, () -> ModelQuantizer.quantize(
+        model, calibration, CFG, out, new ModelQuantizer.Options(CTX, 24, false, null,
+            new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withWindows(24)
+                .withLearningRates(1e8, 1e9)))));
+    assertTrue(e.getMessage().contains("layer 0 after qkv"), e.getMessage());
+    assertFalse(Files.exists(out.resolve("model.safetensors")), "no checkpoint from a failed run");
+  }
+
+  @Test
   void interruptedEndToEndResumesToTheSameCheckpoint() throws Exception {
     FineTuneOptions opt = E2E.withEpochs(3);
     Path whole = tmp.resolve("whole");
