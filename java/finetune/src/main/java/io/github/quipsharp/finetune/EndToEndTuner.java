@@ -2,7 +2,6 @@ package io.github.quipsharp.finetune;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.LlamaModel;
@@ -204,16 +203,7 @@ public final class EndToEndTuner {
     o.put("epochs_done", t.epochsDone());
     o.put("best_epoch", t.bestEpoch());
     o.put("best_valid_loss", t.bestValid());
-    ArrayNode h = o.putArray("history");
-    for (TuningEpoch e : t.history()) {
-      ObjectNode x = h.addObject();
-      x.put("epoch", e.epoch());
-      if (Double.isFinite(e.train())) {
-        x.put("train_loss", e.train());
-      }
-      x.put("valid_loss", e.valid());
-      x.put("seconds", e.seconds());
-    }
+    o.set("history", t.historyJson());
     return o;
   }
 

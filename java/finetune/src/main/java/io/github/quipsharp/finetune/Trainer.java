@@ -294,7 +294,13 @@ final class Trainer {
     o.put("best_valid", bestValid);
     o.put("bad_epochs", bad);
     o.set("settings", settings.toJson());
-    ArrayNode h = o.putArray("history");
+    o.set("history", historyJson());
+    AtomicFiles.write(dir.resolve("state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
+  }
+
+  /** The epochs so far as a JSON array (epoch, train_loss except for epoch 0, valid_loss, seconds). */
+  ArrayNode historyJson() {
+    ArrayNode h = JSON.createArrayNode();
     for (TuningEpoch e : history) {
       ObjectNode x = h.addObject();
       x.put("epoch", e.epoch());
@@ -304,7 +310,7 @@ final class Trainer {
       x.put("valid_loss", e.valid());
       x.put("seconds", e.seconds());
     }
-    AtomicFiles.write(dir.resolve("state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
+    return h;
   }
 
   /** Loads a state written by {@link #save} by a trainer with the same parameters and settings. */

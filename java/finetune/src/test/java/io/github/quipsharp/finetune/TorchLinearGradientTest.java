@@ -45,14 +45,8 @@ class TorchLinearGradientTest {
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
     SplittableRandom r = new SplittableRandom(11);
     int batch = 3;
-    double[] xv = new double[batch * cols];
-    double[] wv = new double[batch * rows];
-    for (int i = 0; i < xv.length; i++) {
-      xv[i] = r.nextGaussian();
-    }
-    for (int i = 0; i < wv.length; i++) {
-      wv[i] = r.nextGaussian();
-    }
+    double[] xv = gaussian(r, batch * cols);
+    double[] wv = gaussian(r, batch * rows);
     Tensor x = Torch.ofDoubles(xv, batch, cols);
     x.set_requires_grad(true);
     Tensor weights = Torch.ofDoubles(wv, batch, rows);
@@ -78,6 +72,14 @@ class TorchLinearGradientTest {
     }
     System.out.printf("%d-bit: autograd vs finite differences max rel error %.3g%n", bits, worst);
     assertTrue(worst < 1e-7, "gradient error " + worst);
+  }
+
+  static double[] gaussian(SplittableRandom r, int n) {
+    double[] v = new double[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = r.nextGaussian();
+    }
+    return v;
   }
 
   private static double loss(TorchLinear lin, Tensor p, double[] base, int i, double value, Tensor x,
@@ -106,11 +108,7 @@ class TorchLinearGradientTest {
     }
     float[] rowFuse = g.rowFuse(new int[] {16, 24});
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
-    SplittableRandom r = new SplittableRandom(5);
-    double[] x = new double[cols];
-    for (int i = 0; i < cols; i++) {
-      x[i] = r.nextGaussian();
-    }
+    double[] x = gaussian(new SplittableRandom(5), cols);
     double[] got = Torch.doubles(lin.forward(Torch.ofDoubles(x, 1, cols)));
     double err = 0;
     double scale = 0;
