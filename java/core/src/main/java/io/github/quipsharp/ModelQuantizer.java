@@ -28,7 +28,8 @@ import java.util.Map;
  * identical to an uninterrupted run; the checkpoint appears only when complete.
  */
 public final class ModelQuantizer {
-  static final String PARTIAL = ".partial";
+  /** The folder under {@code out} that holds an unfinished run (run.json, hessians/, layers/). */
+  public static final String PARTIAL = ".partial";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private ModelQuantizer() {}
@@ -140,15 +141,7 @@ public final class ModelQuantizer {
     }
 
     ObjectNode settings() {
-      ObjectNode s = JSON.createObjectNode();
-      s.put("model", src.path().toAbsolutePath().normalize().toString());
-      s.put("model_format", src.format());
-      s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
-      s.put("ctx", opt.ctx());
-      s.put("windows", windows);
-      s.put("calibration_tokens", calibration.length);
-      s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
-      return s;
+      return ModelQuantizer.settings(src, cfg, opt.ctx(), windows, calibration);
     }
 
     void prepareOutput(ObjectNode settings) throws IOException {
@@ -184,11 +177,11 @@ public final class ModelQuantizer {
     }
 
     Path hessianPath(int layer, LinearGroup g) {
-      return partial.resolve("hessians").resolve(layer + "_" + g.key() + ".safetensors");
+      return ModelQuantizer.hessianPath(partial, layer, g);
     }
 
     Path shardPath(int layer, LinearGroup g) {
-      return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
+      return ModelQuantizer.shardPath(partial, layer, g);
     }
 
     /** §1.2 on the fp model, in layer chunks whose accumulators fit a 2 GiB budget. */
@@ -240,94 +233,159 @@ public final class ModelQuantizer {
     }
 
     void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
-      Files.createDirectories(file.getParent());
-      ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
-      b.asDoubleBuffer().put(h.sum());
-      try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
-        w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
-        w.commit();
-      }
+      ModelQuantizer.writeHessian(file, h);
     }
 
     LlamaModel.HessianSum readHessian(int layer, LinearGroup g) {
-      Path file = hessianPath(layer, g);
-      try (SafetensorsFile f = SafetensorsFile.open(file)) {
-        int n = Math.toIntExact(f.info("sum").dim(0));
-        double[] sum = new double[Checks.product(n, n, "hessian")];
-        f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
-        long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
-        return new LlamaModel.HessianSum(n, sum, tokens);
-      }
+      return ModelQuantizer.readHessian(hessianPath(layer, g));
     }
 
     void quantizeGroup(int layer, LinearGroup g, Path shard) throws IOException {
-      String[] members = g.members();
-      int cols = 0;
-      int rows = 0;
-      float[][] ws = new float[members.length][];
-      int[] memberRows = new int[members.length];
-      for (int i = 0; i < members.length; i++) {
-        Tensor t = src.tensor("model.layers." + layer + "." + members[i] + ".weight");
-        memberRows[i] = Math.toIntExact(t.shape()[0]);
-        cols = Math.toIntExact(t.shape()[1]);
-        rows += memberRows[i];
-        ws[i] = t.toFloats(); // one layer group at a time lives in the heap
+      ModelQuantizer.quantizeGroup(src, layer, g, readHessian(layer, g), cfg, shard);
+    }
+  }
+
+  /**
+   * The settings a run records in {@code run.json} and in the checkpoint's config (a resumed run
+   * must have the same): model, format, quantization config, ctx, windows and the calibration's
+   * length and hash.
+   */
+  public static ObjectNode settings(ModelSource src, QuantConfig cfg, int ctx, int windows,
+      int[] calibration) {
+    ObjectNode s = JSON.createObjectNode();
+    s.put("model", src.path().toAbsolutePath().normalize().toString());
+    s.put("model_format", src.format());
+    s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
+    s.put("ctx", ctx);
+    s.put("windows", windows);
+    s.put("calibration_tokens", calibration.length);
+    s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
+    return s;
+  }
+
+  /** Where a run keeps the Hessian sum of one layer group under its {@link #PARTIAL} folder. */
+  public static Path hessianPath(Path partial, int layer, LinearGroup g) {
+    return partial.resolve("hessians").resolve(layer + "_" + g.key() + ".safetensors");
+  }
+
+  /** Where a run keeps the quantized shard of one layer group under its {@link #PARTIAL} folder. */
+  public static Path shardPath(Path partial, int layer, LinearGroup g) {
+    return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
+  }
+
+  /** Writes Σ x xᵀ and its token count as one F64 safetensors file (the run's Hessian format). */
+  public static void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
+    Files.createDirectories(file.getParent());
+    ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asDoubleBuffer().put(h.sum());
+    try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
+      w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
+      w.commit();
+    }
+  }
+
+  /** Reads a file written by {@link #writeHessian}. */
+  public static LlamaModel.HessianSum readHessian(Path file) {
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      int n = Math.toIntExact(f.info("sum").dim(0));
+      double[] sum = new double[Checks.product(n, n, "hessian")];
+      f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
+      long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
+      return new LlamaModel.HessianSum(n, sum, tokens);
+    }
+  }
+
+  /**
+   * Quantizes one layer group of {@code src} with its Hessian sum (§1.4: members divided by their
+   * RMS and stacked, the group's own seed from {@link #groupSeed}) and writes its shard; returns its
+   * report. The same inputs give the same shard bytes.
+   */
+  public static LayerReport quantizeGroup(ModelSource src, int layer, LinearGroup g,
+      LlamaModel.HessianSum hs, QuantConfig cfg, Path shard) throws IOException {
+    String[] members = g.members();
+    int cols = 0;
+    int rows = 0;
+    float[][] ws = new float[members.length][];
+    int[] memberRows = new int[members.length];
+    for (int i = 0; i < members.length; i++) {
+      Tensor t = src.tensor("model.layers." + layer + "." + members[i] + ".weight");
+      memberRows[i] = Math.toIntExact(t.shape()[0]);
+      cols = Math.toIntExact(t.shape()[1]);
+      rows += memberRows[i];
+      ws[i] = t.toFloats(); // one layer group at a time lives in the heap
+    }
+    // §1.4 step 1: each member divided by its RMS, then stacked.
+    float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
+    float[] original = new float[stacked.length];
+    float[] rms = new float[members.length];
+    int offset = 0;
+    for (int i = 0; i < members.length; i++) {
+      double ss = 0;
+      for (float v : ws[i]) {
+        ss += (double) v * v;
       }
-      // §1.4 step 1: each member divided by its RMS, then stacked.
-      float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
-      float[] original = new float[stacked.length];
-      float[] rms = new float[members.length];
-      int offset = 0;
-      for (int i = 0; i < members.length; i++) {
-        double ss = 0;
-        for (float v : ws[i]) {
-          ss += (double) v * v;
-        }
-        double r = Math.sqrt(ss / ws[i].length);
-        rms[i] = (float) (r > 0 ? r : 1.0);
-        for (int j = 0; j < ws[i].length; j++) {
-          stacked[offset + j] = ws[i][j] / rms[i];
-          original[offset + j] = ws[i][j];
-        }
-        offset += ws[i].length;
+      double r = Math.sqrt(ss / ws[i].length);
+      rms[i] = (float) (r > 0 ? r : 1.0);
+      for (int j = 0; j < ws[i].length; j++) {
+        stacked[offset + j] = ws[i][j] / rms[i];
+        original[offset + j] = ws[i][j];
       }
-      LlamaModel.HessianSum hs = readHessian(layer, g);
-      float[] h = hs.mean();
-      if (h == null) {
-        throw new IllegalStateException("layer " + layer + " " + g.key() + ": no calibration token "
-            + "reached this layer");
+      offset += ws[i].length;
+    }
+    float[] h = hs.mean();
+    if (h == null) {
+      throw new IllegalStateException("layer " + layer + " " + g.key() + ": no calibration token "
+          + "reached this layer");
+    }
+    long seed = groupSeed(cfg.seed(), layer, g);
+    QuantConfig gc = cfg.toBuilder().seed(seed).build();
+    try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
+      // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
+      float[] sv = q.signsOut();
+      boolean fused = members.length > 1;
+      for (int i = 0; i < sv.length; i++) {
+        sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
       }
-      long seed = groupSeed(cfg.seed(), layer, g);
-      QuantConfig gc = cfg.toBuilder().seed(seed).build();
-      try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
-        // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
-        float[] sv = q.signsOut();
-        boolean fused = members.length > 1;
-        for (int i = 0; i < sv.length; i++) {
-          sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
-        }
-        float[] su = q.signsIn();
-        float[] fuse = fused ? rms : new float[] {1.0f};
-        // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
-        double rel;
-        try (QuantizedLinear stored = QuantizedCheckpoint.storedLinear(rows, cols, gc, q.codes(), su, sv)) {
-          float[] dec = stored.decode();
-          int r0 = 0;
-          for (int i = 0; i < members.length; i++) {
-            float f = QuantizedCheckpoint.roundF16(fuse[i]);
-            for (int j = r0 * cols; j < (r0 + memberRows[i]) * cols; j++) {
-              dec[j] *= f;
-            }
-            r0 += memberRows[i];
+      float[] su = q.signsIn();
+      float[] fuse = fused ? rms : new float[] {1.0f};
+      // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
+      double rel;
+      try (QuantizedLinear stored = QuantizedCheckpoint.storedLinear(rows, cols, gc, q.codes(), su, sv)) {
+        float[] dec = stored.decode();
+        int r0 = 0;
+        for (int i = 0; i < members.length; i++) {
+          float f = QuantizedCheckpoint.roundF16(fuse[i]);
+          for (int j = r0 * cols; j < (r0 + memberRows[i]) * cols; j++) {
+            dec[j] *= f;
           }
-          double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
-          double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
-          rel = norm > 0 ? loss / norm : 0;
+          r0 += memberRows[i];
         }
-        LayerReport report = new LayerReport(layer, g, q.shape(), seed, rel);
-        QuantizedCheckpoint.writeShard(shard, q, su, sv, fused ? rms : null, report);
+        double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
+        double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
+        rel = norm > 0 ? loss / norm : 0;
+      }
+      LayerReport report = new LayerReport(layer, g, q.shape(), seed, rel);
+      QuantizedCheckpoint.writeShard(shard, q, su, sv, fused ? rms : null, report);
+      return report;
+    }
+  }
+
+  /**
+   * Writes the checkpoint folder {@code out} from the finished shards of every layer group under
+   * {@code partial} (the last step of {@link #quantize}; config.json is written last). Returns the
+   * shards' reports.
+   */
+  public static QuantizationInfo assemble(ModelSource src, QuantConfig cfg, ObjectNode settings,
+      Path partial, Path out) throws IOException {
+    List<LayerReport> reports = new ArrayList<>();
+    for (int l = 0; l < src.config().layers(); l++) {
+      for (LinearGroup g : LinearGroup.values()) {
+        reports.add(QuantizedCheckpoint.readShardReport(shardPath(partial, l, g), l, g, cfg));
       }
     }
+    QuantizationInfo info = new QuantizationInfo(cfg, reports);
+    QuantizedCheckpoint.assemble(src, info, settings, partial, out);
+    return info;
   }
 
   static void deleteTree(Path dir) throws IOException {
