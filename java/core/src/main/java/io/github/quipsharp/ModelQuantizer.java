@@ -388,7 +388,8 @@ public final class ModelQuantizer {
     return info;
   }
 
-  static void deleteTree(Path dir) throws IOException {
+  /** Deletes a local folder and everything in it (nothing if absent). */
+  public static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }
