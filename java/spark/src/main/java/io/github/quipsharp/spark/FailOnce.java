@@ -2,11 +2,15 @@ package io.github.quipsharp.spark;
 
 import io.github.quipsharp.LinearGroup;
 import java.io.Serializable;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 
 /**
- * Fault injection for tests ({@code --fail-once TASK}): the first attempt of the named task throws,
- * and Spark's retry must then give the same result as a clean run. TASK is {@code hessian:<layer>}
+ * Fault injection for tests ({@code --fail-once TASK}): the first attempt of the named task fails,
+ * and Spark's retry must then give the same result as a clean run. In local mode (the executor is
+ * the driver's JVM) the task throws; in an executor JVM of its own (local-cluster, a real cluster)
+ * the task halts that JVM at once, as {@code kill -9} would: no shutdown hook, no cleanup, its
+ * persisted partitions lost. TASK is {@code hessian:<layer>}
  * (the Phase A task of that layer on window chunk 0) or {@code quantize:<layer>.<group>} with group
  * qkv, o, up or down; layers count from 0.
  */
@@ -54,10 +58,15 @@ record FailOnce(String task) implements Serializable {
     return "quantize:" + layer + "." + g.key();
   }
 
-  /** Throws in the first attempt of the task named {@code name}. */
+  /** Fails the first attempt of the task named {@code name}. */
   void check(String name) {
     TaskContext ctx = TaskContext.get();
     if (task != null && task.equals(name) && ctx != null && ctx.attemptNumber() == 0) {
+      SparkEnv env = SparkEnv.get();
+      if (env != null && !"driver".equals(env.executorId())) {
+        System.err.println("--fail-once " + name + ": halting executor " + env.executorId());
+        Runtime.getRuntime().halt(137);
+      }
       throw new IllegalStateException("injected failure of the first attempt of " + name
           + " (--fail-once)");
     }

@@ -71,7 +71,8 @@ final class QuantizeCommand implements Callable<Integer> {
 
   @Option(names = "--fail-once", paramLabel = "TASK",
       description = "Tests: the first attempt of TASK fails (hessian:<layer> or "
-          + "quantize:<layer>.<qkv|o|up|down>, layers from 0).")
+          + "quantize:<layer>.<qkv|o|up|down>, layers from 0): it throws in local mode and halts "
+          + "its executor JVM where executors have their own (local-cluster, a cluster).")
   String failOnce;
 
   /** Set by tests: keep out/.partial after the checkpoint is written. */
