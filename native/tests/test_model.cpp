@@ -153,13 +153,8 @@ void set(qs_model* m, int32_t kind, int32_t layer, const std::vector<double>& v,
   CHECK_OK(qs_model_set_tensor(m, kind, layer, QS_DTYPE_F32, f.data(), f.size(), store));
 }
 
-qs_model* build(const Weights& w, int32_t store) {
-  qs_model* m = qs_model_create(&w.cfg);
-  CHECK(m != nullptr);
-  set(m, QS_TENSOR_EMBED, 0, w.embed, store);
-  set(m, QS_TENSOR_FINAL_NORM, 0, w.final_norm, store);
-  if (!w.cfg.tied_embeddings) set(m, QS_TENSOR_LM_HEAD, 0, w.lm_head, store);
-  for (int l = 0; l < w.cfg.n_layers; ++l) {
+// The nine tensors of layer l.
+void set_layer(qs_model* m, const Weights& w, int l, int32_t store) {
     const Weights::Layer& L = w.layers[l];
     set(m, QS_TENSOR_ATTN_NORM, l, L.attn_norm, store);
     set(m, QS_TENSOR_FFN_NORM, l, L.ffn_norm, store);
@@ -170,7 +165,15 @@ qs_model* build(const Weights& w, int32_t store) {
     set(m, QS_TENSOR_W_GATE, l, L.gate, store);
     set(m, QS_TENSOR_W_UP, l, L.up, store);
     set(m, QS_TENSOR_W_DOWN, l, L.down, store);
-  }
+}
+
+qs_model* build(const Weights& w, int32_t store) {
+  qs_model* m = qs_model_create(&w.cfg);
+  CHECK(m != nullptr);
+  set(m, QS_TENSOR_EMBED, 0, w.embed, store);
+  set(m, QS_TENSOR_FINAL_NORM, 0, w.final_norm, store);
+  if (!w.cfg.tied_embeddings) set(m, QS_TENSOR_LM_HEAD, 0, w.lm_head, store);
+  for (int l = 0; l < w.cfg.n_layers; ++l) set_layer(m, w, l, store);
   return m;
 }
 
@@ -379,16 +382,7 @@ void test_layer_by_layer(int32_t store) {
   qs_model_free(first);
   for (int l = 0; l < c.n_layers; ++l) {
     qs_model* one = qs_model_create(&c);  // only layer l is set
-    const Weights::Layer& L = w.layers[l];
-    set(one, QS_TENSOR_ATTN_NORM, l, L.attn_norm, store);
-    set(one, QS_TENSOR_FFN_NORM, l, L.ffn_norm, store);
-    set(one, QS_TENSOR_WQ, l, L.wq, store);
-    set(one, QS_TENSOR_WK, l, L.wk, store);
-    set(one, QS_TENSOR_WV, l, L.wv, store);
-    set(one, QS_TENSOR_WO, l, L.wo, store);
-    set(one, QS_TENSOR_W_GATE, l, L.gate, store);
-    set(one, QS_TENSOR_W_UP, l, L.up, store);
-    set(one, QS_TENSOR_W_DOWN, l, L.down, store);
+    set_layer(one, w, l, store);
     if (l + 1 < c.n_layers) {
       CHECK_STATUS(qs_model_layer_forward(one, l + 1, hidden[0].data(), T, hidden[0].data()),
                    QS_ERR_INVALID_ARGUMENT);

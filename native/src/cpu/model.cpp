@@ -212,6 +212,12 @@ void accumulate_hessian(HessianSum& h, const float* x, int64_t count, int64_t n)
   h.tokens += count;
 }
 
+void require_tokens(const qs_model& m, const int32_t* tokens, int64_t count) {
+  for (int64_t t = 0; t < count; ++t)
+    require(tokens[t] >= 0 && tokens[t] < m.cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
+            " is outside the vocabulary [0, ", m.cfg.vocab_size, ")");
+}
+
 void require_layer_complete(const qs_model& m, size_t l) {
   const Layer& L = m.layers[l];
   auto need = [&](bool ok, const char* what) {
@@ -569,9 +575,7 @@ extern "C" int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int6
     require(start_pos >= 0 && start_pos <= model->cache_len, "start_pos = ", start_pos,
             " must be in [0, ", model->cache_len, "] (the positions already in the KV cache)");
     require(start_pos <= INT32_MAX - count, "start_pos + count is too large");
-    for (int64_t t = 0; t < count; ++t)
-      require(tokens[t] >= 0 && tokens[t] < model->cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
-              " is outside the vocabulary [0, ", model->cfg.vocab_size, ")");
+    require_tokens(*model, tokens, count);
     require_complete(*model);
     forward(*model, tokens, count, start_pos, logits, all_logits != 0);
   });
@@ -586,9 +590,7 @@ extern "C" int32_t qs_model_embed(qs_model* model, const int32_t* tokens, int64_
     require(count > 0, "count = ", count, " must be positive");
     require_not_null(tokens, "tokens");
     require_not_null(hidden, "hidden");
-    for (int64_t t = 0; t < count; ++t)
-      require(tokens[t] >= 0 && tokens[t] < model->cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
-              " is outside the vocabulary [0, ", model->cfg.vocab_size, ")");
+    require_tokens(*model, tokens, count);
     require(model->embed.set(), "model is incomplete: tensor embed is not set");
     embed(*model, tokens, count, hidden);
   });

@@ -74,10 +74,18 @@ public final class LlamaModel implements AutoCloseable {
    * the file's precision, with bf16 stored as F32).
    */
   public static LlamaModel fromSource(ModelSource src, DType store) {
+    return fromSource(src, store, w -> true);
+  }
+
+  /** The weights of {@code src} that {@code which} accepts; the others stay unset. */
+  private static LlamaModel fromSource(ModelSource src, DType store,
+      java.util.function.Predicate<WeightSpec> which) {
     LlamaModel m = new LlamaModel(src.config());
     try {
       for (WeightSpec w : WeightSpec.all(src.config())) {
-        m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
+        if (which.test(w)) {
+          m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
+        }
       }
       m.source = src.path();
       return m;
@@ -99,19 +107,8 @@ public final class LlamaModel implements AutoCloseable {
       throw new IllegalArgumentException("layer = " + layer + " must be in [-1, "
           + src.config().layers() + ")");
     }
-    LlamaModel m = new LlamaModel(src.config());
-    try {
-      for (WeightSpec w : WeightSpec.all(src.config())) {
-        if ((embedding && w.role() == WeightSpec.Role.EMBED) || (layer >= 0 && w.layer() == layer)) {
-          m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
-        }
-      }
-      m.source = src.path();
-      return m;
-    } catch (RuntimeException e) {
-      m.close();
-      throw e;
-    }
+    return fromSource(src, store,
+        w -> (embedding && w.role() == WeightSpec.Role.EMBED) || (layer >= 0 && w.layer() == layer));
   }
 
   /** An empty model of this config (tensors set by the checkpoint reader). */

@@ -153,7 +153,7 @@ final class HessianPhase {
       if (collect && !f.exists(f.hessianDone(layer))) {
         for (LinearGroup g : LinearGroup.values()) {
           double[] sum = m.hessian(layer, g).sum();
-          f.write(f.partialSum(layer, g, in.chunk()), o -> o.write(littleEndian(sum, 0, sum.length)));
+          f.write(f.partialSum(layer, g, in.chunk()), o -> writeLittleEndian(o, sum, 0, sum.length));
         }
       }
       return new ChunkStates(in.chunk(), keep ? out : new float[0][]);
@@ -175,13 +175,19 @@ final class HessianPhase {
         acc[i] += d.get(i);
       }
     }
-    f.write(f.hessianBlock(layer, b.group(), b.block()), o -> o.write(littleEndian(acc, 0, len)));
+    f.write(f.hessianBlock(layer, b.group(), b.block()), o -> writeLittleEndian(o, acc, 0, len));
   }
 
-  static byte[] littleEndian(double[] v, int from, int to) {
-    ByteBuffer b = ByteBuffer.allocate((to - from) * 8).order(ByteOrder.LITTLE_ENDIAN);
-    b.asDoubleBuffer().put(v, from, to - from);
-    return b.array();
+  /** v[from, to) as little-endian float64, in 1 MiB pieces (a 28672² sum is 6.6 GB: no one buffer). */
+  static void writeLittleEndian(java.io.OutputStream o, double[] v, int from, int to) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = from; i < to; ) {
+      int k = Math.min(to - i, b.capacity() / 8);
+      b.clear();
+      b.asDoubleBuffer().put(v, i, k);
+      o.write(b.array(), 0, k * 8);
+      i += k;
+    }
   }
 
   /** The summed Hessian of one layer group, read back from its row blocks. */
@@ -213,7 +219,7 @@ final class HessianPhase {
     for (int b = 0, r = 0; r < n; b++, r += rows) {
       int from = r * n;
       int to = Math.min(n, r + rows) * n;
-      f.write(f.hessianBlock(layer, g, b), o -> o.write(littleEndian(h.sum(), from, to)));
+      f.write(f.hessianBlock(layer, g, b), o -> writeLittleEndian(o, h.sum(), from, to));
     }
   }
 

@@ -1,11 +1,9 @@
 package io.github.quipsharp.spark;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,33 +22,21 @@ import org.junit.jupiter.api.io.TempDir;
 class DriverKillIT {
   @TempDir Path tmp;
 
-  private static List<String> command(Stories s, Path out, String... extra) {
-    List<String> c = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dspark.ui.enabled=false", "-jar", System.getProperty("quipsharp.spark.jar")));
-    // local[1]: Phase B runs its 20 tasks one after the other, so the kill lands mid-phase.
+  // local[1]: Phase B runs its 20 tasks one after the other, so the kill lands mid-phase.
+  private static ProcessBuilder command(Stories s, Path out, String... extra) {
     List<String> args = new ArrayList<>(s.args(out, 3, extra));
     args.set(args.indexOf("local[2]"), "local[1]");
-    c.addAll(args);
-    return c;
-  }
-
-  private static String run(List<String> command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(240, TimeUnit.SECONDS), out);
-    assertEquals(0, p.exitValue(), out);
-    return out;
+    return Stories.jar(args);
   }
 
   @Test
   void killedDriverResumesToTheCleanCheckpoint() throws Exception {
     Stories s = Stories.load();
     Path clean = tmp.resolve("clean");
-    run(command(s, clean));
+    Stories.run(command(s, clean));
 
     Path killed = tmp.resolve("killed");
-    Process p = new ProcessBuilder(command(s, killed)).redirectErrorStream(true).start();
+    Process p = command(s, killed).start();
     StringBuilder seen = new StringBuilder();
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
@@ -72,7 +58,7 @@ class DriverKillIT {
     assertFalse(Files.exists(killed.resolve("config.json")), "the killed run finished");
     assertTrue(shards >= 1 && shards < 20, shards + " shards before the kill");
 
-    String resumed = run(command(s, killed, "--resume"));
+    String resumed = Stories.run(command(s, killed, "--resume"));
     assertTrue(resumed.contains("resuming the interrupted run"), resumed);
     assertFalse(resumed.contains("Phase A: Hessians"), "Phase A ran again: " + resumed);
     Stories.assertSameFiles(clean, killed);

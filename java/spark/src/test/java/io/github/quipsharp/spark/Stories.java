@@ -68,6 +68,24 @@ final class Stories {
     return new Result(code, o.toString(), e.toString());
   }
 
+  /** {@code java -jar quipsharp-spark-local.jar} with these arguments (the UI off), as a process. */
+  static ProcessBuilder jar(List<String> args) {
+    List<String> c = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dspark.ui.enabled=false", "-jar", System.getProperty("quipsharp.spark.jar")));
+    c.addAll(args);
+    return new ProcessBuilder(c).redirectErrorStream(true);
+  }
+
+  /** Runs a process to its end (at most 4 minutes) and returns its output; it must exit with 0. */
+  static String run(ProcessBuilder pb) throws IOException, InterruptedException {
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    org.junit.jupiter.api.Assertions.assertTrue(p.waitFor(240, java.util.concurrent.TimeUnit.SECONDS), out);
+    org.junit.jupiter.api.Assertions.assertEquals(0, p.exitValue(), out);
+    return out;
+  }
+
   /** Whether two checkpoint folders hold the same files with the same bytes. */
   static void assertSameFiles(Path expected, Path actual) throws IOException {
     List<String> names;
