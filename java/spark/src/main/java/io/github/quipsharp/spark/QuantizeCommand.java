@@ -12,11 +12,11 @@ import picocli.CommandLine.Option;
     name = "quantize",
     mixinStandardHelpOptions = true,
     description = {
-      "Quantizes every linear layer of a Llama-family model with QuIP# (RHT + E8P12 lattice",
-      "codebook, RVQ for 3/4 bits, BlockLDLQ with Hessians from calibration text) on a Spark",
-      "cluster or in local mode, and writes the same checkpoint folder as `quipsharp quantize`.",
-      "Phase A collects the Hessians layer by layer over window chunks; Phase B quantizes one",
-      "(layer, group) per task. Paths may be file://, hdfs:// or s3a:// URIs, or local paths."
+      "Quantizes every linear layer of a Llama-family model with QuIP# on a Spark",
+      "cluster or in local mode, and writes the same checkpoint folder as",
+      "`quipsharp quantize`. Phase A collects the Hessians layer by layer over",
+      "window chunks; Phase B quantizes one (layer, group) per task. Paths may be",
+      "file://, hdfs:// or s3a:// URIs, or local paths."
     })
 final class QuantizeCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
