@@ -153,13 +153,8 @@ void set(qs_model* m, int32_t kind, int32_t layer, const std::vector<double>& v,
   CHECK_OK(qs_model_set_tensor(m, kind, layer, QS_DTYPE_F32, f.data(), f.size(), store));
 }
 
-qs_model* build(const Weights& w, int32_t store) {
-  qs_model* m = qs_model_create(&w.cfg);
-  CHECK(m != nullptr);
-  set(m, QS_TENSOR_EMBED, 0, w.embed, store);
-  set(m, QS_TENSOR_FINAL_NORM, 0, w.final_norm, store);
-  if (!w.cfg.tied_embeddings) set(m, QS_TENSOR_LM_HEAD, 0, w.lm_head, store);
-  for (int l = 0; l < w.cfg.n_layers; ++l) {
+// The nine tensors of layer l.
+void set_layer(qs_model* m, const Weights& w, int l, int32_t store) {
     const Weights::Layer& L = w.layers[l];
     set(m, QS_TENSOR_ATTN_NORM, l, L.attn_norm, store);
     set(m, QS_TENSOR_FFN_NORM, l, L.ffn_norm, store);
@@ -170,7 +165,15 @@ qs_model* build(const Weights& w, int32_t store) {
     set(m, QS_TENSOR_W_GATE, l, L.gate, store);
     set(m, QS_TENSOR_W_UP, l, L.up, store);
     set(m, QS_TENSOR_W_DOWN, l, L.down, store);
-  }
+}
+
+qs_model* build(const Weights& w, int32_t store) {
+  qs_model* m = qs_model_create(&w.cfg);
+  CHECK(m != nullptr);
+  set(m, QS_TENSOR_EMBED, 0, w.embed, store);
+  set(m, QS_TENSOR_FINAL_NORM, 0, w.final_norm, store);
+  if (!w.cfg.tied_embeddings) set(m, QS_TENSOR_LM_HEAD, 0, w.lm_head, store);
+  for (int l = 0; l < w.cfg.n_layers; ++l) set_layer(m, w, l, store);
   return m;
 }
 
@@ -358,6 +361,78 @@ void test_bad_input() {
   qs_model_free(nullptr);
 }
 
+// Layer by layer (qs_model_embed + qs_model_layer_forward, each layer in a model that holds only
+// that layer's weights) against the whole-model pass: the same hidden states and the same Hessians,
+// bit for bit, over several windows; the last layer's output run through the final norm and head
+// of the whole model gives its logits.
+void test_layer_by_layer(int32_t store) {
+  Weights w = make_weights(0, 1, 9);
+  const qs_model_config& c = w.cfg;
+  const int64_t T = 7, d = c.dim, V = c.vocab_size;
+  const std::vector<std::vector<int32_t>> windows = {{1, 4, 9, 3, 3, 10, 0}, {2, 2, 5, 8, 1, 6, 7}};
+  qs_model* whole = build(w, store);
+  CHECK_OK(qs_model_hessian_start(whole, 0, c.n_layers));
+  std::vector<float> logits(T * V);
+  for (const auto& win : windows) CHECK_OK(qs_model_forward(whole, win.data(), T, 0, logits.data(), 1));
+
+  std::vector<std::vector<float>> hidden(windows.size(), std::vector<float>(T * d));
+  qs_model* first = qs_model_create(&c);
+  set(first, QS_TENSOR_EMBED, 0, w.embed, store);
+  for (size_t i = 0; i < windows.size(); ++i) CHECK_OK(qs_model_embed(first, windows[i].data(), T, hidden[i].data()));
+  qs_model_free(first);
+  for (int l = 0; l < c.n_layers; ++l) {
+    qs_model* one = qs_model_create(&c);  // only layer l is set
+    set_layer(one, w, l, store);
+    if (l + 1 < c.n_layers) {
+      CHECK_STATUS(qs_model_layer_forward(one, l + 1, hidden[0].data(), T, hidden[0].data()),
+                   QS_ERR_INVALID_ARGUMENT);
+      CHECK(std::string(qs_last_error()).find("incomplete") != std::string::npos);
+    }
+    CHECK_OK(qs_model_hessian_start(one, l, l + 1));
+    for (auto& h : hidden) CHECK_OK(qs_model_layer_forward(one, l, h.data(), T, h.data()));
+    for (int32_t g = 0; g < 4; ++g) {
+      const int64_t n = qs_model_group_cols(one, g);
+      std::vector<double> a(n * n), b(n * n);
+      int64_t ca = 0, cb = 0;
+      CHECK_OK(qs_model_hessian_read(one, l, g, a.data(), &ca));
+      CHECK_OK(qs_model_hessian_read(whole, l, g, b.data(), &cb));
+      CHECK(ca == cb && ca == T * static_cast<int64_t>(windows.size()));
+      CHECK(a == b);
+    }
+    qs_model_free(one);
+  }
+  // The whole model's logits of the last window against the tied head applied to the last layer's
+  // layer-by-layer output.
+  std::vector<float> last(T * V);
+  CHECK_OK(qs_model_forward(whole, windows.back().data(), T, 0, last.data(), 1));
+  std::vector<float> hl(T * V);
+  for (int64_t t = 0; t < T; ++t) {
+    // logits = embed · rmsnorm(x): the tied head by hand in double, compared loosely.
+    double ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += double(hidden.back()[t * d + i]) * hidden.back()[t * d + i];
+    const double inv = 1.0 / std::sqrt(ss / d + c.norm_eps);
+    for (int64_t v = 0; v < V; ++v) {
+      double z = 0;
+      for (int64_t i = 0; i < d; ++i) z += w.embed[v * d + i] * w.final_norm[i] * hidden.back()[t * d + i] * inv;
+      hl[t * V + v] = static_cast<float>(z);
+    }
+  }
+  CHECK(max_diff(std::vector<double>(last.begin(), last.end()), hl) <= (store == QS_DTYPE_F32 ? 1e-4 : 5e-2));
+  // Bad input.
+  std::vector<float> x(T * d, 0.1f);
+  CHECK_STATUS(qs_model_layer_forward(whole, c.n_layers, x.data(), T, x.data()), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qs_model_layer_forward(whole, 0, x.data(), 0, x.data()), QS_ERR_INVALID_ARGUMENT);
+  x[5] = NAN;
+  CHECK_STATUS(qs_model_layer_forward(whole, 0, x.data(), T, x.data()), QS_ERR_NON_FINITE);
+  std::vector<int32_t> badtok = {1, 11};
+  CHECK_STATUS(qs_model_embed(whole, badtok.data(), 2, x.data()), QS_ERR_INVALID_ARGUMENT);
+  qs_model* empty = qs_model_create(&c);
+  CHECK_STATUS(qs_model_embed(empty, badtok.data(), 1, x.data()), QS_ERR_INVALID_ARGUMENT);
+  qs_model_free(empty);
+  CHECK_OK(qs_model_hessian_stop(whole));
+  qs_model_free(whole);
+}
+
 }  // namespace
 
 int main() {
@@ -365,5 +440,7 @@ int main() {
     for (int tied : {0, 1}) test_forward(interleaved, tied);
   test_quantized();
   test_bad_input();
+  test_layer_by_layer(QS_DTYPE_F32);
+  test_layer_by_layer(QS_DTYPE_F16);
   TEST_MAIN_END();
 }

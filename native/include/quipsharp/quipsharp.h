@@ -249,6 +249,18 @@ QS_API int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t gr
 QS_API int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int64_t count,
                                 int64_t start_pos, float* logits, int32_t all_logits);
 
+/* Layer by layer (the distributed Hessian collection of §1.2 runs one block at a time over many
+ * windows). qs_model_embed: hidden (count x dim) = the embedding rows of the tokens; needs only the
+ * embedding. qs_model_layer_forward: hidden_out (count x dim) = block `layer` applied to the hidden
+ * states hidden_in of one sequence at positions 0 .. count-1 (causal attention within it); needs only
+ * that layer's tensors (the others may be unset), adds the layer's Hessians while collection covers
+ * it, and gives the same values, bit for bit, as that block inside qs_model_forward from position 0.
+ * hidden_in and hidden_out may be the same buffer. It overwrites the layer's KV cache: the next
+ * qs_model_forward must start at position 0. */
+QS_API int32_t qs_model_embed(qs_model* model, const int32_t* tokens, int64_t count, float* hidden);
+QS_API int32_t qs_model_layer_forward(qs_model* model, int32_t layer, const float* hidden_in,
+                                      int64_t count, float* hidden_out);
+
 /* Hessian collection (§1.2): while active, every forward adds x x^T (double) of the inputs of each
  * group of layers [layer_begin, layer_end) to an accumulator, with the token count. */
 QS_API int32_t qs_model_hessian_start(qs_model* model, int32_t layer_begin, int32_t layer_end);

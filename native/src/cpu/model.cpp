@@ -212,29 +212,37 @@ void accumulate_hessian(HessianSum& h, const float* x, int64_t count, int64_t n)
   h.tokens += count;
 }
 
+void require_tokens(const qs_model& m, const int32_t* tokens, int64_t count) {
+  for (int64_t t = 0; t < count; ++t)
+    require(tokens[t] >= 0 && tokens[t] < m.cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
+            " is outside the vocabulary [0, ", m.cfg.vocab_size, ")");
+}
+
+void require_layer_complete(const qs_model& m, size_t l) {
+  const Layer& L = m.layers[l];
+  auto need = [&](bool ok, const char* what) {
+    require(ok, "model is incomplete: layer ", l, " tensor ", what, " is not set");
+  };
+  need(!L.attn_norm.empty(), "attn_norm");
+  need(!L.ffn_norm.empty(), "ffn_norm");
+  if (!L.q[QS_GROUP_QKV]) {
+    need(L.wq.set(), "wq");
+    need(L.wk.set(), "wk");
+    need(L.wv.set(), "wv");
+  }
+  if (!L.q[QS_GROUP_O]) need(L.wo.set(), "wo");
+  if (!L.q[QS_GROUP_UPGATE]) {
+    need(L.w_gate.set(), "w_gate");
+    need(L.w_up.set(), "w_up");
+  }
+  if (!L.q[QS_GROUP_DOWN]) need(L.w_down.set(), "w_down");
+}
+
 void require_complete(const qs_model& m) {
   require(m.embed.set(), "model is incomplete: tensor embed is not set");
   require(!m.final_norm.empty(), "model is incomplete: tensor final_norm is not set");
   require(m.cfg.tied_embeddings || m.lm_head.set(), "model is incomplete: tensor lm_head is not set");
-  for (size_t l = 0; l < m.layers.size(); ++l) {
-    const Layer& L = m.layers[l];
-    auto need = [&](bool ok, const char* what) {
-      require(ok, "model is incomplete: layer ", l, " tensor ", what, " is not set");
-    };
-    need(!L.attn_norm.empty(), "attn_norm");
-    need(!L.ffn_norm.empty(), "ffn_norm");
-    if (!L.q[QS_GROUP_QKV]) {
-      need(L.wq.set(), "wq");
-      need(L.wk.set(), "wk");
-      need(L.wv.set(), "wv");
-    }
-    if (!L.q[QS_GROUP_O]) need(L.wo.set(), "wo");
-    if (!L.q[QS_GROUP_UPGATE]) {
-      need(L.w_gate.set(), "w_gate");
-      need(L.w_up.set(), "w_up");
-    }
-    if (!L.q[QS_GROUP_DOWN]) need(L.w_down.set(), "w_down");
-  }
+  for (size_t l = 0; l < m.layers.size(); ++l) require_layer_complete(m, l);
 }
 
 void ensure_capacity(qs_model& m, int64_t needed) {
@@ -247,119 +255,151 @@ void ensure_capacity(qs_model& m, int64_t needed) {
   m.capacity = cap;
 }
 
-void forward(qs_model& m, const int32_t* tokens, int64_t count, int64_t start, float* logits,
-             bool all_logits) {
-  const qs_model_config& c = m.cfg;
-  const int64_t dim = c.dim, hd = c.head_dim, heads = c.n_heads, kvh = c.n_kv_heads;
-  const int64_t hidden = c.hidden_dim, qd = m.q_dim, kvd = m.kv_dim;
-  ensure_capacity(m, start + count);
-  std::vector<double> inv_freq(static_cast<size_t>(hd / 2));
-  for (int64_t i = 0; i < hd / 2; ++i)
-    inv_freq[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
-
-  std::vector<float> x(static_cast<size_t>(count * dim)), xb(x.size());
+// The embedding rows of `count` tokens (count x dim).
+void embed(const qs_model& m, const int32_t* tokens, int64_t count, float* x) {
+  const int64_t dim = m.cfg.dim;
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tok = tokens[t];
     for (int64_t i = 0; i < dim; ++i)
       x[t * dim + i] = m.embed.f32.empty() ? half_to_float(m.embed.f16[tok * dim + i])
                                            : m.embed.f32[tok * dim + i];
   }
-  std::vector<float> q(static_cast<size_t>(count * qd)), k(static_cast<size_t>(count * kvd)),
-      v(static_cast<size_t>(count * kvd)), att(static_cast<size_t>(count * qd)), o(x.size());
-  std::vector<float> gate(static_cast<size_t>(count * hidden)), up(gate.size());
-  std::vector<float> fused;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+}
 
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    Layer& L = m.layers[l];
-    HessianSum* hs = nullptr;
-    if (l >= m.hess_begin && l < m.hess_end) hs = &m.hessians[(l - m.hess_begin) * 4];
-    // Attention block.
-    for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.attn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
-    if (hs) accumulate_hessian(hs[QS_GROUP_QKV], xb.data(), count, dim);
-    if (const Quantized* g = L.q[QS_GROUP_QKV].get()) {
-      fused.resize(static_cast<size_t>(count * g->rows));
-      g->forward(xb.data(), count, fused.data());
-      for (int64_t t = 0; t < count; ++t) {
-        const float* f = &fused[t * g->rows];
-        std::copy(f, f + qd, &q[t * qd]);
-        std::copy(f + qd, f + qd + kvd, &k[t * kvd]);
-        std::copy(f + qd + kvd, f + qd + 2 * kvd, &v[t * kvd]);
-      }
-    } else {
-      L.wq.forward(xb.data(), count, q.data());
-      L.wk.forward(xb.data(), count, k.data());
-      L.wv.forward(xb.data(), count, v.data());
-    }
-    for (int64_t t = 0; t < count; ++t) {
-      const int64_t pos = start + t;
-      rope(&q[t * qd], heads, hd, pos, inv_freq, c.rope_interleaved != 0);
-      rope(&k[t * kvd], kvh, hd, pos, inv_freq, c.rope_interleaved != 0);
-      std::copy(&k[t * kvd], &k[t * kvd] + kvd, &L.k_cache[pos * kvd]);
-      std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
-    }
-    const int64_t group = heads / kvh;
-    // Chunks of at least ~32k multiply-adds, so that short contexts stay on the calling thread.
-    const int64_t att_grain = std::max<int64_t>(4, 32768 / std::max<int64_t>(1, (start + count) * hd));
-    parallel_for(0, count * heads, att_grain, [&](int64_t lo, int64_t hi) {
-      std::vector<float> score(static_cast<size_t>(start + count));
-      for (int64_t th = lo; th < hi; ++th) {
-        const int64_t t = th / heads, h = th % heads, pos = start + t, kvo = (h / group) * hd;
-        const float* qh = &q[t * qd + h * hd];
-        float best = -INFINITY;
-        for (int64_t p = 0; p <= pos; ++p) {
-          const float* kp = &L.k_cache[p * kvd + kvo];
-          double s = 0;
-          for (int64_t i = 0; i < hd; ++i) s += static_cast<double>(qh[i]) * kp[i];
-          score[p] = static_cast<float>(s * scale);
-          best = std::max(best, score[p]);
-        }
-        double total = 0;
-        for (int64_t p = 0; p <= pos; ++p) {
-          score[p] = std::exp(score[p] - best);
-          total += score[p];
-        }
-        float* out = &att[t * qd + h * hd];
-        std::fill(out, out + hd, 0.0f);
-        const float inv = static_cast<float>(1.0 / total);
-        for (int64_t p = 0; p <= pos; ++p) {
-          const float a = score[p] * inv;
-          const float* vp = &L.v_cache[p * kvd + kvo];
-          for (int64_t i = 0; i < hd; ++i) out[i] += a * vp[i];
-        }
-      }
-    });
-    if (hs) accumulate_hessian(hs[QS_GROUP_O], att.data(), count, qd);
-    if (const Quantized* g = L.q[QS_GROUP_O].get()) g->forward(att.data(), count, o.data());
-    else L.wo.forward(att.data(), count, o.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+// Work buffers of one block over `count` tokens, reused across the layers of a pass.
+struct BlockScratch {
+  std::vector<double> inv_freq;
+  std::vector<float> xb, q, k, v, att, o, gate, up, fused;
 
-    // FFN block: w_down(silu(w_gate x) * w_up x).
-    for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.ffn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
-    if (hs) accumulate_hessian(hs[QS_GROUP_UPGATE], xb.data(), count, dim);
-    if (const Quantized* g = L.q[QS_GROUP_UPGATE].get()) {
-      fused.resize(static_cast<size_t>(count * g->rows));
-      g->forward(xb.data(), count, fused.data());
-      for (int64_t t = 0; t < count; ++t) {
-        const float* f = &fused[t * g->rows];
-        std::copy(f, f + hidden, &up[t * hidden]);
-        std::copy(f + hidden, f + 2 * hidden, &gate[t * hidden]);
-      }
-    } else {
-      L.w_gate.forward(xb.data(), count, gate.data());
-      L.w_up.forward(xb.data(), count, up.data());
-    }
-    for (size_t i = 0; i < gate.size(); ++i) {
-      const float g = gate[i];
-      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
-    if (hs) accumulate_hessian(hs[QS_GROUP_DOWN], gate.data(), count, hidden);
-    if (const Quantized* g = L.q[QS_GROUP_DOWN].get()) g->forward(gate.data(), count, o.data());
-    else L.w_down.forward(gate.data(), count, o.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  BlockScratch(const qs_model& m, int64_t count) {
+    const qs_model_config& c = m.cfg;
+    const int64_t hd = c.head_dim;
+    inv_freq.resize(static_cast<size_t>(hd / 2));
+    for (int64_t i = 0; i < hd / 2; ++i)
+      inv_freq[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
+    xb.resize(static_cast<size_t>(count * c.dim));
+    q.resize(static_cast<size_t>(count * m.q_dim));
+    k.resize(static_cast<size_t>(count * m.kv_dim));
+    v.resize(k.size());
+    att.resize(q.size());
+    o.resize(xb.size());
+    gate.resize(static_cast<size_t>(count * c.hidden_dim));
+    up.resize(gate.size());
   }
+};
+
+// Block l on x (count x dim, in place) at positions start .. start+count-1; its K/V rows go to the
+// layer's cache, which must hold start + count positions. Accumulates the layer's Hessians when
+// collection covers it. The whole-model pass and the layer-by-layer pass both run this.
+void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t start, BlockScratch& s) {
+  const qs_model_config& c = m.cfg;
+  const int64_t dim = c.dim, hd = c.head_dim, heads = c.n_heads, kvh = c.n_kv_heads;
+  const int64_t hidden = c.hidden_dim, qd = m.q_dim, kvd = m.kv_dim;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  std::vector<float>&xb = s.xb, &q = s.q, &k = s.k, &v = s.v, &att = s.att, &o = s.o,
+                     &gate = s.gate, &up = s.up, &fused = s.fused;
+  const std::vector<double>& inv_freq = s.inv_freq;
+  const size_t xsize = static_cast<size_t>(count * dim);
+  Layer& L = m.layers[l];
+  HessianSum* hs = nullptr;
+  if (l >= m.hess_begin && l < m.hess_end) hs = &m.hessians[(l - m.hess_begin) * 4];
+  // Attention block.
+  for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.attn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
+  if (hs) accumulate_hessian(hs[QS_GROUP_QKV], xb.data(), count, dim);
+  if (const Quantized* g = L.q[QS_GROUP_QKV].get()) {
+    fused.resize(static_cast<size_t>(count * g->rows));
+    g->forward(xb.data(), count, fused.data());
+    for (int64_t t = 0; t < count; ++t) {
+      const float* f = &fused[t * g->rows];
+      std::copy(f, f + qd, &q[t * qd]);
+      std::copy(f + qd, f + qd + kvd, &k[t * kvd]);
+      std::copy(f + qd + kvd, f + qd + 2 * kvd, &v[t * kvd]);
+    }
+  } else {
+    L.wq.forward(xb.data(), count, q.data());
+    L.wk.forward(xb.data(), count, k.data());
+    L.wv.forward(xb.data(), count, v.data());
+  }
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t pos = start + t;
+    rope(&q[t * qd], heads, hd, pos, inv_freq, c.rope_interleaved != 0);
+    rope(&k[t * kvd], kvh, hd, pos, inv_freq, c.rope_interleaved != 0);
+    std::copy(&k[t * kvd], &k[t * kvd] + kvd, &L.k_cache[pos * kvd]);
+    std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
+  }
+  const int64_t group = heads / kvh;
+  // Chunks of at least ~32k multiply-adds, so that short contexts stay on the calling thread.
+  const int64_t att_grain = std::max<int64_t>(4, 32768 / std::max<int64_t>(1, (start + count) * hd));
+  parallel_for(0, count * heads, att_grain, [&](int64_t lo, int64_t hi) {
+    std::vector<float> score(static_cast<size_t>(start + count));
+    for (int64_t th = lo; th < hi; ++th) {
+      const int64_t t = th / heads, h = th % heads, pos = start + t, kvo = (h / group) * hd;
+      const float* qh = &q[t * qd + h * hd];
+      float best = -INFINITY;
+      for (int64_t p = 0; p <= pos; ++p) {
+        const float* kp = &L.k_cache[p * kvd + kvo];
+        double sc = 0;
+        for (int64_t i = 0; i < hd; ++i) sc += static_cast<double>(qh[i]) * kp[i];
+        score[p] = static_cast<float>(sc * scale);
+        best = std::max(best, score[p]);
+      }
+      double total = 0;
+      for (int64_t p = 0; p <= pos; ++p) {
+        score[p] = std::exp(score[p] - best);
+        total += score[p];
+      }
+      float* out = &att[t * qd + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      const float inv = static_cast<float>(1.0 / total);
+      for (int64_t p = 0; p <= pos; ++p) {
+        const float a = score[p] * inv;
+        const float* vp = &L.v_cache[p * kvd + kvo];
+        for (int64_t i = 0; i < hd; ++i) out[i] += a * vp[i];
+      }
+    }
+  });
+  if (hs) accumulate_hessian(hs[QS_GROUP_O], att.data(), count, qd);
+  if (const Quantized* g = L.q[QS_GROUP_O].get()) g->forward(att.data(), count, o.data());
+  else L.wo.forward(att.data(), count, o.data());
+  for (size_t i = 0; i < xsize; ++i) x[i] += o[i];
+
+  // FFN block: w_down(silu(w_gate x) * w_up x).
+  for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.ffn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
+  if (hs) accumulate_hessian(hs[QS_GROUP_UPGATE], xb.data(), count, dim);
+  if (const Quantized* g = L.q[QS_GROUP_UPGATE].get()) {
+    fused.resize(static_cast<size_t>(count * g->rows));
+    g->forward(xb.data(), count, fused.data());
+    for (int64_t t = 0; t < count; ++t) {
+      const float* f = &fused[t * g->rows];
+      std::copy(f, f + hidden, &up[t * hidden]);
+      std::copy(f + hidden, f + 2 * hidden, &gate[t * hidden]);
+    }
+  } else {
+    L.w_gate.forward(xb.data(), count, gate.data());
+    L.w_up.forward(xb.data(), count, up.data());
+  }
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+  if (hs) accumulate_hessian(hs[QS_GROUP_DOWN], gate.data(), count, hidden);
+  if (const Quantized* g = L.q[QS_GROUP_DOWN].get()) g->forward(gate.data(), count, o.data());
+  else L.w_down.forward(gate.data(), count, o.data());
+  for (size_t i = 0; i < xsize; ++i) x[i] += o[i];
+}
+
+void forward(qs_model& m, const int32_t* tokens, int64_t count, int64_t start, float* logits,
+             bool all_logits) {
+  const qs_model_config& c = m.cfg;
+  const int64_t dim = c.dim;
+  ensure_capacity(m, start + count);
+  std::vector<float> x(static_cast<size_t>(count * dim));
+  embed(m, tokens, count, x.data());
+  BlockScratch s(m, count);
+  for (int64_t l = 0; l < c.n_layers; ++l) block_forward(m, l, x.data(), count, start, s);
   m.cache_len = start + count;
 
+  std::vector<float>& xb = s.xb;
   const int64_t first = all_logits ? 0 : count - 1, rows = count - first;
   for (int64_t t = first; t < count; ++t) rmsnorm(&x[t * dim], m.final_norm.data(), dim, c.norm_eps, &xb[(t - first) * dim]);
   const Dense& head = c.tied_embeddings ? m.embed : m.lm_head;
@@ -535,11 +575,53 @@ extern "C" int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int6
     require(start_pos >= 0 && start_pos <= model->cache_len, "start_pos = ", start_pos,
             " must be in [0, ", model->cache_len, "] (the positions already in the KV cache)");
     require(start_pos <= INT32_MAX - count, "start_pos + count is too large");
-    for (int64_t t = 0; t < count; ++t)
-      require(tokens[t] >= 0 && tokens[t] < model->cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
-              " is outside the vocabulary [0, ", model->cfg.vocab_size, ")");
+    require_tokens(*model, tokens, count);
     require_complete(*model);
     forward(*model, tokens, count, start_pos, logits, all_logits != 0);
+  });
+}
+
+extern "C" int32_t qs_model_embed(qs_model* model, const int32_t* tokens, int64_t count,
+                                  float* hidden) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(count > 0, "count = ", count, " must be positive");
+    require_not_null(tokens, "tokens");
+    require_not_null(hidden, "hidden");
+    require_tokens(*model, tokens, count);
+    require(model->embed.set(), "model is incomplete: tensor embed is not set");
+    embed(*model, tokens, count, hidden);
+  });
+}
+
+extern "C" int32_t qs_model_layer_forward(qs_model* model, int32_t layer, const float* hidden_in,
+                                          int64_t count, float* hidden_out) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
+            model->cfg.n_layers, ")");
+    require(count > 0 && count <= INT32_MAX, "count = ", count, " must be in [1, 2^31)");
+    require_not_null(hidden_in, "hidden_in");
+    require_not_null(hidden_out, "hidden_out");
+    const int64_t n = count * model->cfg.dim;
+    require_finite(hidden_in, n, "hidden_in");
+    require_layer_complete(*model, static_cast<size_t>(layer));
+    Layer& L = model->layers[layer];
+    // Only this layer's cache grows: a model holding one layer's weights stays one layer's size.
+    const size_t kv = static_cast<size_t>(count * model->kv_dim);
+    if (L.k_cache.size() < kv) {
+      L.k_cache.resize(kv);
+      L.v_cache.resize(kv);
+    }
+    model->cache_len = 0;  // the other layers' caches no longer hold this sequence
+    std::vector<float> x(hidden_in, hidden_in + n);
+    BlockScratch s(*model, count);
+    block_forward(*model, layer, x.data(), count, 0, s);
+    std::copy(x.begin(), x.end(), hidden_out);
   });
 }
 

@@ -74,10 +74,18 @@ public final class LlamaModel implements AutoCloseable {
    * the file's precision, with bf16 stored as F32).
    */
   public static LlamaModel fromSource(ModelSource src, DType store) {
+    return fromSource(src, store, w -> true);
+  }
+
+  /** The weights of {@code src} that {@code which} accepts; the others stay unset. */
+  private static LlamaModel fromSource(ModelSource src, DType store,
+      java.util.function.Predicate<WeightSpec> which) {
     LlamaModel m = new LlamaModel(src.config());
     try {
       for (WeightSpec w : WeightSpec.all(src.config())) {
-        m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
+        if (which.test(w)) {
+          m.setTensor(src.tensor(w.name()), w.role(), Math.max(w.layer(), 0), store);
+        }
       }
       m.source = src.path();
       return m;
@@ -85,6 +93,22 @@ public final class LlamaModel implements AutoCloseable {
       m.close();
       throw e;
     }
+  }
+
+  /**
+   * Part of the fp model of {@code src} for a layer-by-layer pass: the embedding when {@code
+   * embedding}, and layer {@code layer}'s weights when {@code layer >= 0}; every other tensor stays
+   * unset, so the model takes one layer's memory. Runs {@link #embed} and {@link #layerForward}
+   * only.
+   */
+  public static LlamaModel layerFromSource(ModelSource src, int layer, boolean embedding, DType store) {
+    Checks.notNull(src, "src");
+    if (layer < -1 || layer >= src.config().layers()) {
+      throw new IllegalArgumentException("layer = " + layer + " must be in [-1, "
+          + src.config().layers() + ")");
+    }
+    return fromSource(src, store,
+        w -> (embedding && w.role() == WeightSpec.Role.EMBED) || (layer >= 0 && w.layer() == layer));
   }
 
   /** An empty model of this config (tensors set by the checkpoint reader). */
@@ -182,6 +206,37 @@ public final class LlamaModel implements AutoCloseable {
               allLogits ? 1 : 0),
           "LlamaModel.forward");
       return logits;
+    });
+  }
+
+  /** The embedding rows of {@code tokens}: tokens.length × dim hidden states. */
+  public float[] embed(int[] tokens) {
+    Checks.notNull(tokens, "tokens");
+    Checks.positive(tokens.length, "tokens.length");
+    int size = Checks.product(tokens.length, config.dim(), "hidden states");
+    return guard.read(() -> {
+      float[] hidden = new float[size];
+      NativeCalls.check(QuipsharpNative.qs_model_embed(handle, tokens, tokens.length, hidden),
+          "LlamaModel.embed");
+      return hidden;
+    });
+  }
+
+  /**
+   * Block {@code layer} applied to the hidden states of one sequence (count × dim, positions 0 ..
+   * count-1, causal attention within it): the same values, bit for bit, as that block inside
+   * {@link #forward} from position 0, and the same Hessian accumulation. Needs only that layer's
+   * weights; afterwards the next {@link #forward} must start at position 0.
+   */
+  public float[] layerForward(int layer, float[] hidden) {
+    Checks.notNull(hidden, "hidden");
+    Checks.multipleOf(hidden.length, config.dim(), "hidden", "dim = " + config.dim());
+    int count = hidden.length / config.dim();
+    return guard.read(() -> {
+      float[] out = new float[hidden.length];
+      NativeCalls.check(QuipsharpNative.qs_model_layer_forward(handle, layer, hidden, count, out),
+          "layer " + layer + " forward");
+      return out;
     });
   }
 

@@ -28,7 +28,8 @@ import java.util.Map;
  * identical to an uninterrupted run; the checkpoint appears only when complete.
  */
 public final class ModelQuantizer {
-  static final String PARTIAL = ".partial";
+  /** The folder under {@code out} that holds an unfinished run (run.json, hessians/, layers/). */
+  public static final String PARTIAL = ".partial";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private ModelQuantizer() {}
@@ -131,7 +132,6 @@ public final class ModelQuantizer {
       ObjectNode settings = settings();
       prepareOutput(settings);
       collectHessians();
-      List<LayerReport> reports = new ArrayList<>();
       int total = mc.layers() * LinearGroup.values().length;
       int index = 0;
       boolean tunerStarted = false;
@@ -158,27 +158,14 @@ public final class ModelQuantizer {
           index++;
         }
       }
-      for (int l = 0; l < mc.layers(); l++) {
-        for (LinearGroup g : LinearGroup.values()) {
-          reports.add(QuantizedCheckpoint.readShardReport(shardPath(l, g), l, g, cfg));
-        }
-      }
-      QuantizationInfo info = new QuantizationInfo(cfg, reports);
-      QuantizedCheckpoint.assemble(src, info, settings, partial, out);
+      QuantizationInfo info = ModelQuantizer.assemble(src, cfg, settings, partial, out);
       opt.listener().info("wrote " + out);
       deleteTree(partial);
       return info;
     }
 
     ObjectNode settings() {
-      ObjectNode s = JSON.createObjectNode();
-      s.put("model", src.path().toAbsolutePath().normalize().toString());
-      s.put("model_format", src.format());
-      s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
-      s.put("ctx", opt.ctx());
-      s.put("windows", windows);
-      s.put("calibration_tokens", calibration.length);
-      s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
+      ObjectNode s = ModelQuantizer.settings(src, cfg, opt.ctx(), windows, calibration);
       if (opt.tuner() != null) {
         s.set("blockwise_finetune", opt.tuner().settings());
       }
@@ -218,11 +205,11 @@ public final class ModelQuantizer {
     }
 
     Path hessianPath(int layer, LinearGroup g) {
-      return partial.resolve("hessians").resolve(layer + "_" + g.key() + ".safetensors");
+      return ModelQuantizer.hessianPath(partial, layer, g);
     }
 
     Path shardPath(int layer, LinearGroup g) {
-      return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
+      return ModelQuantizer.shardPath(partial, layer, g);
     }
 
     /**
@@ -317,98 +304,178 @@ public final class ModelQuantizer {
     }
 
     void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
-      Files.createDirectories(file.getParent());
-      ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
-      b.asDoubleBuffer().put(h.sum());
-      try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
-        w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
-        w.commit();
-      }
+      ModelQuantizer.writeHessian(file, h);
     }
 
     LlamaModel.HessianSum readHessian(int layer, LinearGroup g) {
-      Path file = hessianPath(layer, g);
-      try (SafetensorsFile f = SafetensorsFile.open(file)) {
-        int n = Math.toIntExact(f.info("sum").dim(0));
-        double[] sum = new double[Checks.product(n, n, "hessian")];
-        f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
-        long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
-        return new LlamaModel.HessianSum(n, sum, tokens);
-      }
+      return ModelQuantizer.readHessian(hessianPath(layer, g));
     }
 
-    /** The member weights of a group as the model file holds them. */
     float[][] readMembers(int layer, LinearGroup g) {
-      String[] members = g.members();
-      float[][] ws = new float[members.length][];
-      for (int i = 0; i < members.length; i++) {
-        ws[i] = src.tensor("model.layers." + layer + "." + members[i] + ".weight").toFloats();
-      }
-      return ws; // one layer group at a time lives in the heap
+      return ModelQuantizer.readMembers(src, layer, g);
     }
 
-    /** §1.4 on one group's members (rows of each as the config gives) and its Hessian. */
     GroupResult quantizeGroup(int layer, LinearGroup g, float[][] ws) {
-      int cols = g.cols(mc);
-      int[] memberRows = g.memberRows(mc);
-      int rows = g.rows(mc);
-      // §1.4 step 1: each member divided by its RMS, then stacked.
-      float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
-      float[] original = new float[stacked.length];
-      float[] rms = new float[ws.length];
-      int offset = 0;
-      for (int i = 0; i < ws.length; i++) {
-        double ss = 0;
-        for (float v : ws[i]) {
-          ss += (double) v * v;
-        }
-        double r = Math.sqrt(ss / ws[i].length);
-        rms[i] = (float) (r > 0 ? r : 1.0);
-        for (int j = 0; j < ws[i].length; j++) {
-          stacked[offset + j] = ws[i][j] / rms[i];
-          original[offset + j] = ws[i][j];
-        }
-        offset += ws[i].length;
+      return quantizeMembers(mc, layer, g, ws, readHessian(layer, g), cfg);
+    }
+  }
+
+  /** The member weights of a group as the model file holds them. */
+  static float[][] readMembers(ModelSource src, int layer, LinearGroup g) {
+    String[] members = g.members();
+    float[][] ws = new float[members.length][];
+    for (int i = 0; i < members.length; i++) {
+      ws[i] = src.tensor("model.layers." + layer + "." + members[i] + ".weight").toFloats();
+    }
+    return ws; // one layer group at a time lives in the heap
+  }
+
+  /**
+   * §1.4 on one group's member weights (rows of each as the config gives) with its Hessian sum:
+   * members divided by their RMS and stacked, the group's own seed from {@link #groupSeed}; returns
+   * the stored form and the report. The same inputs give the same result.
+   */
+  static GroupResult quantizeMembers(LlamaConfig mc, int layer, LinearGroup g, float[][] ws,
+      LlamaModel.HessianSum hs, QuantConfig cfg) {
+    int cols = g.cols(mc);
+    int[] memberRows = g.memberRows(mc);
+    int rows = g.rows(mc);
+    // §1.4 step 1: each member divided by its RMS, then stacked.
+    float[] stacked = new float[Checks.product(rows, cols, "stacked weight")];
+    float[] original = new float[stacked.length];
+    float[] rms = new float[ws.length];
+    int offset = 0;
+    for (int i = 0; i < ws.length; i++) {
+      double ss = 0;
+      for (float v : ws[i]) {
+        ss += (double) v * v;
       }
-      LlamaModel.HessianSum hs = readHessian(layer, g);
-      float[] h = hs.mean();
-      if (h == null) {
-        throw new IllegalStateException("layer " + layer + " " + g.key() + ": no calibration token "
-            + "reached this layer");
+      double r = Math.sqrt(ss / ws[i].length);
+      rms[i] = (float) (r > 0 ? r : 1.0);
+      for (int j = 0; j < ws[i].length; j++) {
+        stacked[offset + j] = ws[i][j] / rms[i];
+        original[offset + j] = ws[i][j];
       }
-      long seed = groupSeed(cfg.seed(), layer, g);
-      QuantConfig gc = cfg.toBuilder().seed(seed).build();
-      try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
-        // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
-        float[] sv = q.signsOut();
-        boolean fused = ws.length > 1;
-        for (int i = 0; i < sv.length; i++) {
-          sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
-        }
-        QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
-            QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
-            QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
-        // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
-        double rel;
-        try (QuantizedLinear lin = stored.toLinear()) {
-          float[] dec = lin.decode();
-          float[] fuse = stored.rowFuse(memberRows);
-          for (int j = 0; j < dec.length; j++) {
-            dec[j] *= fuse[j / cols];
-          }
-          double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
-          double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
-          rel = norm > 0 ? loss / norm : 0;
-        }
-        return new GroupResult(stored, new LayerReport(layer, g, q.shape(), seed, rel));
+      offset += ws[i].length;
+    }
+    float[] h = hs.mean();
+    if (h == null) {
+      throw new IllegalStateException("layer " + layer + " " + g.key() + ": no calibration token "
+          + "reached this layer");
+    }
+    long seed = groupSeed(cfg.seed(), layer, g);
+    QuantConfig gc = cfg.toBuilder().seed(seed).build();
+    try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
+      // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
+      float[] sv = q.signsOut();
+      boolean fused = ws.length > 1;
+      for (int i = 0; i < sv.length; i++) {
+        sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
       }
+      QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
+          QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
+          QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
+      // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
+      double rel;
+      try (QuantizedLinear lin = stored.toLinear()) {
+        float[] dec = lin.decode();
+        float[] fuse = stored.rowFuse(memberRows);
+        for (int j = 0; j < dec.length; j++) {
+          dec[j] *= fuse[j / cols];
+        }
+        double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
+        double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
+        rel = norm > 0 ? loss / norm : 0;
+      }
+      return new GroupResult(stored, new LayerReport(layer, g, q.shape(), seed, rel));
     }
   }
 
   /** A quantized group in its stored form and its report. */
   record GroupResult(QuantizedGroup group, LayerReport report) {}
 
-  static void deleteTree(Path dir) throws IOException {
+  /**
+   * The settings a run records in {@code run.json} and in the checkpoint's config (a resumed run
+   * must have the same): model, format, quantization config, ctx, windows and the calibration's
+   * length and hash.
+   */
+  public static ObjectNode settings(ModelSource src, QuantConfig cfg, int ctx, int windows,
+      int[] calibration) {
+    ObjectNode s = JSON.createObjectNode();
+    s.put("model", src.path().toAbsolutePath().normalize().toString());
+    s.put("model_format", src.format());
+    s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
+    s.put("ctx", ctx);
+    s.put("windows", windows);
+    s.put("calibration_tokens", calibration.length);
+    s.put("calibration_hash", Integer.toHexString(Arrays.hashCode(calibration)));
+    return s;
+  }
+
+  /** Where a run keeps the Hessian sum of one layer group under its {@link #PARTIAL} folder. */
+  public static Path hessianPath(Path partial, int layer, LinearGroup g) {
+    return partial.resolve("hessians").resolve(layer + "_" + g.key() + ".safetensors");
+  }
+
+  /** Where a run keeps the quantized shard of one layer group under its {@link #PARTIAL} folder. */
+  public static Path shardPath(Path partial, int layer, LinearGroup g) {
+    return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
+  }
+
+  /** Writes Σ x xᵀ and its token count as one F64 safetensors file (the run's Hessian format). */
+  public static void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
+    Files.createDirectories(file.getParent());
+    ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asDoubleBuffer().put(h.sum());
+    try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
+      w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
+      w.commit();
+    }
+  }
+
+  /** Reads a file written by {@link #writeHessian}. */
+  public static LlamaModel.HessianSum readHessian(Path file) {
+    try (SafetensorsFile f = SafetensorsFile.open(file)) {
+      int n = Math.toIntExact(f.info("sum").dim(0));
+      double[] sum = new double[Checks.product(n, n, "hessian")];
+      f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
+      long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
+      return new LlamaModel.HessianSum(n, sum, tokens);
+    }
+  }
+
+  /**
+   * Quantizes one layer group of {@code src} with its Hessian sum (§1.4: members divided by their
+   * RMS and stacked, the group's own seed from {@link #groupSeed}) and writes its shard; returns its
+   * report. The same inputs give the same shard bytes.
+   */
+  public static LayerReport quantizeGroup(ModelSource src, int layer, LinearGroup g,
+      LlamaModel.HessianSum hs, QuantConfig cfg, Path shard) throws IOException {
+    GroupResult r = quantizeMembers(src.config(), layer, g, readMembers(src, layer, g), hs, cfg);
+    QuantizedCheckpoint.writeShard(shard, r.group(), r.report());
+    return r.report();
+  }
+
+  /**
+   * Writes the checkpoint folder {@code out} from the finished shards of every layer group under
+   * {@code partial} (the last step of {@link #quantize}; config.json is written last). Returns the
+   * shards' reports.
+   */
+  public static QuantizationInfo assemble(ModelSource src, QuantConfig cfg, ObjectNode settings,
+      Path partial, Path out) throws IOException {
+    List<LayerReport> reports = new ArrayList<>();
+    for (int l = 0; l < src.config().layers(); l++) {
+      for (LinearGroup g : LinearGroup.values()) {
+        reports.add(QuantizedCheckpoint.readShardReport(shardPath(partial, l, g), l, g, cfg));
+      }
+    }
+    QuantizationInfo info = new QuantizationInfo(cfg, reports);
+    QuantizedCheckpoint.assemble(src, info, settings, partial, out);
+    return info;
+  }
+
+  /** Deletes a local folder and everything in it (nothing if absent). */
+  public static void deleteTree(Path dir) throws IOException {
     AtomicFiles.deleteTree(dir);
   }
 }

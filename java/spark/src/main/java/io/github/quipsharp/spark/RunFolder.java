@@ -1,0 +1,173 @@
+package io.github.quipsharp.spark;
+
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.ModelQuantizer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The output folder of a scale-out run on any Hadoop file system ({@code file://}, {@code hdfs://},
+ * {@code s3a://}), with the single-machine run's layout under {@link ModelQuantizer#PARTIAL}:
+ * {@code run.json}, {@code layers/{l}_{g}.safetensors} (the shards), and for the distributed Hessians
+ * {@code hessians/{l}_{g}.rows-{b}} (row blocks of Σ x xᵀ, raw little-endian float64),
+ * {@code hessians/{l}.done} (the layer's token count, written last) and
+ * {@code scratch/{l}/{g}.chunk-{c}} (one window chunk's partial sum, deleted once summed).
+ * Every file is written under a temporary name and renamed into place, so a reader sees whole files
+ * only; a duplicate task that finds the target present drops its copy (it holds the same bytes).
+ */
+final class RunFolder implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** Row blocks of at most this many bytes: what one task sums and what one file holds. */
+  static final long BLOCK_BYTES = 64L << 20;
+
+  private final String out;
+  private transient FileSystem fs;
+
+  RunFolder(String out) {
+    this.out = path(out).toString();
+  }
+
+  /** The folder as given (a URI or a local path). */
+  String uri() {
+    return out;
+  }
+
+  Path root() {
+    return new Path(out);
+  }
+
+  /** Whether the folder is on the local file system (then a plain path names it). */
+  boolean isLocal() {
+    return fs() instanceof org.apache.hadoop.fs.RawLocalFileSystem;
+  }
+
+  /** The local path of a folder on the local file system. */
+  java.nio.file.Path localPath() {
+    return java.nio.file.Path.of(fs().makeQualified(root()).toUri());
+  }
+
+  /** The file system; a local one without checksum side files. */
+  FileSystem fs() {
+    if (fs == null) {
+      fs = fileSystem(root());
+    }
+    return fs;
+  }
+
+  static FileSystem fileSystem(Path p) {
+    try {
+      FileSystem f = p.getFileSystem(new Configuration());
+      return f instanceof LocalFileSystem l ? l.getRawFileSystem() : f;
+    } catch (IOException e) {
+      throw new UncheckedIOException(p + ": " + e.getMessage(), e);
+    }
+  }
+
+  Path partial() {
+    return new Path(root(), ModelQuantizer.PARTIAL);
+  }
+
+  Path runFile() {
+    return new Path(partial(), "run.json");
+  }
+
+  Path shard(int layer, LinearGroup g) {
+    return new Path(new Path(partial(), "layers"), layer + "_" + g.key() + ".safetensors");
+  }
+
+  Path hessianBlock(int layer, LinearGroup g, int block) {
+    return new Path(new Path(partial(), "hessians"), layer + "_" + g.key() + ".rows-" + block);
+  }
+
+  Path hessianDone(int layer) {
+    return new Path(new Path(partial(), "hessians"), layer + ".done");
+  }
+
+  Path scratch(int layer) {
+    return new Path(new Path(partial(), "scratch"), Integer.toString(layer));
+  }
+
+  Path partialSum(int layer, LinearGroup g, int chunk) {
+    return new Path(scratch(layer), g.key() + ".chunk-" + chunk);
+  }
+
+  /** Rows per block of an n × n float64 matrix (at least one). */
+  static int blockRows(int n) {
+    return (int) Math.max(1, Math.min(n, BLOCK_BYTES / (8L * n)));
+  }
+
+  static int blocks(int n) {
+    return (n + blockRows(n) - 1) / blockRows(n);
+  }
+
+  boolean exists(Path p) {
+    try {
+      return fs().exists(p);
+    } catch (IOException e) {
+      throw new UncheckedIOException(p + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Writes {@code target} through a temporary name and a rename. */
+  void write(Path target, Writer content) throws IOException {
+    Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
+    try {
+      try (FSDataOutputStream o = fs().create(tmp, true)) {
+        content.write(o);
+      }
+      if (!fs().rename(tmp, target) && !fs().exists(target)) {
+        throw new IOException("cannot rename " + tmp + " to " + target);
+      }
+    } finally {
+      if (fs().exists(tmp)) {
+        fs().delete(tmp, false);
+      }
+    }
+  }
+
+  void write(Path target, byte[] content) throws IOException {
+    write(target, o -> o.write(content));
+  }
+
+  /** Copies a local file into place (temporary name, then rename). */
+  void upload(java.nio.file.Path local, Path target) throws IOException {
+    write(target, o -> java.nio.file.Files.copy(local, o));
+  }
+
+  byte[] read(Path p) throws IOException {
+    try (InputStream in = fs().open(p)) {
+      return in.readAllBytes();
+    }
+  }
+
+  void delete(Path p) throws IOException {
+    if (fs().exists(p)) {
+      fs().delete(p, true);
+    }
+  }
+
+  /** Writes the content of one file. */
+  interface Writer {
+    void write(OutputStream o) throws IOException;
+  }
+
+  /** A URI or local path as a Hadoop path, local paths made absolute. */
+  static Path path(String s) {
+    URI u = URI.create(s.replace(" ", "%20"));
+    if (u.getScheme() == null) {
+      return new Path(java.nio.file.Path.of(s).toAbsolutePath().normalize().toUri());
+    }
+    return new Path(s);
+  }
+}
