@@ -97,16 +97,19 @@ class ModelCommandsTest {
   void demoQuantizesMeasuresAndTellsStories() throws Exception {
     Path m = models();
     Path out = tmp.resolve("demo");
+    // A short fine-tuning (1 epoch on 24 windows) stands for the default 5 epochs on all 215.
     String stdout = run(0, "demo", "--models", m.toString(), "--out", out.toString(),
-        "--max-tokens", "20", "--threads", "2")[0];
-    assertTrue(stdout.contains("story from the fp32 model") && stdout.contains("story from the 2-bit model"),
-        stdout);
+        "--max-tokens", "20", "--threads", "2", "--ft-epochs", "1", "--ft-windows", "24")[0];
+    assertTrue(stdout.contains("story from the fp32 model") && stdout.contains("story from the 2-bit model")
+        && stdout.contains("story from the fine-tuned 2-bit model"), stdout);
     JsonNode r = lastJson(stdout);
     assertEquals(18429, r.get("predictions").asInt());
     assertEquals(6.8117, r.get("ppl_fp32").asDouble(), 5e-5);
     double ratio = r.get("ppl").asDouble() / r.get("ppl_fp32").asDouble();
     assertTrue(ratio > 1 && ratio <= 16, "2-bit / fp32 = " + ratio);
     assertTrue(Files.exists(out.resolve("model.safetensors")));
+    assertTrue(r.get("ppl_finetuned").asDouble() < r.get("ppl").asDouble(), r.toString());
+    assertTrue(Files.exists(Path.of(r.get("finetuned_checkpoint").asText()).resolve("model.safetensors")));
   }
 
   @Test
