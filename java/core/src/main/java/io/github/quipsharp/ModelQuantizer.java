@@ -422,13 +422,31 @@ public final class ModelQuantizer {
     return partial.resolve("layers").resolve(layer + "_" + g.key() + ".safetensors");
   }
 
-  /** Writes Σ x xᵀ and its token count as one F64 safetensors file (the run's Hessian format). */
+  /** Largest tensor of a Hessian file: one Java buffer holds at most 2 GiB. */
+  static final long HESSIAN_BLOCK_BYTES = 1L << 30;
+
+  /**
+   * Writes Σ x xᵀ and its token count as one F64 safetensors file (the run's Hessian format):
+   * tensor {@code sum} [n, n], or, when that exceeds {@link #HESSIAN_BLOCK_BYTES} (n > 11585, e.g.
+   * a 28672-wide down_proj, 6.6 GB), row blocks {@code sum.0}, {@code sum.1}, ... of at most that
+   * size in row order.
+   */
   public static void writeHessian(Path file, LlamaModel.HessianSum h) throws IOException {
+    writeHessian(file, h, HESSIAN_BLOCK_BYTES);
+  }
+
+  static void writeHessian(Path file, LlamaModel.HessianSum h, long blockBytes) throws IOException {
     Files.createDirectories(file.getParent());
-    ByteBuffer b = ByteBuffer.allocateDirect(h.sum().length * 8).order(ByteOrder.LITTLE_ENDIAN);
-    b.asDoubleBuffer().put(h.sum());
+    int n = h.n();
+    long rowBytes = 8L * n;
+    int rowsPerBlock = (int) Math.max(1, Math.min(n, blockBytes / rowBytes));
     try (SafetensorsWriter w = SafetensorsWriter.create(file, Map.of("tokens", Long.toString(h.tokens())))) {
-      w.add("sum", DType.F64, new long[] {h.n(), h.n()}, b);
+      for (int r0 = 0, k = 0; r0 < n; r0 += rowsPerBlock, k++) {
+        int rows = Math.min(rowsPerBlock, n - r0);
+        ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(rows * rowBytes)).order(ByteOrder.LITTLE_ENDIAN);
+        b.asDoubleBuffer().put(h.sum(), r0 * n, rows * n);
+        w.add(rowsPerBlock == n ? "sum" : "sum." + k, DType.F64, new long[] {rows, n}, b);
+      }
       w.commit();
     }
   }
@@ -436,10 +454,33 @@ public final class ModelQuantizer {
   /** Reads a file written by {@link #writeHessian}. */
   public static LlamaModel.HessianSum readHessian(Path file) {
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
-      int n = Math.toIntExact(f.info("sum").dim(0));
-      double[] sum = new double[Checks.product(n, n, "hessian")];
-      f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
       long tokens = Long.parseLong(f.metadata().getOrDefault("tokens", "0"));
+      if (f.contains("sum")) {
+        int n = Math.toIntExact(f.info("sum").dim(1));
+        double[] sum = new double[Checks.product(n, n, "hessian")];
+        f.requireShape("sum", DType.F64, n, n);
+        f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
+        return new LlamaModel.HessianSum(n, sum, tokens);
+      }
+      if (!f.contains("sum.0")) {
+        throw new ModelFormatException(file, "holds neither \"sum\" nor \"sum.0\": not a Hessian file");
+      }
+      int n = Math.toIntExact(f.info("sum.0").dim(1));
+      double[] sum = new double[Checks.product(n, n, "hessian")];
+      int r0 = 0;
+      for (int k = 0; r0 < n; k++) {
+        String name = "sum." + k;
+        if (!f.contains(name)) {
+          throw new ModelFormatException(file, "row blocks end at row " + r0 + " of " + n);
+        }
+        int rows = Math.toIntExact(f.info(name).dim(0));
+        f.requireShape(name, DType.F64, rows, n);
+        if (r0 + rows > n) {
+          throw new ModelFormatException(file, name + " runs past row " + n);
+        }
+        f.map(name).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum, r0 * n, rows * n);
+        r0 += rows;
+      }
       return new LlamaModel.HessianSum(n, sum, tokens);
     }
   }
