@@ -72,16 +72,23 @@ public final class EndToEndTuner {
       TorchLlama model = TorchLlama.fromCheckpoint(in, ScalarType.Float);
       List<TorchLlama.Param> params = model.endToEndParams();
       Trainer t = new Trainer(params, opt.settings(0xE2E));
+      ObjectNode settings = runJson(fpModel, calibration, ctx, opt);
+      Path runFile = stateDir.resolve("run.json");
       boolean resumed = false;
       Path saved = currentState(stateDir);
       if (saved != null) {
+        // Compared as parsed JSON on both sides (number node types then agree).
+        if (Files.exists(runFile) && !JSON.readTree(runFile.toFile())
+            .equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
+          throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
+              + "fine-tuning used other settings (" + Files.readString(runFile) + ")");
+        }
         t.load(saved);
         resumed = true;
         listener.info("resuming end-to-end fine-tuning after epoch " + t.epochsDone() + " from " + saved);
       } else {
-        writeJson(stateDir.resolve("run.json"), runJson(checkpoint, fpModel, calibration, ctx, opt));
+        writeJson(runFile, settings);
       }
-      ObjectNode settings = runJson(checkpoint, fpModel, calibration, ctx, opt);
       try (LlamaModel teacher = LlamaModel.fromSource(src, DType.F32)) {
         Trainer.Objective loss = idx -> softCrossEntropy(model.forward(w.batch(idx)),
             teacherLogits(teacher, w, idx));
@@ -185,8 +192,7 @@ public final class EndToEndTuner {
     AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node));
   }
 
-  private static ObjectNode runJson(Path checkpoint, Path fpModel, int[] calibration, int ctx,
-      FineTuneOptions opt) {
+  private static ObjectNode runJson(Path fpModel, int[] calibration, int ctx, FineTuneOptions opt) {
     ObjectNode o = JSON.createObjectNode();
     o.put("stage", "end_to_end");
     o.put("fp_model", fpModel.toAbsolutePath().normalize().toString());

@@ -206,6 +206,10 @@ class FineTuneStoriesTest {
     IllegalArgumentException again = assertThrows(IllegalArgumentException.class,
         () -> EndToEndTuner.tune(quantized, model, calibration, CTX, cut, opt, null));
     assertTrue(again.getMessage().contains("--resume"), again.getMessage());
+    int[] otherText = java.util.Arrays.copyOf(calibration, calibration.length - 1);
+    IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+        () -> EndToEndTuner.tune(quantized, model, otherText, CTX, cut, opt.withResume(true), null));
+    assertTrue(other.getMessage().contains("other settings"), other.getMessage());
     EndToEndTuner.Report r = EndToEndTuner.tune(quantized, model, calibration, CTX, cut,
         opt.withResume(true), null);
     assertTrue(r.resumed());
