@@ -3,7 +3,6 @@ package io.github.quipsharp.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.KernelBenchmarks;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
@@ -12,8 +11,6 @@ import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.finetune.BlockwiseTuner;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
-import io.github.quipsharp.tokenizer.Tokenizer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -29,6 +26,8 @@ import java.util.Locale;
  * io.github.quipsharp.bench.FineTuneQuality MODELS_DIR OUT.json [OUT.md] [SEEDS]}
  */
 public final class FineTuneQuality {
+  private static final String[] MODES = {"none", "block", "e2e", "both"};
+
   private FineTuneQuality() {}
 
   public static void main(String[] args) throws Exception {
@@ -36,16 +35,13 @@ public final class FineTuneQuality {
     Path json = Path.of(args.length > 1 ? args[1] : "bench/results/stories260K-finetune.json");
     Path md = args.length > 2 ? Path.of(args[2]) : null;
     int seeds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
-    Path model = models.resolve("stories260K-hf");
-    Tokenizer tok = Tokenizer.forModel(model);
-    int[] all = tok.encode(Files.readString(models.resolve("tinystories-sample.txt"),
-        StandardCharsets.UTF_8), true, false);
-    int[] cal = CalibrationSplit.calibration(all, 0.75);
-    int[] held = CalibrationSplit.heldout(all, 0.75);
-    String[] modes = {"none", "block", "e2e", "both"};
-    double[][] ppl = new double[modes.length][seeds];
-    double[][] seconds = new double[modes.length][seeds];
-    double[][] epochSeconds = new double[modes.length][seeds];
+    StoriesSplit stories = StoriesSplit.load(models);
+    Path model = stories.model();
+    int[] cal = stories.calibration();
+    int[] held = stories.heldout();
+    double[][] ppl = new double[MODES.length][seeds];
+    double[][] seconds = new double[MODES.length][seeds];
+    double[][] epochSeconds = new double[MODES.length][seeds];
     ObjectMapper om = new ObjectMapper();
     ObjectNode root = om.createObjectNode();
     root.put("machine", KernelBenchmarks.machineDescription());
@@ -69,7 +65,7 @@ public final class FineTuneQuality {
       record(runs, ppl, seconds, 1, s, block, held, bt.seconds(), epochSeconds[1][s]);
       for (int m : new int[] {2, 3}) {
         Path from = m == 2 ? plain : block;
-        Path out = tmp.resolve(modes[m] + "-" + seed);
+        Path out = tmp.resolve(MODES[m] + "-" + seed);
         EndToEndTuner.Report r = EndToEndTuner.tune(from, model, cal, 256, out,
             FineTuneOptions.E2E_DEFAULTS.withSeed(seed), null);
         epochSeconds[m][s] = r.history().stream().skip(1).mapToDouble(e -> e.seconds()).average().orElse(0);
@@ -81,7 +77,7 @@ public final class FineTuneQuality {
     table.append("| 2-bit stories260K | held-out ppl, mean (min–max) over seeds 1–" + seeds
         + " | fine-tuning time, mean | one epoch |\n|---|---|---|---|\n");
     String[] names = {"no fine-tuning", "blockwise (§6.2)", "end-to-end (§6.3)", "blockwise, then end-to-end"};
-    for (int m = 0; m < modes.length; m++) {
+    for (int m = 0; m < MODES.length; m++) {
       double mean = java.util.Arrays.stream(ppl[m]).average().orElse(0);
       double min = java.util.Arrays.stream(ppl[m]).min().orElse(0);
       double max = java.util.Arrays.stream(ppl[m]).max().orElse(0);
@@ -107,7 +103,7 @@ public final class FineTuneQuality {
     }
     seconds[m][s] = sec;
     ObjectNode r = runs.addObject();
-    r.put("mode", new String[] {"none", "block", "e2e", "both"}[m]);
+    r.put("mode", MODES[m]);
     r.put("seed", s + 1);
     r.put("heldout_ppl", ppl[m][s]);
     r.put("seconds", sec);

@@ -3,7 +3,6 @@ package io.github.quipsharp.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.KernelBenchmarks;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
@@ -12,8 +11,6 @@ import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.Rounding;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.TensorInfo;
-import io.github.quipsharp.tokenizer.Tokenizer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,12 +37,10 @@ public final class StoriesQuality {
     Path models = Path.of(args.length > 0 ? args[0] : "../shared/models");
     Path json = Path.of(args.length > 1 ? args[1] : "bench/results/stories260K-quality.json");
     Path md = args.length > 2 ? Path.of(args[2]) : null;
-    Path model = models.resolve("stories260K-hf");
-    Tokenizer tok = Tokenizer.forModel(model);
-    int[] all = tok.encode(Files.readString(models.resolve("tinystories-sample.txt"),
-        StandardCharsets.UTF_8), true, false);
-    int[] cal = CalibrationSplit.calibration(all, 0.75);
-    int[] held = CalibrationSplit.heldout(all, 0.75);
+    StoriesSplit stories = StoriesSplit.load(models);
+    Path model = stories.model();
+    int[] cal = stories.calibration();
+    int[] held = stories.heldout();
     double fp;
     try (LlamaModel m = LlamaModel.load(model)) {
       fp = Perplexity.evaluate(m, held, 256, null).ppl();

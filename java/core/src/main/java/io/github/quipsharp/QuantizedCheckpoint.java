@@ -216,19 +216,24 @@ public final class QuantizedCheckpoint {
       }
       w.commit();
     }
-    // The checkpoint carries the model's tokenizer when it has one (the same search as
-    // Tokenizer.forModel); a model without one is still quantized, and --tokenizer names it later.
-    Path tok;
-    try {
-      tok = Tokenizer.locate(src.path());
-    } catch (ModelFormatException e) {
-      tok = null;
-    }
-    if (tok != null) {
-      AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
-    }
+    copyTokenizer(src.path(), out);
     AtomicFiles.write(out.resolve("config.json"),
         JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(configFile(c, info, settings)));
+  }
+
+  /**
+   * Copies the tokenizer of the model or checkpoint at {@code from} (the search of
+   * Tokenizer.forModel) into the folder {@code out}; one without a tokenizer stays without, and
+   * --tokenizer names it later.
+   */
+  private static void copyTokenizer(Path from, Path out) throws IOException {
+    Path tok;
+    try {
+      tok = Tokenizer.locate(from);
+    } catch (ModelFormatException e) {
+      return;
+    }
+    AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
   }
 
   private static void addF16(SafetensorsWriter w, Tensor t) throws IOException {
@@ -507,15 +512,7 @@ public final class QuantizedCheckpoint {
       w.commit();
     }
     if (!Files.isSameFile(in.dir(), out)) {
-      Path tok;
-      try {
-        tok = Tokenizer.locate(in.dir());
-      } catch (ModelFormatException e) {
-        tok = null; // a checkpoint without a tokenizer stays without one
-      }
-      if (tok != null) {
-        AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
-      }
+      copyTokenizer(in.dir(), out);
     }
     ObjectNode json = (ObjectNode) in.json();
     if (untie) {

@@ -62,7 +62,6 @@ final class TorchLlama {
   static TorchLlama fromCheckpoint(QuantizedCheckpoint.Contents in, ScalarType type) {
     LlamaConfig c = in.config();
     Map<String, float[]> dense = new HashMap<>();
-    long[][] shapes = new long[1][];
     for (WeightSpec s : WeightSpec.all(c)) {
       if (!s.role().isLinear()) {
         dense.put(s.name(), in.denseWeight(s));
@@ -78,10 +77,10 @@ final class TorchLlama {
       blocks[l] = new Block(c, l, Torch.of(dense.get(p + "input_layernorm.weight"), type, c.dim()),
           Torch.of(dense.get(p + "post_attention_layernorm.weight"), type, c.dim()), g);
     }
-    shapes[0] = new long[] {c.vocabSize(), c.dim()};
-    return new TorchLlama(c, type, Torch.of(dense.get("model.embed_tokens.weight"), type, shapes[0]),
+    long[] vocabByDim = {c.vocabSize(), c.dim()};
+    return new TorchLlama(c, type, Torch.of(dense.get("model.embed_tokens.weight"), type, vocabByDim),
         Torch.of(dense.get("model.norm.weight"), type, c.dim()),
-        c.tiedEmbeddings() ? null : Torch.of(dense.get("lm_head.weight"), type, shapes[0]), blocks);
+        c.tiedEmbeddings() ? null : Torch.of(dense.get("lm_head.weight"), type, vocabByDim), blocks);
   }
 
   /** Hidden states entering block 0: [B, T, dim] for tokens [B, T]. */
@@ -164,13 +163,11 @@ final class TorchLlama {
         if (m.length == 1) {
           w = Torch.of(src.tensor(p + m[0] + ".weight"), type);
         } else {
-          org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
           Tensor[] ts = new Tensor[m.length];
           for (int i = 0; i < m.length; i++) {
             ts[i] = Torch.of(src.tensor(p + m[i] + ".weight"), type);
           }
-          parts = new org.bytedeco.pytorch.TensorVector(ts);
-          w = torch.cat(parts, 0);
+          w = torch.cat(new org.bytedeco.pytorch.TensorVector(ts), 0);
         }
         g[lg.ordinal()] = TorchLinear.dense(lg, w);
       }
@@ -291,10 +288,13 @@ final class TorchLlama {
       float[] cs = new float[(int) t * hd];
       float[] sn = new float[(int) t * hd];
       float[] mk = new float[(int) (t * t)];
+      double[] invFreq = new double[half];
+      for (int i = 0; i < half; i++) {
+        invFreq[i] = 1.0 / Math.pow(c.ropeTheta(), (double) (2 * i) / hd);
+      }
       for (int p = 0; p < t; p++) {
         for (int i = 0; i < half; i++) {
-          double invFreq = 1.0 / Math.pow(c.ropeTheta(), (double) (2 * i) / hd);
-          double angle = p * invFreq;
+          double angle = p * invFreq[i];
           float co = (float) Math.cos(angle);
           float si = (float) Math.sin(angle);
           int a = c.ropeInterleaved() ? 2 * i : i;

@@ -349,10 +349,7 @@ final class Trainer {
     try (SafetensorsWriter w = SafetensorsWriter.create(file)) {
       for (int i = 0; i < values.length; i++) {
         Tensor t = values[i];
-        long[] shape = new long[(int) t.dim()];
-        for (int d = 0; d < shape.length; d++) {
-          shape[d] = t.size(d);
-        }
+        long[] shape = shapeOf(t);
         double[] v = Torch.doubles(t);
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(v.length * 8)
             .order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -367,12 +364,12 @@ final class Trainer {
     try (SafetensorsFile f = SafetensorsFile.open(file); NoGradGuard ng = new NoGradGuard()) {
       for (int i = 0; i < into.length; i++) {
         String name = params.get(i).name();
-        long n = into[i].numel();
-        double[] v = new double[Math.toIntExact(n)];
-        f.requireShape(name, DType.F64, shapeOf(into[i]));
+        long[] shape = shapeOf(into[i]);
+        double[] v = new double[Math.toIntExact(into[i].numel())];
+        f.requireShape(name, DType.F64, shape);
         f.map(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(v);
         try (PointerScope scope = new PointerScope()) {
-          into[i].copy_(Torch.ofDoubles(v, shapeOf(into[i])));
+          into[i].copy_(Torch.ofDoubles(v, shape));
         }
       }
     }
