@@ -636,8 +636,8 @@ void bench() {
 
 }  // namespace
 
-// The AVX2 kernels (where the CPU has them) against the portable ones: bit-identical results for
-// row and column transforms, both directions, float and double, every base.
+// The AVX2 and AVX-512 kernels (where the CPU has them) against the portable ones: bit-identical
+// results for row and column transforms, both directions, float and double, every base.
 void test_simd_vs_portable() {
   std::vector<int64_t> orders = {1, 2, 8, 64, 4096, 11008, 14336, 32768};
   for (int m : {12, 20, 28, 36, 52, 60, 108, 116, 124, 140, 156, 172})
@@ -658,23 +658,29 @@ void test_simd_vs_portable() {
     std::vector<float> col(n * cols);
     for (auto& v : col) v = static_cast<float>(next());
     for (int32_t t : {0, 1}) {
-      std::vector<float> a = x, b = x, ca = col, cb = col;
-      std::vector<double> ad = xd, bd = xd;
+      std::vector<float> a = x, ca = col;
+      std::vector<double> ad = xd;
       CHECK_OK(qs_hadamard_force_portable(1));
       CHECK_OK(qs_hadamard_transform_f32(a.data(), batch, n, t));
       CHECK_OK(qs_hadamard_transform_f64(ad.data(), batch, n, t));
       CHECK_OK(qs_rht_apply_f32(ca.data(), n, cols, 0, signs.data(), t));
-      CHECK_OK(qs_hadamard_force_portable(0));
-      CHECK_OK(qs_hadamard_transform_f32(b.data(), batch, n, t));
-      CHECK_OK(qs_hadamard_transform_f64(bd.data(), batch, n, t));
-      CHECK_OK(qs_rht_apply_f32(cb.data(), n, cols, 0, signs.data(), t));
-      CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-      CHECK(std::memcmp(ad.data(), bd.data(), ad.size() * sizeof(double)) == 0);
-      CHECK(std::memcmp(ca.data(), cb.data(), ca.size() * sizeof(float)) == 0);
-      ++compared;
+      for (int32_t kernel : {QS_KERNEL_AVX2, QS_KERNEL_AVX512}) {
+        if (qs_hadamard_force_kernel(kernel) != QS_OK) continue;  // not on this CPU
+        std::vector<float> b = x, cb = col;
+        std::vector<double> bd = xd;
+        CHECK_OK(qs_hadamard_transform_f32(b.data(), batch, n, t));
+        CHECK_OK(qs_hadamard_transform_f64(bd.data(), batch, n, t));
+        CHECK_OK(qs_rht_apply_f32(cb.data(), n, cols, 0, signs.data(), t));
+        CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(ad.data(), bd.data(), ad.size() * sizeof(double)) == 0);
+        CHECK(std::memcmp(ca.data(), cb.data(), ca.size() * sizeof(float)) == 0);
+        ++compared;
+      }
+      CHECK_OK(qs_hadamard_force_kernel(QS_KERNEL_AUTO));
     }
   }
   CHECK_STATUS(qs_hadamard_force_portable(2), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qs_hadamard_force_kernel(9), QS_ERR_INVALID_ARGUMENT);
   std::printf("simd vs portable: %d cases compared bit for bit\n", compared);
 }
 

@@ -32,14 +32,14 @@ std::vector<float> activation(int64_t n, Rng& rng, int kind) {
   return u;
 }
 
-// Float64 reference of z = W~ u from decoded codewords, and the bound the int16 activation allows:
-// each |u_j - uq_j * s| <= s/2 with s = max|u| / 16383, times |w_j|.
+// Float64 reference of z = W~ u from decoded codewords, and the bound the integer activation allows:
+// each |u_j - uq_j * s| <= s/2 with s = max|u| / L (L = 127 for 8 bits, 16383 for 16), times |w_j|.
 template <typename DecodeFn>
 void reference(int64_t m, int64_t n, const std::vector<float>& u, DecodeFn decode,
                std::vector<double>& z, std::vector<double>& bound) {
   double max_abs = 0;
   for (float v : u) max_abs = std::max(max_abs, std::fabs(static_cast<double>(v)));
-  const double step = max_abs / 16383;
+  const double step = max_abs / (qs_get_activation_bits() == 16 ? 16383 : 127);
   std::vector<float> row(n);
   z.assign(m, 0.0);
   bound.assign(m, 0.0);
@@ -54,7 +54,8 @@ void reference(int64_t m, int64_t n, const std::vector<float>& u, DecodeFn decod
   }
 }
 
-void test_e8p_and_e81b() {
+void test_e8p_and_e81b(int32_t bits) {
+  CHECK_OK(qs_set_activation_bits(bits));
   Rng rng(1);
   const int64_t shapes[][2] = {{1, 8}, {3, 24}, {5, 136}, {7, 64}, {37, 4104}, {64, 4096}, {9, 65544}};
   for (const auto& shape : shapes) {
@@ -85,8 +86,8 @@ void test_e8p_and_e81b() {
           if (!(std::fabs(z[r] - z_ref[r]) <= bound[r])) ++bad;
           if (!(std::fabs(z2[r] - z2_ref[r]) <= bound2[r])) ++bad;
         }
-        if (bad) std::fprintf(stderr, "m=%lld n=%lld kind %d kernel %d: %d rows outside the bound\n",
-                              (long long)m, (long long)n, kind, kernel, bad);
+        if (bad) std::fprintf(stderr, "m=%lld n=%lld kind %d kernel %d bits %d: %d rows outside the bound\n",
+                              (long long)m, (long long)n, kind, kernel, bits, bad);
         CHECK(bad == 0);
         if (first.empty()) {
           first = z;
@@ -96,6 +97,46 @@ void test_e8p_and_e81b() {
           CHECK(std::memcmp(first2.data(), z2.data(), 4 * m) == 0);
         }
       }
+    }
+  }
+}
+
+// A prepared layer of every codebook (both stages in one pass on AVX-512) gives the same bits on every
+// kernel, on shapes with whole groups of 64 codes and a tail.
+void test_layers_identical(int32_t bits) {
+  CHECK_OK(qs_set_activation_bits(bits));
+  Rng rng(4);
+  const int64_t shapes[][2] = {{7, 1576}, {33, 4104}, {3, 520}, {2, 8}};
+  for (int32_t codebook : {QS_CODEBOOK_E8P12, QS_CODEBOOK_E8P12RVQ3B, QS_CODEBOOK_E8P12RVQ4B}) {
+    for (const auto& shape : shapes) {
+      const int64_t m = shape[0], n = shape[1];
+      std::vector<uint32_t> codes(m * n / 8);
+      for (auto& c : codes) {
+        const uint32_t first = static_cast<uint32_t>(rng.next() & 0xFFFF);
+        const uint32_t second = static_cast<uint32_t>(rng.next() & (codebook == QS_CODEBOOK_E8P12RVQ3B ? 0xFF : 0xFFFF));
+        c = codebook == QS_CODEBOOK_E8P12 ? first : first << 16 | second;
+      }
+      std::vector<float> s_in(n), s_out(m), x(2 * n);
+      for (float& v : s_in) v = rng.next() % 2 ? 1.0f : -1.0f;
+      for (float& v : s_out) v = rng.next() % 2 ? 0.5f : -0.5f;
+      for (float& v : x) v = static_cast<float>(rng.normal());
+      qs_qlayer* layer = qs_qlayer_create(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(), 1.0, 0);
+      CHECK(layer != nullptr);
+      if (layer == nullptr) continue;
+      std::vector<float> first;
+      for (int32_t kernel : kernels()) {
+        std::vector<float> y(2 * m);
+        CHECK_OK(qs_qlayer_forward(layer, x.data(), 2, y.data(), kernel));
+        if (first.empty()) {
+          first = y;
+        } else {
+          const bool same = std::memcmp(first.data(), y.data(), 4 * first.size()) == 0;
+          if (!same) std::fprintf(stderr, "codebook %d %lldx%lld kernel %d bits %d differs from scalar\n",
+                                  codebook, (long long)m, (long long)n, kernel, bits);
+          CHECK(same);
+        }
+      }
+      qs_qlayer_free(layer);
     }
   }
 }
@@ -185,6 +226,8 @@ void test_errors() {
   qs_matvec_bench result;
   CHECK_STATUS(qs_bench_matvec(32, 2147483647, 2147483647, 1, 0, 0.01, 1, &result),
                QS_ERR_INVALID_ARGUMENT);  // size product would overflow: rejected up front
+  CHECK_STATUS(qs_set_activation_bits(12), QS_ERR_INVALID_ARGUMENT);
+  CHECK(qs_get_activation_bits() == 8);  // unchanged by the refused call
   CHECK(qs_cpu_kernel_available(QS_KERNEL_SCALAR) == 1);
   CHECK(qs_cpu_kernel_available(77) == 0);
 }
@@ -194,7 +237,10 @@ void test_errors() {
 int main() {
   std::printf("avx2 kernels: %s\n", qs_cpu_kernel_available(QS_KERNEL_AVX2) ? "tested" : "not on this CPU");
   std::printf("avx512 kernels: %s\n", qs_cpu_kernel_available(QS_KERNEL_AVX512) ? "tested" : "not on this CPU");
-  test_e8p_and_e81b();
+  test_e8p_and_e81b(16);
+  test_e8p_and_e81b(8);
+  test_layers_identical(16);
+  test_layers_identical(8);
   test_threads_identical();
   test_dense_baselines();
   test_half_conversion();

@@ -27,8 +27,9 @@ int main() {
                                   s_out.data(), &wscale));
       CHECK_OK(qs_qlinear_decode(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(), wscale,
                                  rht, dense.data()));
-      // The prepared layer (integer kernels) against qs_qlinear_matvec, within the bound its int16
-      // activation rounding allows: |dz_r| <= max|u| / 32766 * sum_j |W~_rj|, ||dy|| = wscale ||dz||.
+      // The prepared layer (integer kernels) against qs_qlinear_matvec, within the bound its integer
+      // activation rounding allows: |dz_r| <= max|u| / (2 L) * sum_j |W~_rj| (L = 127 for 8-bit,
+      // 16383 for 16-bit activations), ||dy|| = wscale ||dz||.
       qs_qlayer* layer = qs_qlayer_create(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(),
                                           wscale, rht);
       CHECK(layer != nullptr);
@@ -36,7 +37,10 @@ int main() {
         CHECK(qs_qlayer_weight_bytes(layer) == m * n / 8 * (codebook == QS_CODEBOOK_E8P12 ? 2 : codebook == QS_CODEBOOK_E8P12RVQ4B ? 4 : 3));
         std::vector<float> wt(m * n);
         CHECK_OK(qs_codebook_decode(codebook, 0, codes.data(), m * n / 8, wt.data()));
+        for (int32_t bits : {8, 16})
         for (int32_t kernel : {QS_KERNEL_SCALAR, QS_KERNEL_AUTO}) {
+          CHECK_OK(qs_set_activation_bits(bits));
+          const double levels = bits == 16 ? 16383 : 127;
           const int64_t batch = 2;
           std::vector<float> x(batch * n), y_ref(batch * m), y(batch * m);
           for (float& v : x) v = static_cast<float>(rng.normal());
@@ -53,7 +57,7 @@ int main() {
             for (int64_t r = 0; r < m; ++r) {
               double row = 0;
               for (int64_t c = 0; c < n; ++c) row += std::fabs(double(wt[r * n + c]));
-              const double dz = max_u / 32766 * row;
+              const double dz = max_u / (2 * levels) * row;
               bound2 += dz * dz;
               const double e = double(y[b * m + r]) - y_ref[b * m + r];
               err2 += e * e;
@@ -61,10 +65,11 @@ int main() {
             }
             const double bound = wscale * std::sqrt(bound2) + 1e-5 * std::sqrt(norm2);
             if (!(std::sqrt(err2) <= bound))
-              std::fprintf(stderr, "qlayer codebook %d rht %d: error %.3g > bound %.3g\n", codebook,
-                           rht, std::sqrt(err2), bound);
+              std::fprintf(stderr, "qlayer codebook %d rht %d bits %d: error %.3g > bound %.3g\n",
+                           codebook, rht, bits, std::sqrt(err2), bound);
             CHECK(std::sqrt(err2) <= bound);
-            CHECK(std::sqrt(err2) < 0.05 * std::sqrt(norm2));  // the bound itself is a few % here
+            // The bound itself is a few % here for 8 bits.
+            CHECK(std::sqrt(err2) < (bits == 16 ? 0.001 : 0.05) * std::sqrt(norm2));
           }
         }
         qs_qlayer_free(layer);

@@ -57,6 +57,10 @@ QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, in
 /* 1: run the portable Hadamard kernels even where AVX2 ones exist (tests compare the two; both give
  * bit-identical results); 0: the fastest the CPU supports (default). */
 QS_API int32_t qs_hadamard_force_portable(int32_t portable);
+/* Runs the Hadamard kernels of one instruction set (QS_KERNEL_AUTO, _SCALAR = portable, _AVX2,
+ * _AVX512: the same source compiled for 512-bit vectors); all give bit-identical results. An
+ * instruction set this CPU lacks is QS_ERR_INVALID_ARGUMENT. */
+QS_API int32_t qs_hadamard_force_kernel(int32_t kernel);
 
 /* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform:
  *   mix64(z) = splitmix64's finalizer; state = mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15));
@@ -145,13 +149,19 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
-#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI/BITALG codebook kernels; AVX2 for fp16/fp32 */
+#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI + GFNI codebook kernels; AVX2 for fp16/fp32 */
 
 /* 1 if the kernel can run on this CPU, else 0. */
 QS_API int32_t qs_cpu_kernel_available(int32_t kernel);
+/* The integer precision of the activation u in the codebook kernels below (process-wide; default 8,
+ * or the environment variable QUIPSHARP_ACTIVATION_BITS=16): u is rounded to integers uq with
+ * |uq| <= L = 127 (8 bits) or 16383 (16 bits), uq = round(u * L / max|u|). 16 bits halves the speed of
+ * the AVX-512 kernels. Set: 8 or 16, else QS_ERR_INVALID_ARGUMENT. */
+QS_API int32_t qs_set_activation_bits(int32_t bits);
+QS_API int32_t qs_get_activation_bits(void);
 /* z = W~ u for the E8P12 codes of an m x n matrix (row-major, n/8 uint16 codes per row). Exact integer
- * sums of 4*codeword times u quantized to int16 (|uq| <= 16383 = max|u|): every kernel returns the
- * same bits; the difference from a float dot product is at most 2^-15 max|u| per weight. */
+ * sums of 4*codeword times the rounded activation uq: every kernel returns the same bits; the
+ * difference from a float dot product is at most max|u| / (2 L) per weight (L as above). */
 QS_API int32_t qs_e8p_matvec(const uint16_t* codes, int64_t m, int64_t n, const float* u, float* z,
                              int32_t kernel);
 /* The same for E81B indices (the 3-bit residual stage, §4.3), one uint8 per 8 weights. */
@@ -167,7 +177,8 @@ QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
  * qs_e81b_matvec per stage), y = (s_out wscale) ⊙ (M_m z). Differs from qs_qlinear_matvec only by the
- * kernels' int16 activation rounding. Shapes as in qs_qlinear_matvec (true m x n; codes and signs
+ * kernels' activation rounding (qs_set_activation_bits); a second codebook stage is read in the
+ * same pass on AVX-512. Shapes as in qs_qlinear_matvec (true m x n; codes and signs
  * padded as qs_qlinear_shape says). Create returns NULL on bad input (see qs_last_error()). */
 typedef struct qs_qlayer qs_qlayer;
 QS_API qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale, const uint32_t* codes,

@@ -223,30 +223,57 @@ namespace portable {
 #undef QS_KERNEL_TARGET
 
 #if defined(__x86_64__) || defined(__i386__)
-#define QS_HADAMARD_AVX2 1
+#define QS_HADAMARD_X86 1
 #define QS_KERNEL_TARGET __attribute__((target("avx2")))
 namespace avx2 {
 #include "common/hadamard_kernels.inc"
 }  // namespace avx2
 #undef QS_KERNEL_TARGET
+// 512-bit vectors (GCC otherwise keeps 256 for AVX-512 targets).
+#define QS_KERNEL_TARGET \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
+namespace avx512 {
+#include "common/hadamard_kernels.inc"
+}  // namespace avx512
+#undef QS_KERNEL_TARGET
 #endif
 
-std::atomic<bool> force_portable_kernels{false};
+// QS_KERNEL_AUTO: the widest the CPU has; tests force the others (all give the same bits).
+std::atomic<int32_t> forced_kernel{QS_KERNEL_AUTO};
 
-bool use_avx2() {
-#ifdef QS_HADAMARD_AVX2
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has && !force_portable_kernels.load(std::memory_order_relaxed);
+int32_t hadamard_kernel() {
+#ifdef QS_HADAMARD_X86
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
+  const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
+  if (forced != QS_KERNEL_AUTO) return forced;
+  return avx512 ? QS_KERNEL_AVX512 : avx2 ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
 #else
-  return false;
+  return QS_KERNEL_SCALAR;
 #endif
+}
+
+bool hadamard_kernel_available(int32_t kernel) {
+  if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return true;
+#ifdef QS_HADAMARD_X86
+  if (kernel == QS_KERNEL_AVX2) return __builtin_cpu_supports("avx2");
+  if (kernel == QS_KERNEL_AVX512)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+#endif
+  return false;
 }
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).
 template <typename T>
 void transform_rows(T* x, int64_t batch, int64_t n, bool transpose, const T* pre, const T* post) {
-#ifdef QS_HADAMARD_AVX2
-  if (use_avx2()) return avx2::transform_rows(x, batch, n, transpose, pre, post);
+#ifdef QS_HADAMARD_X86
+  const int32_t k = hadamard_kernel();
+  if (k == QS_KERNEL_AVX512) return avx512::transform_rows(x, batch, n, transpose, pre, post);
+  if (k == QS_KERNEL_AVX2) return avx2::transform_rows(x, batch, n, transpose, pre, post);
 #endif
   portable::transform_rows(x, batch, n, transpose, pre, post);
 }
@@ -254,8 +281,10 @@ void transform_rows(T* x, int64_t batch, int64_t n, bool transpose, const T* pre
 // Every column of the row-major n x cols matrix x.
 template <typename T>
 void transform_cols(T* x, int64_t n, int64_t cols, bool transpose, const T* pre, const T* post) {
-#ifdef QS_HADAMARD_AVX2
-  if (use_avx2()) return avx2::transform_cols(x, n, cols, transpose, pre, post);
+#ifdef QS_HADAMARD_X86
+  const int32_t k = hadamard_kernel();
+  if (k == QS_KERNEL_AVX512) return avx512::transform_cols(x, n, cols, transpose, pre, post);
+  if (k == QS_KERNEL_AVX2) return avx2::transform_cols(x, n, cols, transpose, pre, post);
 #endif
   portable::transform_cols(x, n, cols, transpose, pre, post);
 }
@@ -475,6 +504,17 @@ QS_API int32_t qs_rht_apply_f32(float* a, int64_t rows, int64_t cols, int32_t ax
 extern "C" int32_t qs_hadamard_force_portable(int32_t portable) {
   return qs::guard([&] {
     qs::require(portable == 0 || portable == 1, "portable = ", portable, " must be 0 or 1");
-    qs::force_portable_kernels.store(portable == 1);
+    qs::forced_kernel.store(portable == 1 ? QS_KERNEL_SCALAR : QS_KERNEL_AUTO);
+  });
+}
+
+extern "C" int32_t qs_hadamard_force_kernel(int32_t kernel) {
+  return qs::guard([&] {
+    qs::require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2 ||
+                    kernel == QS_KERNEL_AVX512,
+                "kernel = ", kernel, " must be 0 (auto), 1 (scalar), 2 (avx2) or 3 (avx512)");
+    if (!qs::hadamard_kernel_available(kernel))
+      qs::fail(QS_ERR_INVALID_ARGUMENT, "kernel = ", kernel, " is not available on this CPU");
+    qs::forced_kernel.store(kernel);
   });
 }

@@ -10,6 +10,8 @@
 // so the two agree bit for bit. int32 lane sums are flushed to int64 every 4096 steps: one step adds
 // at most 2 * 11 * 16383 per lane, 4096 steps stay below 2^31.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -28,7 +30,6 @@
 namespace qs {
 namespace {
 
-constexpr int32_t kActivationMax = 16383;
 constexpr int64_t kFlushSteps = 4096;
 // Groups of 8 codes per int32 accumulation in the nibble kernel: a group adds at most
 // 4 * 2 * 15 * 16383 per lane, 512 groups stay below 2^31.
@@ -61,19 +62,35 @@ const IntTables& int_tables() {
   return tables;
 }
 
-// uq = round(u * 16383 / max|u|); returns the factor that maps integer sums back (max|u| / 16383).
-double quantize_activation(const float* u, int64_t n, std::vector<int16_t>& uq) {
+// The activation is rounded to integers with |uq| <= levels: 127 (8-bit, the default: one vpdpbusd
+// per byte vector on AVX-512) or 16383 (16-bit: split in two int8 halves there, half the speed).
+int32_t activation_levels(int32_t bits) { return bits == 16 ? 16383 : 127; }
+
+int32_t initial_activation_bits() {
+  if (const char* env = std::getenv("QUIPSHARP_ACTIVATION_BITS")) {
+    if (std::strcmp(env, "16") == 0) return 16;
+  }
+  return 8;
+}
+
+std::atomic<int32_t>& activation_bits_setting() {
+  static std::atomic<int32_t> bits{initial_activation_bits()};
+  return bits;
+}
+
+// uq = round(u * levels / max|u|); returns the factor that maps integer sums back (max|u| / levels).
+double quantize_activation(const float* u, int64_t n, int32_t levels, std::vector<int16_t>& uq) {
   float max_abs = 0.0f;
   for (int64_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(u[i]));
   uq.assign(static_cast<size_t>(n), 0);
   if (max_abs == 0.0f) return 0.0;
-  // In double: 16383 / max|u| overflows float for max|u| below ~4.8e-35.
-  const double q = kActivationMax / static_cast<double>(max_abs);
+  // In double: levels / max|u| overflows float for max|u| below ~4.8e-35.
+  const double q = levels / static_cast<double>(max_abs);
   for (int64_t i = 0; i < n; ++i) {
     const long v = std::lrint(static_cast<double>(u[i]) * q);
-    uq[i] = static_cast<int16_t>(std::max<long>(-kActivationMax, std::min<long>(kActivationMax, v)));
+    uq[i] = static_cast<int16_t>(std::max<long>(-levels, std::min<long>(levels, v)));
   }
-  return static_cast<double>(max_abs) / kActivationMax;
+  return static_cast<double>(max_abs) / levels;
 }
 
 // The integer product of one code's table row with its 8 activations (the scalar reference, and the
@@ -101,6 +118,37 @@ bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                           __builtin_cpu_supports("f16c");
   return has;
+}
+
+// quantize_activation in AVX2: the same maximum, the same double products and the same rounding
+// (cvtpd2dq and lrint both round to nearest even under the default MXCSR), so the same integers.
+__attribute__((target("avx2"))) double quantize_activation_avx2(const float* u, int64_t n,
+                                                                int32_t levels,
+                                                                std::vector<int16_t>& uq) {
+  uq.assign(static_cast<size_t>(n), 0);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(u + i)));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float max_abs = 0.0f;
+  for (float v : lanes) max_abs = std::max(max_abs, v);
+  for (; i < n; ++i) max_abs = std::max(max_abs, std::fabs(u[i]));
+  if (max_abs == 0.0f) return 0.0;
+  const double q = levels / static_cast<double>(max_abs);
+  const __m256d qv = _mm256_set1_pd(q);
+  const __m128i hi = _mm_set1_epi32(levels), lo = _mm_set1_epi32(-levels);
+  for (i = 0; i + 4 <= n; i += 4) {
+    const __m128i r = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(u + i)), qv));
+    const __m128i c = _mm_max_epi32(_mm_min_epi32(r, hi), lo);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(uq.data() + i), _mm_packs_epi32(c, c));
+  }
+  for (; i < n; ++i) {
+    const long v = std::lrint(static_cast<double>(u[i]) * q);
+    uq[i] = static_cast<int16_t>(std::max<long>(-levels, std::min<long>(levels, v)));
+  }
+  return static_cast<double>(max_abs) / levels;
 }
 
 __attribute__((target("avx2"))) inline int64_t hsum_epi32(__m256i v) {
@@ -250,33 +298,60 @@ __attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const 
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vbmi") &&
-                          __builtin_cpu_supports("avx512vnni") &&
-                          __builtin_cpu_supports("avx512bitalg") && cpu_has_avx2();
+                          __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("gfni") &&
+                          cpu_has_avx2();
   return has;
 }
 
-// GCC 12 reports its own AVX-512 intrinsic headers' _mm512_undefined_* as maybe-uninitialized.
+// GCC 12 reports its own AVX-512 intrinsic headers' _mm512_undefined_* as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define QS_AVX512 "avx512f,avx512bw,avx512vbmi,avx512vnni,avx512bitalg,avx2,fma,f16c"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define QS_AVX512 "avx512f,avx512bw,avx512vbmi,avx512vnni,gfni,avx2,fma,f16c"
 
-// The nibble decode of e8p_rows_nibbles on 64 codes (512 weights) per step, without gathers: the
-// code bytes are split with one two-source byte permute each; byte b of packed[k] comes from a
-// 256-entry byte table held in four zmm registers (two vpermi2b on the low 7 bits, a blend on bit 7);
-// the parity of the sign byte is vpopcntb & 1. For byte position b the low nibble is slot 2b and the
-// high nibble slot 2b + 1 (§3.3). The int16 activations are split as x = 256 xh + xl with xl, xh in
-// int8 (xl in [-128, 127]), so that vpdpbusd (unsigned nibble x signed byte, 4 per lane) sums
-// nu' * x exactly: sum = 256 * sum(nu' xh) + sum(nu' xl). Same integers as the scalar kernel.
+// The AVX-512 codebook kernels work on 64 codes (512 weights) per step, without gathers, and give
+// the same integers as the scalar kernel:
+// - E8P12 (§3.3/§3.4 in nibble form): the code bytes are split with one two-source byte permute
+//   each; byte b of packed[k] (slots 2b and 2b + 1 in its low and high nibble) comes from a 256-entry
+//   byte table in four zmm registers (two vpermi2b on the low 7 bits, a blend on bit 7). The flips of
+//   both slots and the -1/4 shift form one byte that is a GF(2)-linear function of the sign byte r
+//   (e_p = r_p for p >= 1, e_0 = r_1 ^ ... ^ r_7, P = r_0 ^ ... ^ r_7): one gf2p8affineqb per byte
+//   position gives it (0x0E / 0xE0 for the slot flips, 0x11 for the shift), and nu' = nu ^ flip.
+//   4 * codeword = 2 nu' - 15 per nibble.
+// - E81B (§4.3): the same nibble form without flips: nibble = 2 * entry + 4 (0..8), by slot.
+// The int16 activations are split as x = 256 xh + xl with xh, xl int8 (xl in [-128, 127]), so that
+// vpdpbusd (unsigned nibble x signed byte, 4 products per lane) sums nu' * x exactly. Four
+// accumulators per stage keep the vpdpbusd dependency chains short.
 struct NibbleTables512 {
-  alignas(64) uint8_t byte[4][256];  // byte b of packed[k]
+  alignas(64) uint8_t e8p[4][256];   // byte b of packed[k]
+  alignas(64) uint8_t e81b[4][256];  // byte b: 2 * entry + 4 at slot 2b (low), 2b + 1 (high)
+  uint64_t flip[4];                  // gf2p8affineqb matrix of byte position b
 };
+
+// The 8x8 bit matrix of gf2p8affineqb: output bit i = parity(byte (7 - i) of the matrix & input).
+constexpr uint64_t affine_matrix(const uint8_t (&row)[8]) {
+  uint64_t a = 0;
+  for (int i = 0; i < 8; ++i) a |= static_cast<uint64_t>(row[i]) << (8 * (7 - i));
+  return a;
+}
 
 const NibbleTables512& nibble_tables512() {
   static const NibbleTables512 t = [] {
     NibbleTables512 n{};
     const IntTables& it = int_tables();
     for (int k = 0; k < 256; ++k)
-      for (int b = 0; b < 4; ++b)
-        n.byte[b][k] = static_cast<uint8_t>(static_cast<uint32_t>(it.packed[k]) >> (8 * b));
+      for (int b = 0; b < 4; ++b) {
+        n.e8p[b][k] = static_cast<uint8_t>(static_cast<uint32_t>(it.packed[k]) >> (8 * b));
+        const int lo = it.e81b[k * 8 + kE8pSlotCoord[2 * b]] + 4;
+        const int hi = it.e81b[k * 8 + kE8pSlotCoord[2 * b + 1]] + 4;
+        n.e81b[b][k] = static_cast<uint8_t>(lo | hi << 4);
+      }
+    for (int b = 0; b < 4; ++b) {
+      const uint8_t parity = 0xFF;
+      const uint8_t slot_lo = b == 0 ? 0xFE : static_cast<uint8_t>(1u << (2 * b));
+      const uint8_t slot_hi = static_cast<uint8_t>(1u << (2 * b + 1));
+      const uint8_t rows[8] = {parity, slot_lo, slot_lo, slot_lo, parity, slot_hi, slot_hi, slot_hi};
+      n.flip[b] = affine_matrix(rows);
+    }
     return n;
   }();
   return t;
@@ -288,113 +363,207 @@ __attribute__((target(QS_AVX512))) inline int64_t hsum512_epi32(__m512i v) {
   return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
 }
 
-// xs: per group of 64 codes (the last one zero-padded), 8 vectors v = 2b + h (slot 2b + h) of 64 int8
-// high parts, then 8 of low parts: xs[(g * 16 + v) * 64 + i] = xh of code 64g + i at coordinate
-// kE8pSlotCoord[v]; x_total sums all activations.
-__attribute__((target(QS_AVX512))) void e8p_rows_avx512(const uint16_t* idx, int64_t r0, int64_t r1,
-                                                        int64_t blocks, const int8_t* xs,
-                                                        int64_t x_total, int64_t* sums) {
-  const NibbleTables512& nt = nibble_tables512();
-  const int64_t groups = (blocks + 63) / 64;
-  __m512i tab[4][4];
-  for (int b = 0; b < 4; ++b)
-    for (int q = 0; q < 4; ++q)
-      tab[b][q] = _mm512_load_si512(reinterpret_cast<const void*>(nt.byte[b] + 64 * q));
-  alignas(64) uint8_t odd_idx[64], even_idx[64];
-  for (int i = 0; i < 64; ++i) {
-    odd_idx[i] = static_cast<uint8_t>(2 * i + 1);
-    even_idx[i] = static_cast<uint8_t>(2 * i);
-  }
-  const __m512i hi_sel = _mm512_load_si512(odd_idx), lo_sel = _mm512_load_si512(even_idx);
-  const __m512i three = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1), low4 = _mm512_set1_epi8(0x0F);
-  // 2-bit index -> nibble flip masks (0x0E low nibble, 0xE0 high nibble), in every 128-bit lane.
-  const __m512i spread = _mm512_broadcast_i32x4(
-      _mm_setr_epi8(0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE), 0, 0, 0, 0, 0, 0, 0, 0,
-                    0, 0, 0, 0));
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint16_t* c = idx + r * blocks;
-    __m512i acc_h = _mm512_setzero_si512(), acc_l = _mm512_setzero_si512();
-    for (int64_t g = 0; g < groups; ++g) {
-      // The last group may be partial: its missing codes load as 0 and meet zero activations.
-      const int64_t left = blocks - 64 * g;
-      const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1;
-      const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
-                           : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
-      const __m512i c0 = _mm512_maskz_loadu_epi16(m0, c + 64 * g);
-      const __m512i c1 = _mm512_maskz_loadu_epi16(m1, c + 64 * g + 32);
-      const __m512i k = _mm512_permutex2var_epi8(c0, hi_sel, c1);   // S-row indices
-      const __m512i rr = _mm512_permutex2var_epi8(c0, lo_sel, c1);  // sign bytes
-      const __mmask64 upper = _mm512_movepi8_mask(k);
-      const __m512i par = _mm512_and_si512(_mm512_popcnt_epi8(rr), one);
-      const __m512i e = _mm512_xor_si512(rr, par);
-      const __m512i pm = _mm512_or_si512(par, _mm512_slli_epi16(par, 4));
-      const int8_t* xg = xs + g * 1024;
-      for (int b = 0; b < 4; ++b) {
-        const __m512i lo = _mm512_permutex2var_epi8(tab[b][0], k, tab[b][1]);
-        const __m512i hi = _mm512_permutex2var_epi8(tab[b][2], k, tab[b][3]);
-        const __m512i packed = _mm512_mask_blend_epi8(upper, lo, hi);
-        const __m512i bits = _mm512_and_si512(_mm512_srli_epi16(e, 2 * b), three);
-        const __m512i flip = _mm512_or_si512(_mm512_shuffle_epi8(spread, bits), pm);
-        const __m512i nib = _mm512_xor_si512(packed, flip);
-        const __m512i n0 = _mm512_and_si512(nib, low4);
-        const __m512i n1 = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
-        const __m512i* xv = reinterpret_cast<const __m512i*>(xg + 64 * (2 * b));
-        acc_h = _mm512_dpbusd_epi32(acc_h, n0, _mm512_loadu_si512(xv));
-        acc_h = _mm512_dpbusd_epi32(acc_h, n1, _mm512_loadu_si512(xv + 1));
-        acc_l = _mm512_dpbusd_epi32(acc_l, n0, _mm512_loadu_si512(xv + 8));
-        acc_l = _mm512_dpbusd_epi32(acc_l, n1, _mm512_loadu_si512(xv + 9));
-      }
-    }
-    // |acc| per lane per group <= 8 * 4 * 15 * 128 = 61440: int32 holds 34000 groups (n < 17M).
-    const int64_t s = 256 * hsum512_epi32(acc_h) + hsum512_epi32(acc_l);
-    sums[r] = 2 * s - 15 * x_total;
-  }
-}
-
-// E81B indices (the 3-bit residual stage, §4.3) on 64 codes per step: coordinate j of every code
-// from a 256-entry byte table of 2 * entry + 4 (unsigned 0..8, four zmm registers per coordinate),
-// then vpdpbusd on the int8-split activations as in e8p_rows_avx512; the +4 offset comes off as
-// 4 * sum(x). xs is laid out as there but with vector v = coordinate v.
-struct E81bTables512 {
-  alignas(64) uint8_t coord[8][256];
+// Four int32 accumulators of one stage: high / low activation parts, even / odd byte positions.
+struct Acc512 {
+  __m512i h0, h1, l0, l1;
 };
 
-const E81bTables512& e81b_tables512() {
-  static const E81bTables512 t = [] {
-    E81bTables512 e{};
-    const IntTables& it = int_tables();
-    for (int k = 0; k < 256; ++k)
-      for (int j = 0; j < 8; ++j) e.coord[j][k] = static_cast<uint8_t>(it.e81b[k * 8 + j] + 4);
-    return e;
-  }();
-  return t;
+__attribute__((target(QS_AVX512))) inline void acc_zero(Acc512& a) {
+  a.h0 = a.h1 = a.l0 = a.l1 = _mm512_setzero_si512();
 }
 
-__attribute__((target(QS_AVX512))) void e81b_rows_avx512(const uint8_t* idx, int64_t r0, int64_t r1,
-                                                         int64_t blocks, const int8_t* xs,
-                                                         int64_t x_total, int64_t* sums) {
-  const E81bTables512& et = e81b_tables512();
-  const int64_t groups = (blocks + 63) / 64;
+// 256 * sum(high) + sum(low).
+__attribute__((target(QS_AVX512))) inline int64_t acc_total(const Acc512& a) {
+  return 256 * (hsum512_epi32(a.h0) + hsum512_epi32(a.h1)) + hsum512_epi32(a.l0) +
+         hsum512_epi32(a.l1);
+}
+
+// The four activation vectors of byte position b in group xg: high and low parts of slots 2b, 2b + 1.
+struct SlotPair {
+  __m512i h0, h1, l0, l1;
+};
+
+template <int b, bool kSplit>
+__attribute__((target(QS_AVX512), always_inline)) inline SlotPair load_slots(const int8_t* xg) {
+  const __m512i* xv = reinterpret_cast<const __m512i*>(xg + 64 * (2 * b));
+  SlotPair x;
+  x.l0 = _mm512_loadu_si512(xv + 8);
+  x.l1 = _mm512_loadu_si512(xv + 9);
+  if (kSplit) {
+    x.h0 = _mm512_loadu_si512(xv);
+    x.h1 = _mm512_loadu_si512(xv + 1);
+  } else {
+    x.h0 = x.h1 = _mm512_setzero_si512();
+  }
+  return x;
+}
+
+// Byte position b: nibbles n0 (slot 2b) and n1 (slot 2b + 1) against their activations (8-bit
+// activations: the low parts only).
+template <int b, bool kSplit>
+__attribute__((target(QS_AVX512), always_inline)) inline void acc_nibbles(Acc512& a, __m512i nib,
+                                                                          const SlotPair& x) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i n0 = _mm512_and_si512(nib, low4);
+  const __m512i n1 = _mm512_and_si512(_mm512_srli_epi16(nib, 4), low4);
+  __m512i& h = b % 2 == 0 ? a.h0 : a.h1;
+  __m512i& l = b % 2 == 0 ? a.l0 : a.l1;
+  if (kSplit) {
+    h = _mm512_dpbusd_epi32(h, n0, x.h0);
+    h = _mm512_dpbusd_epi32(h, n1, x.h1);
+  }
+  l = _mm512_dpbusd_epi32(l, n0, x.l0);
+  l = _mm512_dpbusd_epi32(l, n1, x.l1);
+}
+
+// Byte b of a 256-entry byte table (four 64-byte vectors) for the 64 indices in k.
+__attribute__((target(QS_AVX512), always_inline)) inline __m512i lookup256(const uint8_t* table,
+                                                                           __m512i k,
+                                                                           __mmask64 upper) {
+  const __m512i* t = reinterpret_cast<const __m512i*>(table);
+  const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(t), k, _mm512_load_si512(t + 1));
+  const __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(t + 2), k, _mm512_load_si512(t + 3));
+  return _mm512_mask_blend_epi8(upper, lo, hi);
+}
+
+// 64 codes of one stage (the first `left` of them when kPartial; the rest read as 0 and meet zero
+// activations): table indices k (E8P12: the S-row, E81B: the index), the E8P12 sign bytes r.
+struct GroupCodes {
+  __m512i k, r;
+  __mmask64 upper;  // bit 7 of k
+};
+
+constexpr int64_t kPrefetchCodes = 1024;  // codes ahead (2 KiB of E8P12): the stream outruns DRAM latency
+
+template <bool kPartial>
+__attribute__((target(QS_AVX512), always_inline)) inline GroupCodes load_e8p(const uint16_t* c,
+                                                                             int64_t left) {
+  __m512i c0, c1;
+  if (kPartial) {
+    const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1;
+    const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
+                         : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
+    c0 = _mm512_maskz_loadu_epi16(m0, c);
+    c1 = _mm512_maskz_loadu_epi16(m1, c + 32);
+  } else {
+    _mm_prefetch(reinterpret_cast<const char*>(c + kPrefetchCodes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + kPrefetchCodes + 32), _MM_HINT_T0);
+    c0 = _mm512_loadu_si512(c);
+    c1 = _mm512_loadu_si512(c + 32);
+  }
+  const __m512i odd = _mm512_set_epi64(0x7F7D7B7977757371, 0x6F6D6B6967656361, 0x5F5D5B5957555351,
+                                       0x4F4D4B4947454341, 0x3F3D3B3937353331, 0x2F2D2B2927252321,
+                                       0x1F1D1B1917151311, 0x0F0D0B0907050301);
+  const __m512i even = _mm512_sub_epi8(odd, _mm512_set1_epi8(1));
+  GroupCodes g;
+  g.k = _mm512_permutex2var_epi8(c0, odd, c1);   // S-row indices
+  g.r = _mm512_permutex2var_epi8(c0, even, c1);  // sign bytes
+  g.upper = _mm512_movepi8_mask(g.k);
+  return g;
+}
+
+template <bool kPartial>
+__attribute__((target(QS_AVX512), always_inline)) inline GroupCodes load_e81b(const uint8_t* c,
+                                                                              int64_t left) {
+  GroupCodes g;
+  if (kPartial) {
+    g.k = _mm512_maskz_loadu_epi8(left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1, c);
+  } else {
+    _mm_prefetch(reinterpret_cast<const char*>(c + kPrefetchCodes), _MM_HINT_T0);
+    g.k = _mm512_loadu_si512(c);
+  }
+  g.r = _mm512_setzero_si512();
+  g.upper = _mm512_movepi8_mask(g.k);
+  return g;
+}
+
+// The nibbles of byte position b: E8P12 nu ^ flip (flips and shift from the sign byte), E81B
+// 2 * entry + 4.
+template <int b>
+__attribute__((target(QS_AVX512), always_inline)) inline __m512i e8p_nibbles(
+    const NibbleTables512& t, const GroupCodes& g) {
+  const __m512i flip =
+      _mm512_gf2p8affine_epi64_epi8(g.r, _mm512_set1_epi64(static_cast<long long>(t.flip[b])), 0);
+  return _mm512_xor_si512(lookup256(t.e8p[b], g.k, g.upper), flip);
+}
+
+template <int b>
+__attribute__((target(QS_AVX512), always_inline)) inline __m512i e81b_nibbles(
+    const NibbleTables512& t, const GroupCodes& g) {
+  return lookup256(t.e81b[b], g.k, g.upper);
+}
+
+// Which stages one pass of rows_avx512 reads.
+enum class Stages { kE8p, kE81b, kE8pE8p, kE8pE81b };
+
+template <Stages kStages, bool kSplit, int b>
+__attribute__((target(QS_AVX512), always_inline)) inline void group_byte(
+    const NibbleTables512& t, const GroupCodes& g1, const GroupCodes& g2, const int8_t* xg,
+    Acc512& a1, Acc512& a2) {
+  const SlotPair x = load_slots<b, kSplit>(xg);  // shared by both stages
+  acc_nibbles<b, kSplit>(a1, kStages == Stages::kE81b ? e81b_nibbles<b>(t, g1) : e8p_nibbles<b>(t, g1), x);
+  if constexpr (kStages == Stages::kE8pE8p) acc_nibbles<b, kSplit>(a2, e8p_nibbles<b>(t, g2), x);
+  if constexpr (kStages == Stages::kE8pE81b) acc_nibbles<b, kSplit>(a2, e81b_nibbles<b>(t, g2), x);
+}
+
+// One group of 64 codes of every stage of row r.
+template <Stages kStages, bool kSplit, bool kPartial>
+__attribute__((target(QS_AVX512), always_inline)) inline void group_step(
+    const NibbleTables512& t, const void* codes1, const void* codes2, int64_t r, int64_t g,
+    int64_t blocks, const int8_t* xs, Acc512& a1, Acc512& a2) {
+  const int64_t left = blocks - 64 * g;
+  const int8_t* xg = xs + g * 1024;
+  const int64_t at = r * blocks + 64 * g;
+  const GroupCodes g1 = kStages == Stages::kE81b
+                            ? load_e81b<kPartial>(static_cast<const uint8_t*>(codes1) + at, left)
+                            : load_e8p<kPartial>(static_cast<const uint16_t*>(codes1) + at, left);
+  GroupCodes g2{};
+  if constexpr (kStages == Stages::kE8pE8p)
+    g2 = load_e8p<kPartial>(static_cast<const uint16_t*>(codes2) + at, left);
+  if constexpr (kStages == Stages::kE8pE81b)
+    g2 = load_e81b<kPartial>(static_cast<const uint8_t*>(codes2) + at, left);
+  group_byte<kStages, kSplit, 0>(t, g1, g2, xg, a1, a2);
+  group_byte<kStages, kSplit, 1>(t, g1, g2, xg, a1, a2);
+  group_byte<kStages, kSplit, 2>(t, g1, g2, xg, a1, a2);
+  group_byte<kStages, kSplit, 3>(t, g1, g2, xg, a1, a2);
+}
+
+// xs: per group of 64 codes (the last one zero-padded), 8 vectors v (slot v) of 64 int8 high parts,
+// then 8 of low parts: xs[(g * 16 + v) * 64 + i] = xh of code 64g + i at coordinate kE8pSlotCoord[v];
+// with 8-bit activations (kSplit false) the low parts hold them and the high parts are not read.
+// x_total sums all activations. Writes each row's exact integer sum of (table value) * x per stage:
+// 4 * codeword for E8P12 (first = 2 * nibble sum - 15 * x_total), 2 * entry for E81B.
+template <Stages kStages, bool kSplit>
+__attribute__((target(QS_AVX512))) void rows_avx512(const void* codes1, const void* codes2,
+                                                    int64_t r0, int64_t r1, int64_t blocks,
+                                                    const int8_t* xs, int64_t x_total,
+                                                    int64_t* sums1, int64_t* sums2) {
+  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
+  const NibbleTables512& t = nibble_tables512();
+  const int64_t full = blocks / 64;
+  // Per lane and group each accumulator adds at most 4 * 4 * 15 * 128 = 30720: flush to int64
+  // every 32768 groups.
+  constexpr int64_t kFlush = 32768;
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* c = idx + r * blocks;
-    __m512i acc_h = _mm512_setzero_si512(), acc_l = _mm512_setzero_si512();
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t left = blocks - 64 * g;
-      const __mmask64 m = left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1;
-      const __m512i k = _mm512_maskz_loadu_epi8(m, c + 64 * g);
-      const __mmask64 upper = _mm512_movepi8_mask(k);
-      const __m512i* xv = reinterpret_cast<const __m512i*>(xs + g * 1024);
-      for (int j = 0; j < 8; ++j) {
-        const __m512i* tj = reinterpret_cast<const __m512i*>(et.coord[j]);
-        const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(tj), k, _mm512_load_si512(tj + 1));
-        const __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(tj + 2), k, _mm512_load_si512(tj + 3));
-        const __m512i w = _mm512_mask_blend_epi8(upper, lo, hi);
-        acc_h = _mm512_dpbusd_epi32(acc_h, w, _mm512_loadu_si512(xv + j));
-        acc_l = _mm512_dpbusd_epi32(acc_l, w, _mm512_loadu_si512(xv + 8 + j));
-      }
+    int64_t s1 = 0, s2 = 0;
+    Acc512 a1, a2;
+    for (int64_t g0 = 0; g0 < full; g0 += kFlush) {
+      acc_zero(a1);
+      if (kTwo) acc_zero(a2);
+      const int64_t g1 = std::min(full, g0 + kFlush);
+      for (int64_t g = g0; g < g1; ++g) group_step<kStages, kSplit, false>(t, codes1, codes2, r, g, blocks, xs, a1, a2);
+      s1 += acc_total(a1);
+      if (kTwo) s2 += acc_total(a2);
     }
-    // |acc| per lane per group <= 8 * 4 * 8 * 128: int32 holds 65000 groups.
-    sums[r] = 256 * hsum512_epi32(acc_h) + hsum512_epi32(acc_l) - 4 * x_total;
+    if (blocks % 64 != 0) {
+      acc_zero(a1);
+      if (kTwo) acc_zero(a2);
+      group_step<kStages, kSplit, true>(t, codes1, codes2, r, full, blocks, xs, a1, a2);
+      s1 += acc_total(a1);
+      if (kTwo) s2 += acc_total(a2);
+    }
+    sums1[r] = kStages == Stages::kE81b ? s1 - 4 * x_total : 2 * s1 - 15 * x_total;
+    if (kTwo) sums2[r] = kStages == Stages::kE8pE81b ? s2 - 4 * x_total : 2 * s2 - 15 * x_total;
   }
 }
 
@@ -475,6 +644,136 @@ bool cpu_has_avx2() { return false; }
 bool cpu_has_avx512() { return false; }
 #endif
 
+
+#ifdef QS_X86
+// The 8-bit xs layout of rows_avx512 for one group of 64 blocks (uq: 512 values, |uq| <= 127): each
+// block's 8 coordinates narrowed to bytes, transposed within 8 blocks with one byte permute (qword j
+// = coordinate j of the 8 blocks), then the qwords copied to their slot rows.
+__attribute__((target(QS_AVX512))) void layout_group8_avx512(const int16_t* uq, int64_t count,
+                                                            int8_t* low) {
+  alignas(64) uint8_t idx[64];
+  for (int j = 0; j < 8; ++j)
+    for (int b = 0; b < 8; ++b) idx[j * 8 + b] = static_cast<uint8_t>(b * 8 + j);
+  const __m512i transpose = _mm512_load_si512(idx);
+  alignas(64) uint64_t t[8][8];  // [8 blocks][coordinate]
+  for (int q = 0; q < 8; ++q) {
+    const int64_t left = count - 64 * q;  // int16 values left in this group from block 8q
+    const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : left <= 0 ? 0 : (__mmask32(1) << left) - 1;
+    const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
+                         : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
+    const __m256i b0 = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(m0, uq + 64 * q));
+    const __m256i b1 = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(m1, uq + 64 * q + 32));
+    const __m512i bytes = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
+    _mm512_store_si512(t[q], _mm512_permutexvar_epi8(transpose, bytes));
+  }
+  for (int v = 0; v < 8; ++v) {
+    uint64_t* row = reinterpret_cast<uint64_t*>(low + v * 64);
+    for (int q = 0; q < 8; ++q) std::memcpy(row + q, &t[q][kE8pSlotCoord[v]], 8);
+  }
+}
+#endif
+
+// The activation of one mat-vec, quantized once and laid out for the kernel that reads it.
+struct Activation {
+  std::vector<int16_t> uq;  // round(u / step), |uq| <= levels (127 or 16383)
+  double step = 0;          // max|u| / levels (0 for u = 0)
+  bool split = false;       // 16-bit: xs holds int8 high and low parts
+  std::vector<int8_t> xs;   // AVX-512: int8 halves by slot (see rows_avx512)
+  std::vector<int16_t> xp;  // AVX2 E8P12 nibble kernel: per 8 blocks, pair q of block i at [q][i]
+  int64_t x_total = 0;      // sum of uq
+  int64_t xp_total = 0;     // sum of the activations in xp (the full groups of 8 blocks)
+};
+
+Activation prepare_activation(const float* u, int64_t n, int32_t kernel, bool e8p, int32_t bits) {
+  Activation a;
+  const int32_t levels = activation_levels(bits);
+#ifdef QS_X86
+  if (kernel != QS_KERNEL_SCALAR) {
+    a.step = quantize_activation_avx2(u, n, levels, a.uq);
+  } else {
+    a.step = quantize_activation(u, n, levels, a.uq);
+  }
+#else
+  a.step = quantize_activation(u, n, levels, a.uq);
+#endif
+  a.split = bits == 16;
+  for (int16_t x : a.uq) a.x_total += x;
+  const int64_t blocks = n / 8;
+  if (kernel == QS_KERNEL_AVX512) {
+    // Block i of group g: slot v's activation at xs[(g * 16 + v) * 64 + i % 64] (high part) and
+    // [(g * 16 + 8 + v) * 64 + i % 64] (low part); x = 256 xh + xl, xl in [-128, 127] (8-bit: xh = 0).
+    a.xs.assign(static_cast<size_t>((blocks + 63) / 64 * 1024), 0);
+    if (!a.split) {
+      for (int64_t g = 0; g < (blocks + 63) / 64; ++g)
+        layout_group8_avx512(&a.uq[g * 512], std::min<int64_t>(512, n - g * 512), &a.xs[g * 1024 + 512]);
+      return a;
+    }
+    for (int64_t i = 0; i < blocks; ++i) {
+      int8_t* high = &a.xs[(i / 64) * 1024 + i % 64];
+      int8_t* low = high + 8 * 64;
+      const int16_t* x = &a.uq[i * 8];
+      for (int v = 0; v < 8; ++v) {
+        const int32_t value = x[kE8pSlotCoord[v]];
+        const int32_t xh = (value + 128) >> 8;
+        high[v * 64] = static_cast<int8_t>(xh);
+        low[v * 64] = static_cast<int8_t>(value - 256 * xh);
+      }
+    }
+  } else if (kernel == QS_KERNEL_AVX2 && e8p) {
+    const int64_t groups = blocks / 8;
+    a.xp.resize(static_cast<size_t>(groups * 64));
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t i = 0; i < 8; ++i)
+        for (int64_t q = 0; q < 4; ++q) {
+          const int16_t* src = &a.uq[(8 * g + i) * 8 + 2 * q];
+          a.xp[g * 64 + q * 16 + 2 * i] = src[0];
+          a.xp[g * 64 + q * 16 + 2 * i + 1] = src[1];
+          a.xp_total += src[0] + src[1];
+        }
+  }
+  return a;
+}
+
+// Rows [lo, hi) of one stage on the scalar or AVX2 kernel: exact integer sums of (table value) * uq.
+template <typename Index>
+void stage_rows(int32_t kernel, const Index* idx, int64_t lo, int64_t hi, int64_t blocks,
+                const Activation& a, int64_t* sums) {
+  const IntTables& t = int_tables();
+  const int8_t* table = sizeof(Index) == 2 ? t.e8p.data() : t.e81b.data();
+#ifdef QS_X86
+  if (kernel == QS_KERNEL_AVX2) {
+    // E8P12 codes (uint16) take the nibble kernel, E81B indices (uint8) the table kernel.
+    if constexpr (sizeof(Index) == 2) {
+      e8p_rows_nibbles(t, idx, lo, hi, blocks, a.xp.data(), a.uq.data(), a.xp_total, sums);
+    } else {
+      rows_avx2(table, idx, lo, hi, blocks, a.uq.data(), sums);
+    }
+    return;
+  }
+#endif
+  rows_scalar(table, idx, lo, hi, blocks, a.uq.data(), sums);
+}
+
+#ifdef QS_X86
+// Rows [lo, hi) of every stage in one AVX-512 pass.
+template <bool kSplit>
+void avx512_stage_rows(const StageCodes& c, int64_t lo, int64_t hi, int64_t blocks,
+                       const Activation& a, int64_t* s1, int64_t* s2) {
+  const int8_t* xs = a.xs.data();
+  if (c.e8p == nullptr) {
+    rows_avx512<Stages::kE81b, kSplit>(c.e81b, nullptr, lo, hi, blocks, xs, a.x_total, s1, nullptr);
+  } else if (c.e8p2 != nullptr) {
+    rows_avx512<Stages::kE8pE8p, kSplit>(c.e8p, c.e8p2, lo, hi, blocks, xs, a.x_total, s1, s2);
+  } else if (c.e81b != nullptr) {
+    rows_avx512<Stages::kE8pE81b, kSplit>(c.e8p, c.e81b, lo, hi, blocks, xs, a.x_total, s1, s2);
+  } else {
+    rows_avx512<Stages::kE8p, kSplit>(c.e8p, nullptr, lo, hi, blocks, xs, a.x_total, s1, nullptr);
+  }
+}
+#endif
+
+}  // namespace
+
 int32_t resolve_kernel(int32_t kernel) {
   require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2 ||
               kernel == QS_KERNEL_AVX512,
@@ -482,82 +781,57 @@ int32_t resolve_kernel(int32_t kernel) {
   if (kernel == QS_KERNEL_AVX2 && !cpu_has_avx2())
     fail(QS_ERR_INVALID_ARGUMENT, "kernel = 2 (avx2) is not available on this CPU");
   if (kernel == QS_KERNEL_AVX512 && !cpu_has_avx512())
-    fail(QS_ERR_INVALID_ARGUMENT, "kernel = 3 (avx512) is not available on this CPU");
+    fail(QS_ERR_INVALID_ARGUMENT, "kernel = 3 (avx512: F, BW, VBMI, VNNI and GFNI) is not available on this CPU");
   if (kernel == QS_KERNEL_AUTO)
     return cpu_has_avx512() ? QS_KERNEL_AVX512 : cpu_has_avx2() ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
   return kernel;
 }
 
-template <typename Index>
-void table_matvec(const int8_t* table, double table_scale, const Index* idx, int64_t m, int64_t n,
-                  const float* u, float* z, int32_t kernel) {
-  std::vector<int16_t> uq;
-  const double scale = quantize_activation(u, n, uq) / table_scale;
-  std::vector<int64_t> sums(static_cast<size_t>(m));
+// z = W1 u, plus second_weight * W2 u for a second stage, through the integer kernels; on AVX-512 the
+// stages are read in one pass. The same floats as one qs_e8p_matvec / qs_e81b_matvec per stage.
+void stages_matvec(const StageCodes& c, int64_t m, int64_t n, const float* u, float* z,
+                   int32_t kernel) {
+  stages_matvec(c, m, n, u, z, kernel, activation_bits_setting().load(std::memory_order_relaxed));
+}
+
+void stages_matvec(const StageCodes& c, int64_t m, int64_t n, const float* u, float* z,
+                   int32_t kernel, int32_t activation_bits) {
+  const bool e8p_first = c.e8p != nullptr;
+  const bool two = e8p_first && (c.e8p2 != nullptr || c.e81b != nullptr);
+  const Activation a = prepare_activation(u, n, kernel, e8p_first, activation_bits);
   const int64_t blocks = n / 8;
-#ifdef QS_X86
-  // E8P12 codes (uint16) on AVX2 take the nibble kernel, E81B indices (uint8) the table kernel.
-  std::vector<int16_t> xp;
-  std::vector<int8_t> xs;
-  int64_t x_total = 0;
-  if (kernel == QS_KERNEL_AVX512) {
-    // Activations of the AVX-512 kernels: per 64 codes, vector v's activation (slot v for E8P12,
-    // coordinate v for E81B) split into int8 high and low parts (x = 256 xh + xl, xl in [-128, 127]).
-    const int64_t groups = (blocks + 63) / 64;
-    xs.assign(static_cast<size_t>(groups * 1024), 0);
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t v = 0; v < 8; ++v) {
-        const int64_t coord = sizeof(Index) == 2 ? kE8pSlotCoord[v] : v;
-        for (int64_t i = 0; i < 64 && 64 * g + i < blocks; ++i) {
-          const int32_t x = uq[(64 * g + i) * 8 + coord];
-          const int32_t xh = (x + 128) >> 8;
-          xs[(g * 16 + v) * 64 + i] = static_cast<int8_t>(xh);
-          xs[(g * 16 + 8 + v) * 64 + i] = static_cast<int8_t>(x - 256 * xh);
-          x_total += x;
-        }
-      }
-  }
-  if constexpr (sizeof(Index) == 2) {
-    if (kernel == QS_KERNEL_AVX2) {
-      // Activations in the nibble kernel's order: per 8 blocks, pair q of block i at [q][i].
-      const int64_t groups = blocks / 8;
-      xp.resize(static_cast<size_t>(groups * 64));
-      for (int64_t g = 0; g < groups; ++g)
-        for (int64_t i = 0; i < 8; ++i)
-          for (int64_t q = 0; q < 4; ++q) {
-            const int16_t* src = &uq[(8 * g + i) * 8 + 2 * q];
-            xp[g * 64 + q * 16 + 2 * i] = src[0];
-            xp[g * 64 + q * 16 + 2 * i + 1] = src[1];
-            x_total += src[0] + src[1];
-          }
-    }
-  }
-#endif
+  std::vector<int64_t> s1(static_cast<size_t>(m)), s2(two ? static_cast<size_t>(m) : 0);
   // At least ~128k weights per chunk: waking the pool costs more than a small matrix.
   parallel_for(0, m, std::max<int64_t>(64, (int64_t(1) << 17) / n), [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
     if (kernel == QS_KERNEL_AVX512) {
-      if constexpr (sizeof(Index) == 2) {
-        e8p_rows_avx512(idx, lo, hi, blocks, xs.data(), x_total, sums.data());
+      if (a.split) {
+        avx512_stage_rows<true>(c, lo, hi, blocks, a, s1.data(), s2.data());
       } else {
-        e81b_rows_avx512(idx, lo, hi, blocks, xs.data(), x_total, sums.data());
-      }
-      return;
-    }
-    if (kernel == QS_KERNEL_AVX2) {
-      if constexpr (sizeof(Index) == 2) {
-        e8p_rows_nibbles(int_tables(), idx, lo, hi, blocks, xp.data(), uq.data(), x_total,
-                         sums.data());
-      } else {
-        rows_avx2(table, idx, lo, hi, blocks, uq.data(), sums.data());
+        avx512_stage_rows<false>(c, lo, hi, blocks, a, s1.data(), s2.data());
       }
       return;
     }
 #endif
-    rows_scalar(table, idx, lo, hi, blocks, uq.data(), sums.data());
+    if (!e8p_first) {
+      stage_rows(kernel, c.e81b, lo, hi, blocks, a, s1.data());
+      return;
+    }
+    stage_rows(kernel, c.e8p, lo, hi, blocks, a, s1.data());
+    if (c.e8p2 != nullptr) stage_rows(kernel, c.e8p2, lo, hi, blocks, a, s2.data());
+    if (c.e81b != nullptr) stage_rows(kernel, c.e81b, lo, hi, blocks, a, s2.data());
   });
-  for (int64_t r = 0; r < m; ++r) z[r] = static_cast<float>(static_cast<double>(sums[r]) * scale);
+  // Table values are 4 * codeword (E8P12) and 2 * entry (E81B).
+  const double scale1 = a.step / (e8p_first ? 4.0 : 2.0);
+  for (int64_t r = 0; r < m; ++r) z[r] = static_cast<float>(static_cast<double>(s1[r]) * scale1);
+  if (two) {
+    const double scale2 = a.step / (c.e8p2 != nullptr ? 4.0 : 2.0);
+    for (int64_t r = 0; r < m; ++r)
+      z[r] += static_cast<float>(static_cast<double>(s2[r]) * scale2) * c.second_weight;
+  }
 }
+
+namespace {
 
 void validate_matvec(const void* w, int64_t m, int64_t n, const float* u, const float* z,
                      bool groups_of_8) {
@@ -652,12 +926,23 @@ extern "C" int32_t qs_cpu_kernel_available(int32_t kernel) {
   return 0;
 }
 
+extern "C" int32_t qs_set_activation_bits(int32_t bits) {
+  return qs::guard([&] {
+    qs::require(bits == 8 || bits == 16, "activation bits = ", bits, " must be 8 or 16");
+    qs::activation_bits_setting().store(bits, std::memory_order_relaxed);
+  });
+}
+
+extern "C" int32_t qs_get_activation_bits(void) {
+  return qs::activation_bits_setting().load(std::memory_order_relaxed);
+}
+
 extern "C" int32_t qs_e8p_matvec(const uint16_t* codes, int64_t m, int64_t n, const float* u,
                                  float* z, int32_t kernel) {
   return qs::guard([&] {
     qs::validate_matvec(codes, m, n, u, z, true);
     const int32_t k = qs::resolve_kernel(kernel);
-    qs::table_matvec(qs::int_tables().e8p.data(), 4.0, codes, m, n, u, z, k);
+    qs::stages_matvec({codes, nullptr, nullptr, 0.0f}, m, n, u, z, k);
   });
 }
 
@@ -666,7 +951,7 @@ extern "C" int32_t qs_e81b_matvec(const uint8_t* codes, int64_t m, int64_t n, co
   return qs::guard([&] {
     qs::validate_matvec(codes, m, n, u, z, true);
     const int32_t k = qs::resolve_kernel(kernel);
-    qs::table_matvec(qs::int_tables().e81b.data(), 2.0, codes, m, n, u, z, k);
+    qs::stages_matvec({nullptr, nullptr, codes, 0.0f}, m, n, u, z, k);
   });
 }
 

@@ -3,12 +3,14 @@
 // sign vectors with the global scale folded into s_out.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
 #include "common/codebook.hpp"
 #include "common/qlinear.hpp"
 #include "common/status.hpp"
+#include "cpu/matvec.hpp"
 
 struct qs_qlayer {
   int32_t codebook_id;
@@ -77,19 +79,20 @@ extern "C" int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int
     qs::require(batch > 0, "batch = ", batch, " must be positive");
     const qs::QShape& shape = layer->shape;
     const int64_t m = shape.rows, mr = shape.rht_rows, nc = shape.code_cols;
+    qs::require(batch <= std::numeric_limits<int64_t>::max() / shape.cols, "batch = ", batch, " is too large");
+    qs::require_finite(x, batch * shape.cols, "x");
     // u = M_n^T (s_in ⊙ x), zero-padded (§10.6); then per vector z = W~ u per stage and
     // y = (s_out * wscale) ⊙ (M_m z).
     const std::vector<float> u_all = qs::input_transform(shape, x, batch, layer->s_in.data(), layer->use_rht);
-    std::vector<float> z(static_cast<size_t>(mr)), z2(static_cast<size_t>(mr));
+    const int32_t k = qs::resolve_kernel(kernel);
+    const qs::StageCodes codes{layer->stage1.data(),
+                               layer->stage2.empty() ? nullptr : layer->stage2.data(),
+                               layer->e81b.empty() ? nullptr : layer->e81b.data(),
+                               static_cast<float>(layer->inv_resid_scale)};
+    std::vector<float> z(static_cast<size_t>(mr));
     for (int64_t b = 0; b < batch; ++b) {
       const float* u = &u_all[b * nc];
-      qs::check(qs_e8p_matvec(layer->stage1.data(), mr, nc, u, z.data(), kernel));
-      if (!layer->stage2.empty()) qs::check(qs_e8p_matvec(layer->stage2.data(), mr, nc, u, z2.data(), kernel));
-      if (!layer->e81b.empty()) qs::check(qs_e81b_matvec(layer->e81b.data(), mr, nc, u, z2.data(), kernel));
-      if (layer->inv_resid_scale != 0.0) {
-        const float inv = static_cast<float>(layer->inv_resid_scale);
-        for (int64_t r = 0; r < mr; ++r) z[r] += z2[r] * inv;
-      }
+      qs::stages_matvec(codes, mr, nc, u, z.data(), k);
       if (layer->use_rht) {
         qs::check(qs_rht_apply_f32(z.data(), 1, mr, 1, layer->s_out_scaled.data(), 1));
       } else {

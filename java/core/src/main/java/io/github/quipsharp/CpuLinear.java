@@ -5,12 +5,13 @@ import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * A {@link QuantizedLinear} prepared for CPU inference (QUIPSHARP.md §7.1): its codes split per
- * codebook stage for the integer mat-vec kernels (AVX2 where the CPU has it, else the scalar
- * reference). Create it with {@link QuantizedLinear#toCpu()}.
+ * codebook stage for the integer mat-vec kernels (AVX-512 or AVX2 where the CPU has them, else the
+ * scalar reference; on AVX-512 both stages of a 3- or 4-bit layer are read in one pass). Create it
+ * with {@link QuantizedLinear#toCpu()}.
  *
  * <p>{@link #matvec} differs from {@link QuantizedLinear#matvec} only by the kernels' rounding of the
- * rotated input u to 16-bit integers: each output of the codebook product moves by at most
- * max|u|/32766 · Σ_j |W̃_rj| (tested). Owns native memory: close it. Thread-safe; methods of a closed
+ * rotated input u to integers ({@link ActivationPrecision}: 8 bits by default, L = 127): each output
+ * of the codebook product moves by at most max|u|/(2L) · Σ_j |W̃_rj| (tested). Owns native memory: close it. Thread-safe; methods of a closed
  * instance throw {@link IllegalStateException}.
  */
 public final class CpuLinear implements AutoCloseable {

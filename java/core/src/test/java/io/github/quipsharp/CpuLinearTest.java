@@ -22,6 +22,27 @@ class CpuLinearTest {
 
   @Test
   void matchesTheReferenceMatvecWithinTheActivationRoundingBound() {
+    int original = ActivationPrecision.get();
+    try {
+      for (int activationBits : new int[] {8, 16}) {
+        ActivationPrecision.set(activationBits);
+        assertEquals(activationBits, ActivationPrecision.get());
+        checkAgainstReference(activationBits == 16 ? 16383 : 127);
+      }
+    } finally {
+      ActivationPrecision.set(original);
+    }
+  }
+
+  @Test
+  void activationPrecisionRejectsOtherWidths() {
+    int original = ActivationPrecision.get();
+    assertThrows(IllegalArgumentException.class, () -> ActivationPrecision.set(12));
+    assertEquals(original, ActivationPrecision.get());
+  }
+
+  /** levels: the activation's integer range L (|uq| <= L). */
+  private static void checkAgainstReference(int levels) {
     float[] w = SyntheticData.gaussian(ROWS, COLS, 3);
     float[] h = SyntheticData.empiricalHessian(COLS, 1024, 0.9, 4);
     for (int bits = 2; bits <= 4; bits++) {
@@ -52,10 +73,10 @@ class CpuLinearTest {
           for (int c = 0; c < COLS; c++) {
             xnorm += (double) x[b * COLS + c] * x[b * COLS + c];
           }
-          // |dz_r| <= max|u| / 32766 * sum_j |W~_rj| <= ||x|| / 32766 * cols * maxEntry, and
+          // |dz_r| <= max|u| / (2L) * sum_j |W~_rj| <= ||x|| / (2L) * cols * maxEntry, and
           // ||dy|| = scale * ||dz|| (the output transform is orthogonal, the signs are +-1).
-          double bound = q.scale() * Math.sqrt(xnorm) / 32766 * COLS * maxCodebookEntry(bits)
-              * Math.sqrt(ROWS);
+          double bound = q.scale() * Math.sqrt(xnorm) / (2.0 * levels) * COLS
+              * maxCodebookEntry(bits) * Math.sqrt(ROWS);
           assertTrue(Math.sqrt(err) <= bound, bits + " bits: error " + Math.sqrt(err) + " > " + bound);
         }
       }

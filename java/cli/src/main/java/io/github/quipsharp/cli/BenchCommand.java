@@ -2,6 +2,7 @@ package io.github.quipsharp.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.ActivationPrecision;
 import io.github.quipsharp.CpuKernel;
 import io.github.quipsharp.KernelBenchmarks;
 import io.github.quipsharp.NativeThreads;
@@ -37,6 +38,16 @@ final class BenchCommand implements Runnable {
       NativeThreads.set(threads);
     }
   }
+
+  static void activationBits(Integer bits) {
+    if (bits != null) {
+      ActivationPrecision.set(bits);
+    }
+  }
+
+  static final String ACTIVATION_BITS_HELP =
+      "Integer precision of the rotated activation in the CPU codebook kernels: 8 or 16 (default:"
+          + " $QUIPSHARP_ACTIVATION_BITS, else 8; 16 is about half as fast on AVX-512).";
 
   static void printJson(PrintWriter out, ObjectNode node) {
     try {
@@ -84,9 +95,13 @@ final class BenchCommand implements Runnable {
     @Option(names = "--kernel", defaultValue = "AUTO", description = "AUTO, SCALAR, AVX2 or AVX512 (default: ${DEFAULT-VALUE}).")
     CpuKernel kernel;
 
+    @Option(names = "--activation-bits", description = ACTIVATION_BITS_HELP)
+    Integer activationBits;
+
     @Override
     public Integer call() {
       threads(threads);
+      activationBits(activationBits);
       KernelBenchmarks.MatvecResult r =
           KernelBenchmarks.matvec(bits, rows, cols, layers, kernel, seconds);
       PrintWriter out = spec.commandLine().getOut();
@@ -104,6 +119,7 @@ final class BenchCommand implements Runnable {
       json.put("bits", bits);
       json.put("threads", r.threads());
       json.put("kernel", kernel.name().toLowerCase(Locale.ROOT));
+      json.put("activation_bits", ActivationPrecision.get());
       json.put("layers", r.layers());
       json.put("calls", r.calls());
       json.put("weight_bytes_per_layer", r.weightBytesPerLayer());
@@ -179,9 +195,13 @@ final class BenchCommand implements Runnable {
     @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
     Integer threads;
 
+    @Option(names = "--activation-bits", description = ACTIVATION_BITS_HELP)
+    Integer activationBits;
+
     @Override
     public Integer call() {
       threads(threads);
+      activationBits(activationBits);
       if (tokens < 1 || warmup < 0) {
         throw new IllegalArgumentException("--tokens must be >= 1 and --warmup >= 0");
       }
@@ -214,6 +234,7 @@ final class BenchCommand implements Runnable {
         json.put("model", model.toString());
         json.put("quantized_bits", m.quantization() == null ? 0 : bits);
         json.put("threads", io.github.quipsharp.NativeThreads.get());
+        json.put("activation_bits", ActivationPrecision.get());
         json.put("tokens", tokens);
         json.put("warmup", warmup);
         json.put("tokens_per_s", tps);

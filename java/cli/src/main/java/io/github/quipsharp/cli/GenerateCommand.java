@@ -49,9 +49,13 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
   Integer threads;
 
+  @Option(names = "--activation-bits", description = BenchCommand.ACTIVATION_BITS_HELP)
+  Integer activationBits;
+
   @Override
   public Integer call() {
     BenchCommand.threads(threads);
+    BenchCommand.activationBits(activationBits);
     PrintWriter out = spec.commandLine().getOut();
     Sampler sampler = new Sampler(temperature, topK, topP, seed);
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
