@@ -4,11 +4,11 @@
 // Codebook kernels work on integers. Every codeword of E8P12 times 4 is an odd integer in [-11, 11]
 // (half-integers ± 1/4), every E81B entry times 2 is an integer in [-4, 4], so one table of 8 int8 per
 // code holds the codebook exactly (E8P12: 65536 x 8 bytes = 512 KiB, E81B: 2 KiB). The activation u
-// is quantized once per call to int16 with |uq| <= 16383 (relative step 2^-14 of max|u|, far below the
-// codebook's own error) and each row's sum of products is exact integer arithmetic. The scalar kernel
-// is the reference; the AVX2 kernel computes the same integers (sign-extended table rows, vpmaddwd),
-// so the two agree bit for bit. int32 lane sums are flushed to int64 every 4096 steps: one step adds
-// at most 2 * 11 * 16383 per lane, 4096 steps stay below 2^31.
+// is quantized once per call to integers with |uq| <= L (L = 127 by default, 16383 with 16-bit
+// activations; relative step 1/L of max|u|) and each row's sum of products is exact integer
+// arithmetic. The scalar kernel is the reference; the AVX2 and AVX-512 kernels compute the same
+// integers, so all agree bit for bit. int32 lane sums are flushed to int64 before they can overflow
+// (AVX2 table kernel: every 4096 steps, one step adds at most 2 * 11 * 16383 per lane).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>

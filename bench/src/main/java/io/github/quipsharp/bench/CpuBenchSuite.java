@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.ActivationPrecision;
 import io.github.quipsharp.CpuKernel;
 import io.github.quipsharp.KernelBenchmarks;
 import io.github.quipsharp.NativeThreads;
@@ -38,11 +39,12 @@ public final class CpuBenchSuite {
     ObjectNode root = json.createObjectNode();
     root.put("machine", KernelBenchmarks.machineDescription());
     root.put("last_level_cache_bytes", KernelBenchmarks.lastLevelCacheBytes());
+    root.put("activation_bits", ActivationPrecision.get());
     ArrayNode memory = root.putArray("memory");
     ArrayNode matvec = root.putArray("matvec");
     StringBuilder table = new StringBuilder();
     table.append("| shape (out × in) | threads | bits | ms/call | G weights/s | weight GB/s |"
-        + " fp32-equiv GB/s | × fp32 |\n|---|---|---|---|---|---|---|---|\n");
+        + " fp32-equiv GB/s | × fp32 | × fp16 |\n|---|---|---|---|---|---|---|---|---|\n");
     for (int threads : all > 1 ? new int[] {1, all} : new int[] {1}) {
       NativeThreads.set(threads);
       KernelBenchmarks.MemoryResult m = KernelBenchmarks.memory(0, seconds);
@@ -55,11 +57,15 @@ public final class CpuBenchSuite {
           m.readGbytesPerS(), m.memcpyGbytesPerS());
       for (int[] shape : SHAPES) {
         double fp32 = 0;
+        double fp16 = 0;
         KernelBenchmarks.MatvecResult[] results = new KernelBenchmarks.MatvecResult[BITS.length];
         for (int i = BITS.length - 1; i >= 0; i--) { // fp32 first: the ratio's baseline
           results[i] = KernelBenchmarks.matvec(BITS[i], shape[0], shape[1], 0, CpuKernel.AUTO, seconds);
           if (BITS[i] == 32) {
             fp32 = results[i].secondsPerCall();
+          }
+          if (BITS[i] == 16) {
+            fp16 = results[i].secondsPerCall();
           }
         }
         for (KernelBenchmarks.MatvecResult r : results) {
@@ -74,10 +80,13 @@ public final class CpuBenchSuite {
           j.put("weight_gbytes_per_s", r.weightGbytesPerS());
           j.put("fp32_equiv_gbytes_per_s", r.fp32EquivGbytesPerS());
           j.put("speedup_vs_fp32", fp32 / r.secondsPerCall());
+          j.put("speedup_vs_fp16", fp16 / r.secondsPerCall());
           j.put("fraction_of_read_bandwidth", r.weightGbytesPerS() / m.readGbytesPerS());
-          table.append(String.format(Locale.ROOT, "| %d × %d | %d | %d | %.3f | %.2f | %.2f | %.1f | %.2f |%n",
+          table.append(String.format(Locale.ROOT,
+              "| %d × %d | %d | %d | %.3f | %.2f | %.2f | %.1f | %.2f | %.2f |%n",
               r.rows(), r.cols(), threads, r.bits(), r.secondsPerCall() * 1e3, r.gweightsPerS(),
-              r.weightGbytesPerS(), r.fp32EquivGbytesPerS(), fp32 / r.secondsPerCall()));
+              r.weightGbytesPerS(), r.fp32EquivGbytesPerS(), fp32 / r.secondsPerCall(),
+              fp16 / r.secondsPerCall()));
           System.err.printf(Locale.ROOT, "%d x %d, %d threads, %d bits: %.2f G weights/s%n", r.rows(),
               r.cols(), threads, r.bits(), r.gweightsPerS());
         }
