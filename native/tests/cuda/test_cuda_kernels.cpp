@@ -8,9 +8,11 @@
 //    <= 2e-3 and max |err| <= 1e-2 * max |y| (fp16 activations: relative rounding 2^-11 per entry;
 //    the GEMM path also rounds W~ to fp16);
 //  - bad arguments are refused with a status, not a crash.
+// QUIPSHARP_TEST_QUICK=1 (used under compute-sanitizer) keeps the small shapes and n <= 8192.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,6 +21,11 @@
 #include "quipsharp/quipsharp_cuda.h"
 
 namespace {
+
+bool quick() {
+  const char* q = std::getenv("QUIPSHARP_TEST_QUICK");
+  return q != nullptr && q[0] == '1';
+}
 
 #define CHECK_CUDA_OK(call)                                                                    \
   do {                                                                                         \
@@ -34,7 +41,7 @@ void check_rht(int device) {
   int cases = 0, too_long = 0;
   double worst = 0;
   for (int m : {1, 12, 20, 28, 36, 52, 60, 108, 116, 124, 140, 156, 172}) {
-    for (int64_t len = 1; m * len <= 65536; len *= 2) {
+    for (int64_t len = 1; m * len <= (quick() ? 8192 : 65536); len *= 2) {
       const int64_t n = m * len;
       if (qs_hadamard_base_order(n) != m) continue;
       const int64_t batch = 3;
@@ -61,7 +68,7 @@ void check_rht(int device) {
     }
   }
   std::printf("RHT: %d (n, direction) cases, max |err| %.3g; %d too long for this device\n", cases, worst, too_long);
-  CHECK(cases >= 100);
+  CHECK(cases >= (quick() ? 40 : 100));
   // n = 4096 and 8192 (the latency targets) must fit every supported device.
   std::vector<float> x(8192, 1.0f), s(8192, 1.0f);
   CHECK_CUDA_OK(qs_cuda_rht(device, x.data(), 1, 8192, s.data(), 0));
@@ -149,6 +156,7 @@ void check_layers(int device) {
       {QS_CODEBOOK_E8P12RVQ3B, 200, 72, 1},     {QS_CODEBOOK_E8P12RVQ3B, 40, 24, 0},
   };
   for (const Case& c : cases) {
+    if (quick() && c.m * c.n > 1024 * 5120) continue;
     const Layer L = random_layer(c.id, c.m, c.n, c.rht, static_cast<uint64_t>(c.m * 7 + c.n));
     qs_cuda_layer* dl = qs_cuda_layer_create(device, L.id, 0.0, L.codes.data(), L.m, L.n, L.s_in.data(),
                                              L.s_out.data(), L.wscale, L.use_rht);
