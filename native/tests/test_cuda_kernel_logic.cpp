@@ -126,9 +126,17 @@ void emulate_mma(Lane* lanes) {
   }
 }
 
-struct Emulated {
-  std::vector<double> z;  // batch x rows_pad
-};
+// Code q of a §8.4 word as 4 coordinate pairs, through the kernel's fp16-pair decode.
+void decode_word_pairs(const std::vector<uint32_t>& packed, uint64_t word, int q, double out[4][2]) {
+  uint32_t h[4];
+  e8p_half_pairs(packed[word_row_index(static_cast<uint32_t>(word), q)], static_cast<uint32_t>(word >> 32), q, h);
+  for (int p = 0; p < 4; ++p) {
+    float lo, hi;
+    pair_values(h[p], &lo, &hi);
+    out[p][0] = lo;
+    out[p][1] = hi;
+  }
+}
 
 // The fused kernel (cuda_layer.cu, fused_matvec_kernel) for one pass of nb <= 8 vectors:
 // act (nb x cols_pad, fp16 bit patterns), the stage layouts, z += W~ u.
@@ -162,29 +170,12 @@ void emulate_fused(int bits, double inv_rho2, const FusedShape& s, int sm_count,
                 const int64_t slot = chunk_slot(s, cp, rt, L);
                 // A fragments: codes q0 = 2b (mma row g), q1 = 2b + 1 (mma row g + 8).
                 double pairs[2][4][2];
-                double pairs2[2][4][2];
+                double pairs2[2][4][2] = {};
                 for (int a = 0; a < 2; ++a) {
                   const int q = a + 2 * b;
-                  const uint64_t word = w1[2 * slot + j];
-                  uint32_t h[4];
-                  e8p_half_pairs(packed[word_row_index(static_cast<uint32_t>(word), q)],
-                                 static_cast<uint32_t>(word >> 32), q, h);
-                  for (int p = 0; p < 4; ++p) {
-                    float lo, hi;
-                    pair_values(h[p], &lo, &hi);
-                    pairs[a][p][0] = lo;
-                    pairs[a][p][1] = hi;
-                  }
+                  decode_word_pairs(packed, w1[2 * slot + j], q, pairs[a]);
                   if (bits == 4) {
-                    const uint64_t word2 = w2[2 * slot + j];
-                    e8p_half_pairs(packed[word_row_index(static_cast<uint32_t>(word2), q)],
-                                   static_cast<uint32_t>(word2 >> 32), q, h);
-                    for (int p = 0; p < 4; ++p) {
-                      float lo, hi;
-                      pair_values(h[p], &lo, &hi);
-                      pairs2[a][p][0] = lo;
-                      pairs2[a][p][1] = hi;
-                    }
+                    decode_word_pairs(packed, w2[2 * slot + j], q, pairs2[a]);
                   } else if (bits == 3) {
                     const uint32_t idx = (e81b[2 * slot + j] >> (8 * q)) & 0xFFu;
                     for (int p = 0; p < 4; ++p) {

@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) fused_kernel(FusedArgs p)
   uint4* s_e81b = reinterpret_cast<uint4*>(smem + 256 * 32 * 4);
   float* s_acc = reinterpret_cast<float*>(smem + 256 * 32 * 4 + (BITS == 3 ? 256 * 16 : 0));
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  for (int i = tid; i < 256 * 32; i += blockDim.x) s_packed[i] = p.packed[i >> 5];
+  for (int i = tid; i < 256 * 32; i += blockDim.x) s_packed[i] = p.c.packed[i >> 5];
   if (BITS == 3)
     for (int i = tid; i < 256; i += blockDim.x) s_e81b[i] = p.e81b_half[i];
   const int acc_count = static_cast<int>(p.g.group_tiles) * kTileRows * kMmaBatch;
@@ -117,8 +117,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) fused_kernel(FusedArgs p)
   __syncthreads();
 
   int64_t cp, rt0, rt1;
-  fused_work(p.s, p.g, blockIdx.x, warp, &cp, &rt0, &rt1);
-  if (cp < p.s.col_chunks) {
+  fused_work(p.c.s, p.g, blockIdx.x, warp, &cp, &rt0, &rt1);
+  if (cp < p.c.s.col_chunks) {
+    const uint4* w1p = reinterpret_cast<const uint4*>(p.c.w1);
+    const uint4* w2p = reinterpret_cast<const uint4*>(p.c.w2);
+    const uint2* e3p = reinterpret_cast<const uint2*>(p.c.e3);
     const int g = lane >> 2;
     // B fragments: 8 activations per (tile j, code column parity b), kept for the whole walk.
     uint32_t bf[2][2][4];
@@ -140,10 +143,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) fused_kernel(FusedArgs p)
 #pragma unroll
       for (int u = 0; u < kRowTilesPerStep; ++u) {
         if (rt + u < rt1) {
-          const int64_t slot = chunk_slot(p.s, cp, rt + u, lane);
-          w[u] = __ldcs(p.w1 + slot);
-          if (BITS == 4) w2[u] = __ldcs(p.w2 + slot);
-          if (BITS == 3) e3[u] = __ldcs(p.e3 + slot);
+          const int64_t slot = chunk_slot(p.c.s, cp, rt + u, lane);
+          w[u] = __ldcs(w1p + slot);
+          if (BITS == 4) w2[u] = __ldcs(w2p + slot);
+          if (BITS == 3) e3[u] = __ldcs(e3p + slot);
         }
       }
 #pragma unroll
@@ -179,7 +182,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) fused_kernel(FusedArgs p)
           for (int k = 0; k < 4; ++k) {
             const int bcol = acc_batch(lane, k);
             if (bcol < p.nb)
-              atomicAdd(&s_acc[(local0 + acc_row(lane, k)) * kMmaBatch + bcol], c[k] + p.inv_rho2 * c2[k]);
+              atomicAdd(&s_acc[(local0 + acc_row(lane, k)) * kMmaBatch + bcol], c[k] + p.c.inv_rho2 * c2[k]);
           }
         }
       }
@@ -196,45 +199,46 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) fused_kernel(FusedArgs p)
 
 
 __global__ void decode_kernel(DecodeArgs p) {
-  const int64_t words = 2 * 32 * p.s.row_tiles * p.s.col_chunks;
+  const int64_t words = 2 * 32 * p.c.s.row_tiles * p.c.s.col_chunks;
+  const FusedShape& sh = p.c.s;
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < words;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int j = static_cast<int>(idx & 1);
     const int64_t slot = idx >> 1;
     const int lane = static_cast<int>(slot & 31);
     const int64_t chunk = slot >> 5;
-    const int64_t rt = chunk % p.s.row_tiles, cp = chunk / p.s.row_tiles;
-    const uint64_t word = p.w1[idx];
-    const uint64_t word2 = p.bits == 4 ? p.w2[idx] : 0;
-    const uint32_t ew = p.bits == 3 ? p.e3[idx] : 0;
+    const int64_t rt = chunk % sh.row_tiles, cp = chunk / sh.row_tiles;
+    const uint64_t word = p.c.w1[idx];
+    const uint64_t word2 = p.c.bits == 4 ? p.c.w2[idx] : 0;
+    const uint32_t ew = p.c.bits == 3 ? p.c.e3[idx] : 0;
     for (int q = 0; q < 4; ++q) {
       const int64_t row = rt * kTileRows + word_row(lane, q);
       const int64_t col = (2 * cp + j) * kTileCols + 8 * word_code_col(lane, q);
       uint32_t h[4], h2[4];
-      e8p_half_pairs(p.packed[word_row_index(static_cast<uint32_t>(word), q)],
+      e8p_half_pairs(p.c.packed[word_row_index(static_cast<uint32_t>(word), q)],
                      static_cast<uint32_t>(word >> 32), q, h);
-      if (p.bits == 4)
-        e8p_half_pairs(p.packed[word_row_index(static_cast<uint32_t>(word2), q)],
+      if (p.c.bits == 4)
+        e8p_half_pairs(p.c.packed[word_row_index(static_cast<uint32_t>(word2), q)],
                        static_cast<uint32_t>(word2 >> 32), q, h2);
       float vals[8];
       for (int i = 0; i < 4; ++i) {
         const __half2 pr = *reinterpret_cast<const __half2*>(&h[i]);
         vals[2 * i] = __low2float(pr) - kHalfOffsetF;
         vals[2 * i + 1] = __high2float(pr) - kHalfOffsetF;
-        if (p.bits == 4) {
+        if (p.c.bits == 4) {
           const __half2 pr2 = *reinterpret_cast<const __half2*>(&h2[i]);
-          vals[2 * i] += (__low2float(pr2) - kHalfOffsetF) * p.inv_rho2;
-          vals[2 * i + 1] += (__high2float(pr2) - kHalfOffsetF) * p.inv_rho2;
+          vals[2 * i] += (__low2float(pr2) - kHalfOffsetF) * p.c.inv_rho2;
+          vals[2 * i + 1] += (__high2float(pr2) - kHalfOffsetF) * p.c.inv_rho2;
         }
       }
-      if (p.bits == 3) {
+      if (p.c.bits == 3) {
         const float* e = p.e81b + 8 * ((ew >> (8 * q)) & 0xFFu);
-        for (int i = 0; i < 8; ++i) vals[i] += e[i] * p.inv_rho2;
+        for (int i = 0; i < 8; ++i) vals[i] += e[i] * p.c.inv_rho2;
       }
-      if (p.out_f32 != nullptr && row < p.s.rows && col < p.s.cols)
-        for (int i = 0; i < 8; ++i) p.out_f32[row * p.s.cols + col + i] = vals[i];
+      if (p.out_f32 != nullptr && row < sh.rows && col < sh.cols)
+        for (int i = 0; i < 8; ++i) p.out_f32[row * sh.cols + col + i] = vals[i];
       if (p.out_f16 != nullptr)
-        for (int i = 0; i < 8; ++i) p.out_f16[row * p.s.cols_pad + col + i] = __float2half_rn(vals[i]);
+        for (int i = 0; i < 8; ++i) p.out_f16[row * sh.cols_pad + col + i] = __float2half_rn(vals[i]);
     }
   }
 }
@@ -276,7 +280,7 @@ cudaError_t launch_fused_kernel(int bits, const FusedArgs& p, cudaStream_t strea
 }
 
 cudaError_t launch_decode_kernel(const DecodeArgs& p, cudaStream_t stream) {
-  const int64_t words = 2 * 32 * p.s.row_tiles * p.s.col_chunks;
+  const int64_t words = 2 * 32 * p.c.s.row_tiles * p.c.s.col_chunks;
   const int64_t blocks = (words + 255) / 256 < 65535 ? (words + 255) / 256 : 65535;
   decode_kernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(p);
   return cudaGetLastError();

@@ -44,21 +44,28 @@ inline size_t rht_shared_bytes(int64_t n) { return static_cast<size_t>(n + 32) *
 // Launches one block per vector; returns the launch status.
 cudaError_t launch_rht_kernel(const RhtArgs& p, unsigned vectors, cudaStream_t stream);
 
+// ---- A layer's codes on the device (chunk layout of kernel_logic.cuh) ----------------------------
+
+struct LayerCodes {
+  const uint64_t* w1 = nullptr;  // stage 1 E8P12 words, 2 per lane slot
+  const uint64_t* w2 = nullptr;  // RVQ4 stage 2
+  const uint32_t* e3 = nullptr;  // RVQ3 E81B words, 2 per lane slot
+  const uint32_t* packed = nullptr;  // 256 packed-table words (§3.3)
+  float inv_rho2 = 0.0f;
+  int bits = 2;
+  FusedShape s;
+};
+
 // ---- Fused decode + mat-vec (§7.2), up to 8 vectors per pass ------------------------------------
 
 struct FusedArgs {
-  const uint4* w1 = nullptr;  // stage 1 E8P12 chunk layout
-  const uint4* w2 = nullptr;  // RVQ4 stage 2
-  const uint2* e3 = nullptr;  // RVQ3 E81B chunk layout
-  const uint32_t* packed = nullptr;  // 256 packed-table words (§3.3)
+  LayerCodes c;
   const uint4* e81b_half = nullptr;  // 256 rows of 8 fp16 (§4.3)
   const __half* act = nullptr;       // nb vectors, stride act_ld (= cols_pad), zero padded
   int64_t act_ld = 0;
   float* z = nullptr;                // nb vectors, stride z_ld (= rows_pad); += W~ u
   int64_t z_ld = 0;
   int nb = 1;
-  float inv_rho2 = 0.0f;
-  FusedShape s;
   FusedGrid g;
 };
 
@@ -73,14 +80,8 @@ cudaError_t launch_fused_kernel(int bits, const FusedArgs& p, cudaStream_t strea
 // ---- Whole-matrix decode (for GEMM and checks) -------------------------------------------------
 
 struct DecodeArgs {
-  const uint64_t* w1 = nullptr;
-  const uint64_t* w2 = nullptr;
-  const uint32_t* e3 = nullptr;
-  const uint32_t* packed = nullptr;
+  LayerCodes c;
   const float* e81b = nullptr;  // 256 x 8 fp32
-  float inv_rho2 = 0.0f;
-  int bits = 2;
-  FusedShape s;
   float* out_f32 = nullptr;  // rows x cols (the true code shape), row-major, or null
   __half* out_f16 = nullptr;  // rows_pad x cols_pad, row-major, or null
 };

@@ -59,6 +59,23 @@ int32_t require_rht_fits(int device, int64_t n, const char* name) {
   return QS_OK;
 }
 
+// The common part of an RHT launch: vectors of in_count values (stride in_ld), zero-padded to the
+// transform length n = mb * len; without the transform only signs, scales and padding apply.
+RhtArgs rht_args(const float* in, int64_t in_ld, int64_t in_count, int64_t n, int mb, const int8_t* G,
+                 bool transform) {
+  RhtArgs a;
+  a.in = in;
+  a.in_ld = in_ld;
+  a.in_count = in_count;
+  a.n = n;
+  a.mb = mb;
+  a.len = n / mb;
+  a.G = G;
+  a.transform = transform;
+  a.norm = transform ? 1.0f / std::sqrt(static_cast<float>(n)) : 1.0f;
+  return a;
+}
+
 int32_t launch_rht(const RhtArgs& a, int64_t batch, cudaStream_t stream) {
   if (batch <= 0) return QS_OK;
   if (batch > 2147483647) return fail(QS_ERR_INVALID_ARGUMENT, "batch is too large for one launch");
@@ -104,17 +121,24 @@ bool use_fused(const qs_cuda_layer* L, int64_t batch) {
   return batch <= kFusedMaxBatch;
 }
 
+LayerCodes codes_of(const qs_cuda_layer* L) {
+  LayerCodes c;
+  c.w1 = L->w1.as<uint64_t>();
+  c.w2 = L->bits == 4 ? L->w2.as<uint64_t>() : nullptr;
+  c.e3 = L->bits == 3 ? L->e3.as<uint32_t>() : nullptr;
+  c.packed = L->packed.as<uint32_t>();
+  c.inv_rho2 = L->inv_rho2;
+  c.bits = L->bits;
+  c.s = L->shape;
+  return c;
+}
+
 int32_t launch_fused(qs_cuda_layer* L, int64_t batch, cudaStream_t stream) {
   FusedArgs a;
-  a.w1 = L->w1.as<uint4>();
-  a.w2 = L->bits == 4 ? L->w2.as<uint4>() : nullptr;
-  a.e3 = L->bits == 3 ? L->e3.as<uint2>() : nullptr;
-  a.packed = L->packed.as<uint32_t>();
+  a.c = codes_of(L);
   a.e81b_half = L->e81b_half.as<uint4>();
   a.act_ld = L->shape.cols_pad;
   a.z_ld = L->shape.rows_pad;
-  a.inv_rho2 = L->inv_rho2;
-  a.s = L->shape;
   a.g = L->grid;
   for (int64_t b0 = 0; b0 < batch; b0 += kMmaBatch) {
     a.act = L->act.as<__half>() + b0 * L->shape.cols_pad;
@@ -127,14 +151,8 @@ int32_t launch_fused(qs_cuda_layer* L, int64_t batch, cudaStream_t stream) {
 
 DecodeArgs decode_args(qs_cuda_layer* L) {
   DecodeArgs d;
-  d.w1 = L->w1.as<uint64_t>();
-  d.w2 = L->bits == 4 ? L->w2.as<uint64_t>() : nullptr;
-  d.e3 = L->bits == 3 ? L->e3.as<uint32_t>() : nullptr;
-  d.packed = L->packed.as<uint32_t>();
+  d.c = codes_of(L);
   d.e81b = L->e81b_f32.as<float>();
-  d.inv_rho2 = L->inv_rho2;
-  d.bits = L->bits;
-  d.s = L->shape;
   return d;
 }
 
@@ -159,34 +177,17 @@ int32_t launch_gemm(qs_cuda_layer* L, int64_t batch, cudaStream_t stream) {
 
 int32_t forward_device(qs_cuda_layer* L, const float* x, int64_t batch, float* y, cudaStream_t stream) {
   QS_TRY(ensure_scratch(L, batch));
-  RhtArgs in;
-  in.in = x;
-  in.in_ld = L->n;
-  in.in_count = L->n;
-  in.n = L->rht_cols;
-  in.mb = L->mb_in;
-  in.len = L->rht_cols / L->mb_in;
-  in.G = L->g_in.as<int8_t>();
+  RhtArgs in = rht_args(x, L->n, L->n, L->rht_cols, L->mb_in, L->g_in.as<int8_t>(), L->use_rht != 0);
   in.pre = L->s_in.as<float>();
-  in.transform = L->use_rht != 0;
-  in.norm = L->use_rht ? 1.0f / std::sqrt(static_cast<float>(L->rht_cols)) : 1.0f;
   in.out_f16 = L->act.as<__half>();
   in.out_ld = L->shape.cols_pad;
   in.out_inv_scale = L->inv_scale.as<float>();
   QS_TRY(launch_rht(in, batch, stream));
   QS_TRY(use_fused(L, batch) ? launch_fused(L, batch, stream) : launch_gemm(L, batch, stream));
-  RhtArgs out;
-  out.in = L->z.as<float>();
-  out.in_ld = L->shape.rows_pad;
-  out.in_count = L->rht_rows;
-  out.n = L->rht_rows;
-  out.mb = L->mb_out;
-  out.len = L->rht_rows / L->mb_out;
-  out.G = L->g_out.as<int8_t>();
+  RhtArgs out = rht_args(L->z.as<float>(), L->shape.rows_pad, L->rht_rows, L->rht_rows, L->mb_out,
+                         L->g_out.as<int8_t>(), L->use_rht != 0);
   out.post = L->s_out.as<float>();
   out.in_scale = L->inv_scale.as<float>();
-  out.transform = L->use_rht != 0;
-  out.norm = L->use_rht ? 1.0f / std::sqrt(static_cast<float>(L->rht_rows)) : 1.0f;
   out.out_f32 = y;
   out.out_ld = L->m;
   out.out_count = L->m;
@@ -410,16 +411,26 @@ extern "C" int32_t qs_cuda_layer_core_device(qs_cuda_layer* layer, int64_t batch
   return ok();
 }
 
-extern "C" int32_t qs_cuda_rht_device(int32_t index, float* x, int64_t batch, int64_t n,
-                                      const float* signs, int32_t inverse, void* stream) {
+namespace {
+
+int32_t check_rht_call(int32_t index, const float* x, int64_t batch, int64_t n, const float* signs,
+                       int32_t inverse) {
   if (batch < 0) return fail(QS_ERR_INVALID_ARGUMENT, "batch = " + std::to_string(batch) + " must be >= 0");
-  if (inverse != 0 && inverse != 1) return fail(QS_ERR_INVALID_ARGUMENT, "inverse = " + std::to_string(inverse) + " must be 0 or 1");
-  const int32_t mb = qs_hadamard_base_order(n);
-  if (mb == 0)
+  if (inverse != 0 && inverse != 1)
+    return fail(QS_ERR_INVALID_ARGUMENT, "inverse = " + std::to_string(inverse) + " must be 0 or 1");
+  if (qs_hadamard_base_order(n) == 0)
     return fail(QS_ERR_INVALID_ARGUMENT, "n = " + std::to_string(n) + " is not a supported Hadamard order (§2.2)");
   if (batch > 0 && (x == nullptr || signs == nullptr))
     return fail(QS_ERR_INVALID_ARGUMENT, "x and signs must not be null");
-  QS_TRY(check_device(index));
+  return check_device(index);
+}
+
+}  // namespace
+
+extern "C" int32_t qs_cuda_rht_device(int32_t index, float* x, int64_t batch, int64_t n,
+                                      const float* signs, int32_t inverse, void* stream) {
+  QS_TRY(check_rht_call(index, x, batch, n, signs, inverse));
+  const int32_t mb = qs_hadamard_base_order(n);
   DeviceScope scope;
   QS_CUDA_TRY(cudaSetDevice(index), "cudaSetDevice");
   QS_TRY(require_rht_fits(index, n, "n"));
@@ -446,17 +457,9 @@ extern "C" int32_t qs_cuda_rht_device(int32_t index, float* x, int64_t batch, in
       G = buf->as<int8_t>();
     }
   }
-  RhtArgs a;
-  a.in = x;
-  a.in_ld = n;
-  a.in_count = n;
-  a.n = n;
-  a.mb = mb;
-  a.len = n / mb;
-  a.G = G;
+  RhtArgs a = rht_args(x, n, n, n, mb, G, true);
   a.pre = inverse ? nullptr : signs;
   a.post = inverse ? signs : nullptr;
-  a.norm = 1.0f / std::sqrt(static_cast<float>(n));
   a.out_f32 = x;
   a.out_ld = n;
   a.out_count = n;
@@ -466,12 +469,7 @@ extern "C" int32_t qs_cuda_rht_device(int32_t index, float* x, int64_t batch, in
 
 extern "C" int32_t qs_cuda_rht(int32_t index, float* x, int64_t batch, int64_t n, const float* signs,
                                int32_t inverse) {
-  if (batch < 0) return fail(QS_ERR_INVALID_ARGUMENT, "batch = " + std::to_string(batch) + " must be >= 0");
-  if (qs_hadamard_base_order(n) == 0)
-    return fail(QS_ERR_INVALID_ARGUMENT, "n = " + std::to_string(n) + " is not a supported Hadamard order (§2.2)");
-  if (batch > 0 && (x == nullptr || signs == nullptr))
-    return fail(QS_ERR_INVALID_ARGUMENT, "x and signs must not be null");
-  QS_TRY(check_device(index));
+  QS_TRY(check_rht_call(index, x, batch, n, signs, inverse));
   DeviceScope scope;
   QS_CUDA_TRY(cudaSetDevice(index), "cudaSetDevice");
   if (batch == 0) return ok();

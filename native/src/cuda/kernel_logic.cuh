@@ -19,11 +19,7 @@
 
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define QS_HD __host__ __device__ __forceinline__
-#else
-#define QS_HD inline
-#endif
+#include "cuda/e8p_decode.cuh"  // QS_HD
 
 namespace qs_cuda {
 

@@ -27,15 +27,7 @@ bool quick() {
   return q != nullptr && q[0] == '1';
 }
 
-#define CHECK_CUDA_OK(call)                                                                    \
-  do {                                                                                         \
-    const int qs_status = (call);                                                              \
-    if (qs_status != QS_OK) {                                                                  \
-      std::fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call, qs_status, \
-                   qs_cuda_last_error());                                                      \
-      ++qs_test::failures();                                                                   \
-    }                                                                                          \
-  } while (0)
+#define CHECK_CUDA_OK(call) CHECK_OK_OF(call, qs_cuda_last_error)
 
 void check_rht(int device) {
   int cases = 0, too_long = 0;

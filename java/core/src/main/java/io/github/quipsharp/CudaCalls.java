@@ -13,23 +13,14 @@ final class CudaCalls {
   private CudaCalls() {}
 
   static void ensureLoaded() {
-    if (loaded) {
-      return;
-    }
-    synchronized (CudaCalls.class) {
-      if (loaded) {
-        return;
+    if (!loaded) {
+      synchronized (CudaCalls.class) {
+        if (!loaded) {
+          NativeCalls.ensureLoaded();
+          NativeCalls.load(QuipsharpCuda.class, "the quipsharp CUDA engine (libquipsharp_cuda)");
+          loaded = true;
+        }
       }
-      NativeCalls.ensureLoaded();
-      try {
-        org.bytedeco.javacpp.Loader.load(QuipsharpCuda.class);
-      } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
-        throw new QuipsharpException(
-            "could not load the quipsharp CUDA engine (libquipsharp_cuda) for platform "
-                + org.bytedeco.javacpp.Loader.getPlatform() + ": " + e,
-            e);
-      }
-      loaded = true;
     }
   }
 
@@ -49,8 +40,6 @@ final class CudaCalls {
         throw new IllegalArgumentException(message);
       case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:
         throw new QuipsharpException(message + " (device or host allocation failed)");
-      case QuipsharpCuda.QS_ERR_NO_CUDA_DEVICE:
-        throw new QuipsharpException(message);
       default:
         throw new QuipsharpException(message);
     }
