@@ -61,16 +61,19 @@ inline int& failures() {
     }                                                                                           \
   } while (0)
 
-// Asserts a status-returning call succeeds, printing qs_last_error() otherwise.
-#define CHECK_OK(call)                                                                         \
+// Asserts a status-returning call succeeds, printing the library's message (last_error()) otherwise.
+#define CHECK_OK_OF(call, last_error)                                                          \
   do {                                                                                         \
     const int qs_status = (call);                                                              \
     if (qs_status != QS_OK) {                                                                  \
       std::fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #call, qs_status, \
-                   qs_last_error());                                                           \
+                   last_error());                                                              \
       ++qs_test::failures();                                                                   \
     }                                                                                          \
   } while (0)
+
+// Asserts a status-returning call succeeds, printing qs_last_error() otherwise.
+#define CHECK_OK(call) CHECK_OK_OF(call, qs_last_error)
 
 #define CHECK_STATUS(call, expected)                                                          \
   do {                                                                                        \

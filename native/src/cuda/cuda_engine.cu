@@ -6,38 +6,33 @@
 #include <cstring>
 #include <string>
 
+#include "cuda/cuda_status.cuh"
 #include "cuda/e8p_decode.cuh"
 #include "quipsharp/quipsharp_cuda.h"
 
-namespace {
+namespace qs_cuda {
 
-thread_local std::string last_error;
-
-int32_t fail(int32_t code, const std::string& message) {
-  last_error = message;
-  return code;
+std::string& last_error() {
+  static thread_local std::string message;
+  return message;
 }
 
-int32_t ok() {
-  last_error.clear();
+int32_t check_device(int32_t index) {
+  int32_t n = 0;
+  const int32_t s = qs_cuda_device_count(&n);
+  if (s != QS_OK) return s;
+  if (n == 0) return fail(QS_ERR_NO_CUDA_DEVICE, "no CUDA device: " + last_error());
+  if (index < 0 || index >= n)
+    return fail(QS_ERR_INVALID_ARGUMENT,
+                "device index " + std::to_string(index) + " is outside [0, " + std::to_string(n) + ")");
   return QS_OK;
 }
 
-// A CUDA call's failure as a status (out of memory, no device, or internal).
-int32_t cuda_status(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return QS_OK;
-  const std::string msg = std::string(what) + ": " + cudaGetErrorString(e);
-  if (e == cudaErrorMemoryAllocation) return fail(QS_ERR_OUT_OF_MEMORY, msg);
-  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorInvalidDevice)
-    return fail(QS_ERR_NO_CUDA_DEVICE, msg);
-  return fail(QS_ERR_INTERNAL, msg);
-}
+}  // namespace qs_cuda
 
-#define QS_CUDA_TRY(call, what)                        \
-  do {                                                 \
-    const int32_t s_ = cuda_status((call), (what));    \
-    if (s_ != QS_OK) return s_;                        \
-  } while (0)
+using namespace qs_cuda;
+
+namespace {
 
 __constant__ uint32_t c_packed[256];
 
@@ -46,28 +41,9 @@ __global__ void e8p_decode_kernel(const uint16_t* codes, int64_t count, float* o
   if (i < count) qs_cuda::e8p_decode_code(codes[i], c_packed, out + 8 * i);
 }
 
-int32_t check_device(int32_t index) {
-  int32_t n = 0;
-  const int32_t s = qs_cuda_device_count(&n);
-  if (s != QS_OK) return s;
-  if (n == 0) return fail(QS_ERR_NO_CUDA_DEVICE, "no CUDA device: " + last_error);
-  if (index < 0 || index >= n)
-    return fail(QS_ERR_INVALID_ARGUMENT,
-                "device index " + std::to_string(index) + " is outside [0, " + std::to_string(n) + ")");
-  return QS_OK;
-}
-
-// Frees device buffers on every return path.
-struct DeviceBuffer {
-  void* p = nullptr;
-  ~DeviceBuffer() {
-    if (p) cudaFree(p);
-  }
-};
-
 }  // namespace
 
-extern "C" const char* qs_cuda_last_error(void) { return last_error.c_str(); }
+extern "C" const char* qs_cuda_last_error(void) { return last_error().c_str(); }
 
 extern "C" int32_t qs_cuda_device_count(int32_t* count) {
   if (count == nullptr) return fail(QS_ERR_INVALID_ARGUMENT, "count must not be null");
@@ -75,7 +51,7 @@ extern "C" int32_t qs_cuda_device_count(int32_t* count) {
   const cudaError_t e = cudaGetDeviceCount(&n);
   *count = 0;
   if (e != cudaSuccess) {
-    last_error = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    last_error() = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
     cudaGetLastError();  // clear the sticky error for the next call
     return QS_OK;
   }

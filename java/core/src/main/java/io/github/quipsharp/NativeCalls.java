@@ -13,24 +13,25 @@ final class NativeCalls {
 
   /** Loads the library once; a failure is reported as a {@link QuipsharpException}. */
   static void ensureLoaded() {
-    if (loaded) {
-      return;
+    if (!loaded) {
+      synchronized (NativeCalls.class) {
+        if (!loaded) {
+          load(QuipsharpNative.class, "the quipsharp native library");
+          loaded = true;
+        }
+      }
     }
-    synchronized (NativeCalls.class) {
-      if (loaded) {
-        return;
-      }
-      try {
-        org.bytedeco.javacpp.Loader.load(QuipsharpNative.class);
-      } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
-        throw new QuipsharpException(
-            "could not load the quipsharp native library for platform "
-                + org.bytedeco.javacpp.Loader.getPlatform()
-                + " from the quipsharp-bindings jar: "
-                + e,
-            e);
-      }
-      loaded = true;
+  }
+
+  /** Loads a JavaCPP binding class's libraries from its jar, or throws a QuipsharpException. */
+  static void load(Class<?> binding, String what) {
+    try {
+      org.bytedeco.javacpp.Loader.load(binding);
+    } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
+      throw new QuipsharpException(
+          "could not load " + what + " for platform " + org.bytedeco.javacpp.Loader.getPlatform()
+              + " from the quipsharp-bindings jar: " + e,
+          e);
     }
   }
 

@@ -266,6 +266,38 @@ public final class QuantizedLinear implements AutoCloseable {
         });
   }
 
+  /** This matrix on the first CUDA device ({@link CudaDevice#get(int) CudaDevice.get(0)}). */
+  public CudaLinear toCuda() {
+    return toCuda(CudaDevice.get(0));
+  }
+
+  /**
+   * This matrix prepared for inference on a CUDA device (QUIPSHARP.md §7.2): the returned layer owns
+   * device memory and must be closed. Throws {@link QuipsharpException} when the device cannot be
+   * used (no driver, out of device memory), {@link IllegalArgumentException} for a shape the device
+   * cannot run (a Hadamard length beyond its shared memory).
+   */
+  public CudaLinear toCuda(CudaDevice device) {
+    Checks.notNull(device, "device");
+    CudaCalls.ensureLoaded();
+    return guard.read(
+        () -> {
+          io.github.quipsharp.bindings.QuipsharpCuda.qs_cuda_layer layer =
+              io.github.quipsharp.bindings.QuipsharpCuda.qs_cuda_layer_create(device.index(),
+                  config.codebookId(), config.residualScale(), codes, rows, cols, signsIn, signsOut,
+                  scale, config.incoherence() ? 1 : 0);
+          if (layer == null || layer.isNull()) {
+            String why = CudaCalls.lastError();
+            if (why.startsWith("no CUDA device") || why.contains("out of GPU memory")
+                || why.contains("cuda")) {
+              throw new QuipsharpException("QuantizedLinear.toCuda: " + why);
+            }
+            throw new IllegalArgumentException("QuantizedLinear.toCuda: " + why);
+          }
+          return new CudaLinear(rows, cols, device, layer);
+        });
+  }
+
   /** Native views of the parts, for the engine (valid only inside {@code body}). */
   interface NativeParts<T> {
     T apply(IntPointer codes, FloatPointer signsIn, FloatPointer signsOut);
