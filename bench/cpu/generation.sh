@@ -4,14 +4,14 @@
 # stories260K (fp32 and 2/3/4 bits), on 1 and on all threads. Writes one JSON object per run (the last
 # line of `quipsharp bench generate`) to bench/results/generation-<LABEL>.jsonl and prints a table.
 #
-#   bench/cpu/generation.sh [LABEL] [TOKENS]      (defaults: <arch>-<N>cpu, 32 tokens after 4 warm-up)
+#   bench/cpu/generation.sh [LABEL] [TOKENS]      (defaults: <arch>-<N>cpu, 128 tokens after 4 warm-up)
 #
 # Run from the repository root after `mvn -B -ntp package -DskipTests`. The quantized synthetic models
 # use nearest rounding on one calibration window (speed does not depend on the rounding); they are
 # written once to $QUIPSHARP_BENCH_MODELS (default /tmp/quipsharp-bench-models, ~1.3 GB) and reused.
 set -euo pipefail
 label=${1:-$(uname -m)-$(nproc)cpu}
-tokens=${2:-32}
+tokens=${2:-128}
 cli=java/cli/target/quipsharp.jar
 models=${QUIPSHARP_MODELS:-../shared/models}
 work=${QUIPSHARP_BENCH_MODELS:-/tmp/quipsharp-bench-models}
@@ -23,7 +23,7 @@ q() { java -jar "$cli" "$@"; }
 if [ ! -d "$work/synth" ]; then
   rm -rf "$work/synth.tmp"
   q synth-model --dim 4096 --hidden 11008 --layers 2 --heads 32 --kv-heads 32 --vocab 512 \
-    --dtype f16 --seed 1 --out "$work/synth.tmp" > /dev/null
+    --dtype f16 --seed 1 --out "$work/synth.tmp" > "$work/synth.log" 2>&1 || { cat "$work/synth.log"; exit 1; }
   mv "$work/synth.tmp" "$work/synth"
 fi
 for bits in 2 3 4; do
@@ -33,7 +33,7 @@ for bits in 2 3 4; do
     if [ ! -d "$dst" ]; then
       rm -rf "$dst.tmp"
       q quantize --model "$src" --bits "$bits" --rounding nearest --samples 1 --calibration "$text" \
-        --seed 1 --out "$dst.tmp" > /dev/null
+        --seed 1 --out "$dst.tmp" > "$dst.log" 2>&1 || { cat "$dst.log"; exit 1; }
       mv "$dst.tmp" "$dst"
     fi
   done

@@ -10,7 +10,7 @@ public enum CpuKernel {
   SCALAR(QuipsharpNative.QS_KERNEL_SCALAR),
   /** x86-64 AVX2 with FMA and F16C. */
   AVX2(QuipsharpNative.QS_KERNEL_AVX2),
-  /** AVX-512 (F, BW, VBMI, VNNI, BITALG) for the codebook kernels, AVX2 for fp16/fp32. */
+  /** AVX-512 (F, BW, VBMI, VNNI) with GFNI for the codebook kernels, AVX2 for fp16/fp32. */
   AVX512(QuipsharpNative.QS_KERNEL_AVX512);
 
   final int id;
