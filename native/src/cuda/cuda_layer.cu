@@ -55,7 +55,14 @@ int32_t require_rht_fits(int device, int64_t n, const char* name) {
                                              " is too long for one block's shared memory on device " +
                                              std::to_string(device) + " (" + std::to_string(optin) +
                                              " bytes; the RHT kernel needs 4 n + 128)");
+  // Once per device (cudaFuncSetAttribute on every call would be host time in every RHT call).
+  static std::mutex allowed_mutex;
+  static std::vector<bool> allowed;
+  std::lock_guard<std::mutex> lock(allowed_mutex);
+  if (device < static_cast<int>(allowed.size()) && allowed[device]) return QS_OK;
   QS_CUDA_TRY(allow_kernel_shared_memory(optin), "allowing the kernels their shared memory");
+  if (device >= static_cast<int>(allowed.size())) allowed.resize(device + 1, false);
+  allowed[device] = true;
   return QS_OK;
 }
 
@@ -101,6 +108,11 @@ struct qs_cuda_layer {
   // per-vector inverse scales, host-call staging, the fp16 matrix for the GEMM path.
   DeviceBuffer act, z, inv_scale, x_stage, y_stage, w16;
   int64_t scratch_batch = 0;
+  // The fused kernel adds into z, so z must be zero where it adds. The output RHT clears the rows it
+  // reads; z_dirty marks that other rows may hold values: the GEMM path stores whole 16-vector tiles
+  // (rows batch .. 16 * tiles - 1 keep U x W of stale activations), the core-only benchmark hook
+  // never clears, a failed call may stop half way. The next fused forward clears z first.
+  bool z_dirty = false;
 };
 
 namespace {
@@ -175,7 +187,25 @@ int32_t launch_gemm(qs_cuda_layer* L, int64_t batch, cudaStream_t stream) {
                      "gemm_kernel launch");
 }
 
-int32_t forward_device(qs_cuda_layer* L, const float* x, int64_t batch, float* y, cudaStream_t stream) {
+int32_t clear_accumulators(qs_cuda_layer* L, cudaStream_t stream) {
+  if (!L->z_dirty) return QS_OK;
+  QS_CUDA_TRY(cudaMemsetAsync(L->z.p, 0, L->z.bytes, stream), "clearing the accumulators");
+  L->z_dirty = false;
+  return QS_OK;
+}
+
+// Runs the fused kernel (after clearing stale accumulators) or the GEMM path for `batch` vectors.
+int32_t run_core(qs_cuda_layer* L, int64_t batch, cudaStream_t stream) {
+  if (use_fused(L, batch)) {
+    QS_TRY(clear_accumulators(L, stream));
+    return launch_fused(L, batch, stream);
+  }
+  QS_TRY(launch_gemm(L, batch, stream));
+  if (batch % 16 != 0) L->z_dirty = true;
+  return QS_OK;
+}
+
+int32_t forward_steps(qs_cuda_layer* L, const float* x, int64_t batch, float* y, cudaStream_t stream) {
   QS_TRY(ensure_scratch(L, batch));
   RhtArgs in = rht_args(x, L->n, L->n, L->rht_cols, L->mb_in, L->g_in.as<int8_t>(), L->use_rht != 0);
   in.pre = L->s_in.as<float>();
@@ -183,7 +213,7 @@ int32_t forward_device(qs_cuda_layer* L, const float* x, int64_t batch, float* y
   in.out_ld = L->shape.cols_pad;
   in.out_inv_scale = L->inv_scale.as<float>();
   QS_TRY(launch_rht(in, batch, stream));
-  QS_TRY(use_fused(L, batch) ? launch_fused(L, batch, stream) : launch_gemm(L, batch, stream));
+  QS_TRY(run_core(L, batch, stream));
   RhtArgs out = rht_args(L->z.as<float>(), L->shape.rows_pad, L->rht_rows, L->rht_rows, L->mb_out,
                          L->g_out.as<int8_t>(), L->use_rht != 0);
   out.post = L->s_out.as<float>();
@@ -194,6 +224,12 @@ int32_t forward_device(qs_cuda_layer* L, const float* x, int64_t batch, float* y
   out.zero_in = L->z.as<float>();  // keeps the accumulators zero for the next call
   out.zero_count = L->shape.rows_pad;
   return launch_rht(out, batch, stream);
+}
+
+int32_t forward_device(qs_cuda_layer* L, const float* x, int64_t batch, float* y, cudaStream_t stream) {
+  const int32_t s = forward_steps(L, x, batch, y, stream);
+  if (s != QS_OK) L->z_dirty = true;  // it may have stopped between the fused kernel and the output RHT
+  return s;
 }
 
 int32_t check_forward_args(const qs_cuda_layer* L, const void* x, int64_t batch, const void* y) {
@@ -372,8 +408,7 @@ extern "C" int32_t qs_cuda_layer_matmul(qs_cuda_layer* layer, const float* x, in
   const int32_t s = forward_device(layer, layer->x_stage.as<float>(), batch, layer->y_stage.as<float>(), nullptr);
   if (s != QS_OK) {
     const std::string msg = last_error();
-    cudaDeviceSynchronize();
-    if (layer->z.p) cudaMemset(layer->z.p, 0, layer->z.bytes);  // restore the zero accumulators
+    cudaDeviceSynchronize();  // z_dirty is set: the next forward clears the accumulators
     return fail(s, msg);
   }
   QS_CUDA_TRY(cudaMemcpy(y, layer->y_stage.p, yb, cudaMemcpyDeviceToHost), "running the layer");
@@ -407,6 +442,8 @@ extern "C" int32_t qs_cuda_layer_core_device(qs_cuda_layer* layer, int64_t batch
   QS_CUDA_TRY(cudaSetDevice(layer->device), "cudaSetDevice");
   QS_TRY(ensure_scratch(layer, batch));
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  // No clearing here (it would be timed): the results are not meaningful, the next forward clears.
+  layer->z_dirty = true;
   QS_TRY(use_fused(layer, batch) ? launch_fused(layer, batch, st) : launch_gemm(layer, batch, st));
   return ok();
 }

@@ -82,7 +82,10 @@ struct DeviceBuffer {
       return cuda_status(e, std::string("cudaMalloc of ") + std::to_string(n) + " bytes for " + what);
     }
     bytes = n;
-    return cuda_status(cudaMemset(p, 0, n == 0 ? 1 : n), std::string("clearing ") + what);
+    // cudaMemset runs on the legacy default stream and may return before it is done; wait, so that
+    // work on any other stream (forward_device takes the caller's) sees the zeros.
+    const cudaError_t m = cudaMemset(p, 0, n == 0 ? 1 : n);
+    return cuda_status(m == cudaSuccess ? cudaDeviceSynchronize() : m, std::string("clearing ") + what);
   }
   template <typename T>
   T* as() const { return static_cast<T*>(p); }

@@ -166,6 +166,13 @@ void check_layers(int device) {
     check_forward(L, dl, 21, QS_CUDA_PATH_FUSED, 1.0);
     check_forward(L, dl, 1, QS_CUDA_PATH_AUTO, 3e4);   // large activations: no fp16 overflow
     check_forward(L, dl, 2, QS_CUDA_PATH_AUTO, 1e-6);  // tiny ones: no underflow
+    // Stale accumulators: the GEMM path leaves rows batch .. 15 of its tile, the benchmark hook all
+    // rows it touched; the next fused forward must clear them first.
+    check_forward(L, dl, 3, QS_CUDA_PATH_GEMM, 1.0);
+    check_forward(L, dl, 8, QS_CUDA_PATH_FUSED, 1.0);
+    CHECK_CUDA_OK(qs_cuda_layer_set_path(dl, QS_CUDA_PATH_AUTO));
+    CHECK_CUDA_OK(qs_cuda_layer_core_device(dl, 5, nullptr));
+    check_forward(L, dl, 5, QS_CUDA_PATH_AUTO, 1.0);
     // A zero vector gives exactly zero (and the accumulators stay clear for the next call).
     std::vector<float> zero(L.n, 0.0f), y(L.m, 1.0f);
     CHECK_CUDA_OK(qs_cuda_layer_set_path(dl, QS_CUDA_PATH_AUTO));
