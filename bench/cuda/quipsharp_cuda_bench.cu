@@ -13,7 +13,9 @@
 // median of `reps` sweeps, divided by the number of layers. bytes = the bytes a call must read
 // (codes, or fp16 weights) + activations in + outputs out; fraction = (bytes / time) / copy bandwidth.
 // Also the RHT at n = 4096 / 8192, batch 1 (back-to-back and single-call latency) and the batch > 1
-// paths. Nothing here is asserted: it is a measurement.
+// paths. The kernel and layer sweeps are also timed as CUDA graphs ("*_graph_*": the sweep captured
+// once and replayed), which removes the host's per-launch cost from the smaller layers; the plain
+// keys keep direct launches. Nothing here is asserted: it is a measurement.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
@@ -157,6 +159,51 @@ struct Timer {
   }
 };
 
+// The same measurement with the sweep captured once into a CUDA graph and replayed: the GPU time
+// without the host's per-launch cost (a few microseconds, comparable to a 4096 x 4096 2-bit layer).
+// f(stream) must return false on failure; any failure (capture unsupported, ...) gives NaN and a
+// message on stderr instead of ending the run. The warm-up runs f directly first (allocations
+// happen outside the capture).
+double graph_median(int reps, const std::function<bool(cudaStream_t)>& f) {
+  cudaStream_t st = nullptr;
+  if (cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess) return NAN;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaEvent_t a = nullptr, b = nullptr;
+  double result = NAN;
+  bool good = f(st) && cudaStreamSynchronize(st) == cudaSuccess;
+  if (good) good = cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed) == cudaSuccess;
+  if (good) {
+    const bool ran = f(st);
+    good = cudaStreamEndCapture(st, &graph) == cudaSuccess && ran;
+  }
+  if (good) good = cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+  if (good) good = cudaEventCreate(&a) == cudaSuccess && cudaEventCreate(&b) == cudaSuccess;
+  if (good) good = cudaGraphLaunch(exec, st) == cudaSuccess && cudaStreamSynchronize(st) == cudaSuccess;
+  std::vector<double> t;
+  for (int r = 0; good && r < reps; ++r) {
+    float ms = 0;
+    good = cudaEventRecord(a, st) == cudaSuccess && cudaGraphLaunch(exec, st) == cudaSuccess &&
+           cudaEventRecord(b, st) == cudaSuccess && cudaEventSynchronize(b) == cudaSuccess &&
+           cudaEventElapsedTime(&ms, a, b) == cudaSuccess;
+    t.push_back(ms * 1e-3);
+  }
+  if (good && !t.empty()) {
+    std::sort(t.begin(), t.end());
+    result = t[t.size() / 2];
+  } else {
+    std::fprintf(stderr, "graph timing failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+  }
+  cudaGetLastError();
+  if (a) cudaEventDestroy(a);
+  if (b) cudaEventDestroy(b);
+  if (exec) cudaGraphExecDestroy(exec);
+  if (graph) cudaGraphDestroy(graph);
+  cudaStreamSynchronize(st);
+  cudaStreamDestroy(st);
+  return result;
+}
+
 struct Shape {
   const char* role;
   int64_t m, n;
@@ -292,12 +339,15 @@ int main(int argc, char** argv) {
   // Enough decoder layers that every bit width's sweep is several times the L2 cache.
   const Model models[] = {{"llama2-7b", shapes7b, quick ? 2 : 8}, {"llama2-70b", shapes70b, quick ? 1 : 2}};
   std::string models_json;
-  double summary[3][3] = {};  // [bits 2,3,4][kernel fraction, layer fraction, layer speedup] for 7B
+  // [bits 2,3,4][kernel fraction, layer fraction, layer speedup, graph kernel fraction, graph layer
+  // fraction] for 7B
+  double summary[3][5] = {};
   double sum7_fp16_s = 0, sum7_kernel2_s = 0;
   for (const Model& model : models) {
     std::string shapes_json;
     double model_fp16_s = 0, model_own_s = 0;
     double model_kernel_s[3] = {}, model_layer_s[3] = {}, model_bytes[3] = {};
+    double model_kernel_graph_s[3] = {}, model_layer_graph_s[3] = {};
     for (int si = 0; si < 3; ++si) {
       const Shape& sh = model.shapes[si];
       const int layers = sh.count * model.decoder_layers;
@@ -358,6 +408,16 @@ int main(int argc, char** argv) {
         const double lbytes = code_bytes + sh.n * 4.0 + sh.m * 4.0;
         const double tk = timer.median(reps, [&] { for (auto* L : ls) QS(qs_cuda_layer_core_device(L, 1, nullptr)); }) / layers;
         const double tl = timer.median(reps, [&] { for (auto* L : ls) QS(qs_cuda_layer_forward_device(L, x, 1, y, nullptr)); }) / layers;
+        const double tkg = graph_median(reps, [&](cudaStream_t st) {
+          for (auto* L : ls)
+            if (qs_cuda_layer_core_device(L, 1, st) != QS_OK) return false;
+          return true;
+        }) / layers;
+        const double tlg = graph_median(reps, [&](cudaStream_t st) {
+          for (auto* L : ls)
+            if (qs_cuda_layer_forward_device(L, x, 1, y, st) != QS_OK) return false;
+          return true;
+        }) / layers;
         // Batch > 1 on the first layer of the sweep (fused in passes of 8 up to 16, GEMM above).
         const double t8 = timer.median(reps, [&] { QS(qs_cuda_layer_forward_device(ls[0], x, 8, y, nullptr)); });
         const double t64 = timer.median(reps, [&] { QS(qs_cuda_layer_forward_device(ls[0], x, 64, y, nullptr)); });
@@ -365,13 +425,19 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf,
                       ", \"fused%d\": {\"kernel_us\": %s, \"kernel_bytes\": %s, \"kernel_fraction_of_copy_bw\": %s, "
                       "\"layer_us\": %s, \"layer_bytes\": %s, \"layer_fraction_of_copy_bw\": %s, "
-                      "\"batch8_us\": %s, \"batch64_us\": %s}",
+                      "\"batch8_us\": %s, \"batch64_us\": %s, \"kernel_graph_us\": %s, "
+                      "\"kernel_graph_fraction_of_copy_bw\": %s, \"layer_graph_us\": %s, "
+                      "\"layer_graph_fraction_of_copy_bw\": %s}",
                       bits, jnum(tk * 1e6).c_str(), jnum(kbytes).c_str(), jnum(kbytes / tk / 1e9 / copy_bw).c_str(),
                       jnum(tl * 1e6).c_str(), jnum(lbytes).c_str(), jnum(lbytes / tl / 1e9 / copy_bw).c_str(),
-                      jnum(t8 * 1e6).c_str(), jnum(t64 * 1e6).c_str());
+                      jnum(t8 * 1e6).c_str(), jnum(t64 * 1e6).c_str(), jnum(tkg * 1e6).c_str(),
+                      jnum(kbytes / tkg / 1e9 / copy_bw).c_str(), jnum(tlg * 1e6).c_str(),
+                      jnum(lbytes / tlg / 1e9 / copy_bw).c_str());
         entry += buf;
         model_kernel_s[bi] += tk * sh.count;
         model_layer_s[bi] += tl * sh.count;
+        model_kernel_graph_s[bi] += tkg * sh.count;
+        model_layer_graph_s[bi] += tlg * sh.count;
         model_bytes[bi] += kbytes * sh.count;
         std::fprintf(stderr, "%s %s %d-bit: kernel %.1f us (%.0f%% of copy), layer %.1f us\n", model.name, sh.role,
                      bits, tk * 1e6, 100 * kbytes / tk / 1e9 / copy_bw, tl * 1e6);
@@ -389,15 +455,21 @@ int main(int argc, char** argv) {
       const double kf = model_bytes[bi] / model_kernel_s[bi] / 1e9 / copy_bw;
       const double lf = model_bytes[bi] / model_layer_s[bi] / 1e9 / copy_bw;
       const double sp = model_fp16_s / model_layer_s[bi];
+      const double kgf = model_bytes[bi] / model_kernel_graph_s[bi] / 1e9 / copy_bw;
+      const double lgf = model_bytes[bi] / model_layer_graph_s[bi] / 1e9 / copy_bw;
       totals += ", \"fused" + std::to_string(2 + bi) + "_kernel_us\": " + jnum(model_kernel_s[bi] * 1e6) +
                 ", \"fused" + std::to_string(2 + bi) + "_layer_us\": " + jnum(model_layer_s[bi] * 1e6) +
                 ", \"fused" + std::to_string(2 + bi) + "_kernel_fraction_of_copy_bw\": " + jnum(kf) +
                 ", \"fused" + std::to_string(2 + bi) + "_layer_fraction_of_copy_bw\": " + jnum(lf) +
-                ", \"fused" + std::to_string(2 + bi) + "_layer_speedup_vs_fp16_gemv\": " + jnum(sp);
+                ", \"fused" + std::to_string(2 + bi) + "_layer_speedup_vs_fp16_gemv\": " + jnum(sp) +
+                ", \"fused" + std::to_string(2 + bi) + "_kernel_graph_fraction_of_copy_bw\": " + jnum(kgf) +
+                ", \"fused" + std::to_string(2 + bi) + "_layer_graph_fraction_of_copy_bw\": " + jnum(lgf);
       if (model.shapes == shapes7b) {
         summary[bi][0] = kf;
         summary[bi][1] = lf;
         summary[bi][2] = sp;
+        summary[bi][3] = kgf;
+        summary[bi][4] = lgf;
       }
     }
     if (model.shapes == shapes7b) {
@@ -420,7 +492,8 @@ int main(int argc, char** argv) {
               "\"fraction_of_copy_bw\": \"(bytes / time) / copy_gbytes_per_s\", "
               "\"fused2_fraction_of_copy_bw\": \"7B sweep, kernel alone\", "
               "\"fused2_speedup_vs_fp16_gemv\": \"7B sweep, fp16 cuBLAS GEMV time / whole 2-bit layer time\", "
-              "\"timing\": \"CUDA events around whole sweeps of distinct layers, warm-up, median of reps\"},\n");
+              "\"timing\": \"CUDA events around whole sweeps of distinct layers, warm-up, median of reps\", "
+              "\"graph\": \"the same sweep captured once into a CUDA graph and replayed (no host launch cost per call)\"},\n");
   std::printf("  \"device\": {\"name\": \"%s\", \"sm_count\": %d, \"compute_capability\": \"%d.%d\", \"total_bytes\": %lld, "
               "\"l2_bytes\": %d, \"theoretical_peak_gbytes_per_s\": %s},\n",
               info.name, info.sm_count, info.cc_major, info.cc_minor, (long long)info.total_bytes, l2,
@@ -433,10 +506,13 @@ int main(int argc, char** argv) {
   std::printf("  \"summary\": {\"device\": \"%s\", \"copy_gbytes_per_s\": %s, \"read_gbytes_per_s\": %s, "
               "\"fused2_fraction_of_copy_bw\": %s, \"fused3_fraction_of_copy_bw\": %s, \"fused4_fraction_of_copy_bw\": %s, "
               "\"layer2_fraction_of_copy_bw\": %s, \"layer3_fraction_of_copy_bw\": %s, \"layer4_fraction_of_copy_bw\": %s, "
-              "\"fused2_speedup_vs_fp16_gemv\": %s, \"fused2_kernel_speedup_vs_fp16_gemv\": %s}\n}\n",
+              "\"fused2_speedup_vs_fp16_gemv\": %s, \"fused2_kernel_speedup_vs_fp16_gemv\": %s, "
+              "\"fused2_graph_fraction_of_copy_bw\": %s, \"fused3_graph_fraction_of_copy_bw\": %s, "
+              "\"fused4_graph_fraction_of_copy_bw\": %s, \"layer2_graph_fraction_of_copy_bw\": %s}\n}\n",
               info.name, jnum(copy_bw).c_str(), jnum(read_bw).c_str(), jnum(summary[0][0]).c_str(),
               jnum(summary[1][0]).c_str(), jnum(summary[2][0]).c_str(), jnum(summary[0][1]).c_str(),
               jnum(summary[1][1]).c_str(), jnum(summary[2][1]).c_str(), jnum(summary[0][2]).c_str(),
-              jnum(sum7_fp16_s / sum7_kernel2_s).c_str());
+              jnum(sum7_fp16_s / sum7_kernel2_s).c_str(), jnum(summary[0][3]).c_str(), jnum(summary[1][3]).c_str(),
+              jnum(summary[2][3]).c_str(), jnum(summary[0][4]).c_str());
   return 0;
 }
