@@ -36,6 +36,34 @@ Result quantize(const std::vector<float>& w, const std::vector<float>& h, int32_
   return r;
 }
 
+// Single long vectors whose dense Hadamard base step runs on the pool (11008 = 172 * 64, 28672 =
+// 28 * 1024) and one that does not (14336): every thread count and concurrent callers give the bits
+// of one thread.
+void rht_threads_identical() {
+  qs_test::Rng rng(8);
+  for (int64_t n : {11008, 28672, 14336}) {
+    std::vector<float> x(n), signs(n);
+    for (float& v : x) v = static_cast<float>(rng.normal());
+    for (float& v : signs) v = rng.next() % 2 ? 1.0f : -1.0f;
+    auto rht = [&] {
+      std::vector<float> y = x;
+      CHECK_OK(qs_rht_apply_f32(y.data(), 1, n, 1, signs.data(), 0));
+      return y;
+    };
+    CHECK_OK(qs_set_num_threads(1));
+    const std::vector<float> reference = rht();
+    for (int32_t t = 2; t <= 4; ++t) {
+      CHECK_OK(qs_set_num_threads(t));
+      CHECK(rht() == reference);
+    }
+    std::vector<std::vector<float>> results(4);
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 4; ++i) callers.emplace_back([&, i] { results[i] = rht(); });
+    for (auto& c : callers) c.join();
+    for (const auto& r : results) CHECK(r == reference);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -75,6 +103,7 @@ int main() {
     for (auto& c : callers) c.join();
     for (const Result& r : results) CHECK(r == reference);
   }
+  rht_threads_identical();
   CHECK_STATUS(qs_set_num_threads(0), QS_ERR_INVALID_ARGUMENT);
   CHECK_STATUS(qs_set_num_threads(1000), QS_ERR_INVALID_ARGUMENT);
   CHECK_OK(qs_set_num_threads(original));

@@ -36,6 +36,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/parallel.hpp"
 #include "common/status.hpp"
 
 namespace qs {

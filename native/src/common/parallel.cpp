@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -26,7 +27,19 @@ int default_threads() {
 
 std::atomic<int> requested_threads{0};  // 0: not set yet
 
-// One parallel region: the chunks of one parallel_for call.
+// Workers that have just finished a region spin this long for the next one before they sleep on the
+// condition variable: waking a sleeping thread costs tens of microseconds (more in a VM), as much as
+// a whole 4096 x 4096 mat-vec, and inference calls one region after another.
+constexpr auto kSpin = std::chrono::microseconds(300);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// The chunks of one parallel_for call. The pool owns one Region and reuses it: a worker that wakes
+// late sees a newer generation (or a closed region) and never touches a finished call's body.
 struct Region {
   const std::function<void(int64_t, int64_t)>* body = nullptr;
   int64_t end = 0;
@@ -58,24 +71,39 @@ class Pool {
     return *pool;
   }
 
-  // Runs the region on `helpers` workers plus the caller; false if the pool is busy.
-  bool try_run(Region& region, int helpers) {
+  // Runs body on chunks of [begin, end) on up to `helpers` workers plus the caller; false if the
+  // pool is busy (another thread's region).
+  bool try_run(const std::function<void(int64_t, int64_t)>& body, int64_t begin, int64_t end,
+               int64_t grain, int helpers, std::exception_ptr& error) {
     std::unique_lock<std::mutex> busy(busy_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     ensure_workers(helpers);
     helpers = std::min<int>(helpers, static_cast<int>(workers_.size()));
+    Region& r = region_;
+    r.body = &body;
+    r.end = end;
+    r.grain = grain;
+    r.next.store(begin);
+    r.error = nullptr;
+    wanted_.store(helpers);
+    open_.store(true);
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      region_ = &region;
-      wanted_ = helpers;
-      active_ = helpers;
-      ++generation_;
+      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the sleepers' predicate check
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
-    region.run_chunks();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return active_ == 0; });
-    region_ = nullptr;
+    r.run_chunks();
+    // Every chunk is claimed: close the region, then wait for the workers that joined it.
+    open_.store(false);
+    for (int spins = 0; active_.load() != 0; ++spins) {
+      if (spins < 4096) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    error = r.error;
+    r.body = nullptr;
     return true;
   }
 
@@ -91,33 +119,42 @@ class Pool {
     }
   }
 
+  // Waits for a generation other than `seen`: spins for kSpin, then sleeps.
+  uint64_t await_generation(uint64_t seen) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (int spins = 0;; ++spins) {
+      const uint64_t g = generation_.load();
+      if (g != seen) return g;
+      cpu_relax();
+      if ((spins & 255) == 255 && std::chrono::steady_clock::now() > until) break;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [&] { return generation_.load() != seen; });
+    return generation_.load();
+  }
+
   void work(int id) {
     uint64_t seen = 0;
     for (;;) {
-      Region* region = nullptr;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (id >= wanted_) continue;  // not part of this region
-        region = region_;
-      }
-      region->run_chunks();
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (--active_ == 0) done_.notify_all();
-      }
+      seen = await_generation(seen);
+      if (id >= wanted_.load()) continue;  // not part of this region
+      // Join, then check that the region is still the one seen and still open (all sequentially
+      // consistent: the caller either counts this worker in active_ or this worker sees it closed).
+      active_.fetch_add(1);
+      if (generation_.load() == seen && open_.load()) region_.run_chunks();
+      active_.fetch_sub(1);
     }
   }
 
   std::mutex busy_mutex_;  // held by the caller of the active region
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
+  std::mutex mutex_;       // sleeping workers
+  std::condition_variable wake_;
   std::vector<std::thread> workers_;
-  Region* region_ = nullptr;
-  uint64_t generation_ = 0;
-  int wanted_ = 0;
-  int active_ = 0;
+  Region region_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> wanted_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> open_{false};
 };
 
 thread_local bool inside_region = false;
@@ -149,20 +186,16 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain,
     body(begin, end);
     return;
   }
-  Region region;
-  region.body = &body;
-  region.end = end;
-  region.grain = grain;
-  region.next.store(begin);
   inside_region = true;
   struct Reset {
     ~Reset() { inside_region = false; }
   } reset;
-  if (!Pool::instance().try_run(region, threads - 1)) {
+  std::exception_ptr error;
+  if (!Pool::instance().try_run(body, begin, end, grain, threads - 1, error)) {
     body(begin, end);  // another thread owns the pool: run here, single-threaded
     return;
   }
-  if (region.error) std::rethrow_exception(region.error);
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace qs
