@@ -242,30 +242,25 @@ namespace avx512 {
 // QS_KERNEL_AUTO: the widest the CPU has; tests force the others (all give the same bits).
 std::atomic<int32_t> forced_kernel{QS_KERNEL_AUTO};
 
-int32_t hadamard_kernel() {
+bool hadamard_kernel_available(int32_t kernel) {
+  if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return true;
 #ifdef QS_HADAMARD_X86
   static const bool avx2 = __builtin_cpu_supports("avx2");
   static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl");
-  const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
-  if (forced != QS_KERNEL_AUTO) return forced;
-  return avx512 ? QS_KERNEL_AVX512 : avx2 ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
-#else
-  return QS_KERNEL_SCALAR;
-#endif
-}
-
-bool hadamard_kernel_available(int32_t kernel) {
-  if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return true;
-#ifdef QS_HADAMARD_X86
-  if (kernel == QS_KERNEL_AVX2) return __builtin_cpu_supports("avx2");
-  if (kernel == QS_KERNEL_AVX512)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
+  if (kernel == QS_KERNEL_AVX2) return avx2;
+  if (kernel == QS_KERNEL_AVX512) return avx512;
 #endif
   return false;
+}
+
+int32_t hadamard_kernel() {
+  const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
+  if (forced != QS_KERNEL_AUTO) return forced;
+  return hadamard_kernel_available(QS_KERNEL_AVX512) ? QS_KERNEL_AVX512
+         : hadamard_kernel_available(QS_KERNEL_AVX2) ? QS_KERNEL_AVX2
+                                                      : QS_KERNEL_SCALAR;
 }
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).

@@ -78,6 +78,12 @@ std::atomic<int32_t>& activation_bits_setting() {
   return bits;
 }
 
+// One activation: round(u * q) clamped to [-levels, levels] (round to nearest even, as cvtpd2dq).
+inline int16_t round_activation(float u, double q, int32_t levels) {
+  const long v = std::lrint(static_cast<double>(u) * q);
+  return static_cast<int16_t>(std::max<long>(-levels, std::min<long>(levels, v)));
+}
+
 // uq = round(u * levels / max|u|); returns the factor that maps integer sums back (max|u| / levels).
 double quantize_activation(const float* u, int64_t n, int32_t levels, std::vector<int16_t>& uq) {
   float max_abs = 0.0f;
@@ -86,10 +92,7 @@ double quantize_activation(const float* u, int64_t n, int32_t levels, std::vecto
   if (max_abs == 0.0f) return 0.0;
   // In double: levels / max|u| overflows float for max|u| below ~4.8e-35.
   const double q = levels / static_cast<double>(max_abs);
-  for (int64_t i = 0; i < n; ++i) {
-    const long v = std::lrint(static_cast<double>(u[i]) * q);
-    uq[i] = static_cast<int16_t>(std::max<long>(-levels, std::min<long>(levels, v)));
-  }
+  for (int64_t i = 0; i < n; ++i) uq[i] = round_activation(u[i], q, levels);
   return static_cast<double>(max_abs) / levels;
 }
 
@@ -144,10 +147,7 @@ __attribute__((target("avx2"))) double quantize_activation_avx2(const float* u, 
     const __m128i c = _mm_max_epi32(_mm_min_epi32(r, hi), lo);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(uq.data() + i), _mm_packs_epi32(c, c));
   }
-  for (; i < n; ++i) {
-    const long v = std::lrint(static_cast<double>(u[i]) * q);
-    uq[i] = static_cast<int16_t>(std::max<long>(-levels, std::min<long>(levels, v)));
-  }
+  for (; i < n; ++i) uq[i] = round_activation(u[i], q, levels);
   return static_cast<double>(max_abs) / levels;
 }
 
@@ -315,12 +315,11 @@ bool cpu_has_avx512() {
 //   byte table in four zmm registers (two vpermi2b on the low 7 bits, a blend on bit 7). The flips of
 //   both slots and the -1/4 shift form one byte that is a GF(2)-linear function of the sign byte r
 //   (e_p = r_p for p >= 1, e_0 = r_1 ^ ... ^ r_7, P = r_0 ^ ... ^ r_7): one gf2p8affineqb per byte
-//   position gives it (0x0E / 0xE0 for the slot flips, 0x11 for the shift), and nu' = nu ^ flip.
-//   4 * codeword = 2 nu' - 15 per nibble.
+//   position gives it (0x0E / 0xE0 for the slot flips, 0x11 for the shift), and nu' = nu ^ flip
+//   (one vpternlogd per nibble also masks it out). 4 * codeword = 2 nu' - 15 per nibble.
 // - E81B (§4.3): the same nibble form without flips: nibble = 2 * entry + 4 (0..8), by slot.
-// The int16 activations are split as x = 256 xh + xl with xh, xl int8 (xl in [-128, 127]), so that
-// vpdpbusd (unsigned nibble x signed byte, 4 products per lane) sums nu' * x exactly. Four
-// accumulators per stage keep the vpdpbusd dependency chains short.
+// vpdpbusd (unsigned nibble x signed byte, 4 products per lane) sums nu' * x exactly: 8-bit
+// activations directly, 16-bit ones split as x = 256 xh + xl with xh, xl int8 (xl in [-128, 127]).
 struct NibbleTables512 {
   alignas(64) uint8_t e8p[4][256];   // byte b of packed[k]
   alignas(64) uint8_t e81b[4][256];  // byte b: 2 * entry + 4 at slot 2b (low), 2b + 1 (high)
@@ -363,8 +362,13 @@ __attribute__((target(QS_AVX512))) inline int64_t hsum512_epi32(__m512i v) {
   return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
 }
 
-// Four int32 accumulators of one stage: high / low activation parts, even / odd byte positions.
-// The high nibble (slot 2b + 1) is multiplied in place, as 16 * nibble, so it needs no shift: its
+// Mask of the first n (clamped to 0..32) of 32 lanes.
+inline __mmask32 first_lanes32(int64_t n) {
+  return n >= 32 ? ~__mmask32(0) : n <= 0 ? __mmask32(0) : (__mmask32(1) << n) - 1;
+}
+
+// Four int32 accumulators of one stage: low / high activation part (16-bit activations) x low /
+// high nibble. The high nibble (slot 2b + 1) is multiplied in place, as 16 * nibble, so it needs no shift: its
 // sums are exact multiples of 16 and are divided at the end.
 struct Acc512 {
   __m512i l_lo, l_hi, h_lo, h_hi;  // activation part (low / high) x nibble (low / high, times 16)
@@ -439,11 +443,8 @@ __attribute__((target(QS_AVX512), always_inline)) inline GroupCodes load_e8p(con
                                                                              int64_t left) {
   __m512i c0, c1;
   if (kPartial) {
-    const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : (__mmask32(1) << left) - 1;
-    const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
-                         : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
-    c0 = _mm512_maskz_loadu_epi16(m0, c);
-    c1 = _mm512_maskz_loadu_epi16(m1, c + 32);
+    c0 = _mm512_maskz_loadu_epi16(first_lanes32(left), c);
+    c1 = _mm512_maskz_loadu_epi16(first_lanes32(left - 32), c + 32);
   } else {
     _mm_prefetch(reinterpret_cast<const char*>(c) + kPrefetchBytes, _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c) + kPrefetchBytes + 64, _MM_HINT_T0);
@@ -669,11 +670,9 @@ __attribute__((target(QS_AVX512))) void layout_group8_avx512(const int16_t* uq, 
   alignas(64) uint64_t t[8][8];  // [8 blocks][coordinate]
   for (int q = 0; q < 8; ++q) {
     const int64_t left = count - 64 * q;  // int16 values left in this group from block 8q
-    const __mmask32 m0 = left >= 32 ? ~__mmask32(0) : left <= 0 ? 0 : (__mmask32(1) << left) - 1;
-    const __mmask32 m1 = left >= 64 ? ~__mmask32(0)
-                         : left <= 32 ? __mmask32(0) : (__mmask32(1) << (left - 32)) - 1;
-    const __m256i b0 = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(m0, uq + 64 * q));
-    const __m256i b1 = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(m1, uq + 64 * q + 32));
+    const __m256i b0 = _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(first_lanes32(left), uq + 64 * q));
+    const __m256i b1 =
+        _mm512_cvtepi16_epi8(_mm512_maskz_loadu_epi16(first_lanes32(left - 32), uq + 64 * q + 32));
     const __m512i bytes = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
     _mm512_store_si512(t[q], _mm512_permutexvar_epi8(transpose, bytes));
   }
@@ -802,11 +801,7 @@ int32_t resolve_kernel(int32_t kernel) {
 // stages are read in one pass. The same floats as one qs_e8p_matvec / qs_e81b_matvec per stage.
 void stages_matvec(const StageCodes& c, int64_t m, int64_t n, const float* u, float* z,
                    int32_t kernel) {
-  stages_matvec(c, m, n, u, z, kernel, activation_bits_setting().load(std::memory_order_relaxed));
-}
-
-void stages_matvec(const StageCodes& c, int64_t m, int64_t n, const float* u, float* z,
-                   int32_t kernel, int32_t activation_bits) {
+  const int32_t activation_bits = activation_bits_setting().load(std::memory_order_relaxed);
   const bool e8p_first = c.e8p != nullptr;
   const bool two = e8p_first && (c.e8p2 != nullptr || c.e81b != nullptr);
   const Activation a = prepare_activation(u, n, kernel, e8p_first, activation_bits);

@@ -19,13 +19,10 @@ struct StageCodes {
 };
 
 // z = W~ u for an m x n matrix (n % 8 == 0; inputs validated by the caller, kernel resolved: not
-// QS_KERNEL_AUTO). The activation is quantized once (qs_set_activation_bits); on AVX-512 all stages are read in one
-// pass. Bit-identical on every kernel.
+// QS_KERNEL_AUTO). The activation is quantized once, at the process setting (qs_set_activation_bits);
+// on AVX-512 all stages are read in one pass. Bit-identical on every kernel.
 void stages_matvec(const StageCodes& codes, int64_t m, int64_t n, const float* u, float* z,
                    int32_t kernel);
-// The same with the activation precision given (8 or 16 bits) instead of the process setting.
-void stages_matvec(const StageCodes& codes, int64_t m, int64_t n, const float* u, float* z,
-                   int32_t kernel, int32_t activation_bits);
 // The kernel that QS_KERNEL_AUTO selects, or `kernel` if this CPU has it (else an error).
 int32_t resolve_kernel(int32_t kernel);
 
