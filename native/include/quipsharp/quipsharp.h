@@ -146,6 +146,9 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 
 /* ---- CPU inference kernels (§7.1 step 3) ---------------------------------------------------- */
 
+/* QS_KERNEL_AUTO picks the widest kernel this CPU has, at most the one the environment variable
+ * QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512; read once; also caps the Hadamard
+ * kernels). All kernels give the same bits. */
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */

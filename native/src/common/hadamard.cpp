@@ -36,6 +36,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/kernel_cap.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
 
@@ -239,7 +240,7 @@ namespace avx512 {
 #undef QS_KERNEL_TARGET
 #endif
 
-// QS_KERNEL_AUTO: the widest the CPU has; tests force the others (all give the same bits).
+// QS_KERNEL_AUTO: the widest the CPU has (at most QUIPSHARP_CPU_KERNEL); tests force the others (all give the same bits).
 std::atomic<int32_t> forced_kernel{QS_KERNEL_AUTO};
 
 bool hadamard_kernel_available(int32_t kernel) {
@@ -258,9 +259,13 @@ bool hadamard_kernel_available(int32_t kernel) {
 int32_t hadamard_kernel() {
   const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
   if (forced != QS_KERNEL_AUTO) return forced;
-  return hadamard_kernel_available(QS_KERNEL_AVX512) ? QS_KERNEL_AVX512
-         : hadamard_kernel_available(QS_KERNEL_AVX2) ? QS_KERNEL_AVX2
-                                                      : QS_KERNEL_SCALAR;
+  static const int32_t best = [] {
+    const int32_t cap = cpu_kernel_cap();
+    if (cap >= QS_KERNEL_AVX512 && hadamard_kernel_available(QS_KERNEL_AVX512)) return QS_KERNEL_AVX512;
+    if (cap >= QS_KERNEL_AVX2 && hadamard_kernel_available(QS_KERNEL_AVX2)) return QS_KERNEL_AVX2;
+    return QS_KERNEL_SCALAR;
+  }();
+  return best;
 }
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).

@@ -8,12 +8,13 @@
 // activations; relative step 1/L of max|u|) and each row's sum of products is exact integer
 // arithmetic. The scalar kernel is the reference; the AVX2 and AVX-512 kernels compute the same
 // integers, so all agree bit for bit. int32 lane sums are flushed to int64 before they can overflow
-// (AVX2 table kernel: every 4096 steps, one step adds at most 2 * 11 * 16383 per lane).
+// (each kernel states its bound).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -23,6 +24,7 @@
 
 #include "common/codebook.hpp"
 #include "common/e8p12.hpp"
+#include "common/kernel_cap.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
 #include "cpu/matvec.hpp"
@@ -30,10 +32,6 @@
 namespace qs {
 namespace {
 
-constexpr int64_t kFlushSteps = 4096;
-// Groups of 8 codes per int32 accumulation in the nibble kernel: a group adds at most
-// 4 * 2 * 15 * 16383 per lane, 512 groups stay below 2^31.
-constexpr int64_t kNibbleFlush = 512;
 
 struct IntTables {
   std::vector<int8_t> e8p;   // 65536 x 8: 4 * codeword
@@ -161,137 +159,230 @@ __attribute__((target("avx2"))) inline int64_t hsum_epi32(__m256i v) {
   return t[0] + t[1] + t[2] + t[3];
 }
 
-template <typename Index>
-__attribute__((target("avx2"))) inline __m256i load_pair(const int8_t* table, const Index* c,
-                                                         int64_t k) {
-  int64_t a, b;
-  std::memcpy(&a, table + static_cast<int64_t>(c[k]) * 8, 8);
-  std::memcpy(&b, table + static_cast<int64_t>(c[k + 1]) * 8, 8);
-  return _mm256_cvtepi8_epi16(_mm_set_epi64x(b, a));
+// Codes are prefetched 2 KiB ahead in each stream: it outruns DRAM latency (AVX-512: measured best of 0.5-4 KiB).
+constexpr int64_t kPrefetchBytes = 2048;
+
+// Which stages one pass of a vector kernel reads.
+enum class Stages { kE8p, kE81b, kE8pE8p, kE8pE81b };
+
+// The AVX2 codebook kernels work on 8 codes (64 weights) per step, code-major: 32-bit lane i holds
+// the 8 nibbles of code i (nibble p = slot p, coordinate kE8pSlotCoord[p]), and give the same integers
+// as the scalar kernel:
+// - E8P12 (§3.3/§3.4 in nibble form): packed[k] of the S-row k from a 1 KiB table (a 128-bit
+//   broadcast load and a dword blend per code, one insert per 8: faster on Zen 4 than vpgatherdd or
+//   256-bit broadcasts), XORed with the flips of the sign byte r computed in registers: the slot
+//   flips 0x0E / 0xE0 of bits 2b, 2b + 1 of r in byte b (one vpshufb on those two bits), and when r
+//   has odd parity the -1/4 shift 0x11 in every byte plus the implied flip of slot 0
+//   (e_0 = r_0 ^ parity): 0x1F in byte 0 (a vpshufb parity table on r_lo ^ r_hi).
+//   4 * codeword = 2 nu' - 15 per nibble.
+// - E81B (§4.3): nibble = 2 * entry + 4 (0..8), from a 1 KiB table the same way.
+// vpmaddubsw (unsigned nibble x signed byte, pairs summed into int16) multiplies the low and the
+// high nibbles (shifted down) with their activations; 16-bit activations are split as x = 256 xh + xl
+// (int8 parts) as on AVX-512.
+struct Avx2Tables {
+  alignas(32) uint32_t e8p[256];   // packed[k]
+  alignas(32) uint32_t e81b[256];  // nibble p = 2 * entry[k][kE8pSlotCoord[p]] + 4
+};
+
+const Avx2Tables& avx2_tables() {
+  static const Avx2Tables t = [] {
+    Avx2Tables a{};
+    const IntTables& it = int_tables();
+    for (int k = 0; k < 256; ++k) {
+      a.e8p[k] = static_cast<uint32_t>(it.packed[k]);
+      for (int p = 0; p < 8; ++p)
+        a.e81b[k] |= static_cast<uint32_t>(it.e81b[k * 8 + kE8pSlotCoord[p]] + 4) << (4 * p);
+    }
+    return a;
+  }();
+  return t;
 }
 
-// Four rows per pass share each activation load; pairs of codes (16 weights) per step.
-template <typename Index>
-__attribute__((target("avx2"))) void rows_avx2(const int8_t* table, const Index* idx, int64_t r0,
-                                               int64_t r1, int64_t blocks, const int16_t* uq,
-                                               int64_t* sums) {
-  const int64_t pairs = blocks / 2;
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    const Index* c0 = idx + r * blocks;
-    const Index* c1 = c0 + blocks;
-    const Index* c2 = c1 + blocks;
-    const Index* c3 = c2 + blocks;
-    int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int64_t p0 = 0; p0 < pairs; p0 += kFlushSteps) {
-      const int64_t p1 = std::min(pairs, p0 + kFlushSteps);
-      __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t k = 2 * p;
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uq + k * 8));
-        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(load_pair(table, c0, k), x));
-        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(load_pair(table, c1, k), x));
-        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(load_pair(table, c2, k), x));
-        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(load_pair(table, c3, k), x));
-      }
-      s0 += hsum_epi32(a0);
-      s1 += hsum_epi32(a1);
-      s2 += hsum_epi32(a2);
-      s3 += hsum_epi32(a3);
-    }
-    sums[r] = s0;
-    sums[r + 1] = s1;
-    sums[r + 2] = s2;
-    sums[r + 3] = s3;
-  }
-  for (; r < r1; ++r) {
-    const Index* c = idx + r * blocks;
-    int64_t s = 0;
-    for (int64_t p0 = 0; p0 < pairs; p0 += kFlushSteps) {
-      const int64_t p1 = std::min(pairs, p0 + kFlushSteps);
-      __m256i a = _mm256_setzero_si256();
-      for (int64_t p = p0; p < p1; ++p) {
-        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uq + 2 * p * 8));
-        a = _mm256_add_epi32(a, _mm256_madd_epi16(load_pair(table, c, 2 * p), x));
-      }
-      s += hsum_epi32(a);
-    }
-    sums[r] = s;
-  }
-  if (blocks % 2 != 0) {  // the last, unpaired code of every row
-    const int64_t k = blocks - 1;
-    for (int64_t rr = r0; rr < r1; ++rr) sums[rr] += code_dot(table, idx[rr * blocks + k], uq + k * 8);
-  }
+// Eight table words into the lanes of one vector (i0..i7: the table indices, written out so that
+// every optimization level keeps them in registers).
+__attribute__((target("avx2"), always_inline)) inline __m256i table_lanes(
+    const uint32_t* t, uint32_t i0, uint32_t i1, uint32_t i2, uint32_t i3, uint32_t i4, uint32_t i5,
+    uint32_t i6, uint32_t i7) {
+  __m128i a = _mm_cvtsi32_si128(static_cast<int>(t[i0]));
+  __m128i b = _mm_cvtsi32_si128(static_cast<int>(t[i4]));
+  a = _mm_blend_epi32(a, _mm_set1_epi32(static_cast<int>(t[i1])), 0x2);
+  b = _mm_blend_epi32(b, _mm_set1_epi32(static_cast<int>(t[i5])), 0x2);
+  a = _mm_blend_epi32(a, _mm_set1_epi32(static_cast<int>(t[i2])), 0x4);
+  b = _mm_blend_epi32(b, _mm_set1_epi32(static_cast<int>(t[i6])), 0x4);
+  a = _mm_blend_epi32(a, _mm_set1_epi32(static_cast<int>(t[i3])), 0x8);
+  b = _mm_blend_epi32(b, _mm_set1_epi32(static_cast<int>(t[i7])), 0x8);
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
 }
 
-// E8P12 rows, eight codes per step, decoded in registers (§3.4 in the nibble form of §3.3/§7.3):
-// gather packed[k]; from the sign byte r build flip = 14 e_p in nibble p (e = r with bit 0 XOR the
-// parity: the sign flips) plus 1 in every nibble when the parity is odd (the -1/4 shift); then each
-// nibble nu' = nu ^ flip gives 4 * codeword = 2 nu' - 15 (nu' stays odd for +1/4 and becomes
-// nu' - 1 for -1/4). The nibbles are split into 16-bit lanes and multiplied with the activations
-// permuted to match (xp: per 8 codes, the coordinate pairs (0,1), (2,3), (4,5), (6,7) of the 8
-// blocks), so a row's sum is 2 * sum(nu' * x) - 15 * sum(x), the same integer as the scalar kernel.
-__attribute__((target("avx2"))) void e8p_rows_nibbles(const IntTables& t, const uint16_t* idx,
-                                                      int64_t r0, int64_t r1, int64_t blocks,
-                                                      const int16_t* xp, const int16_t* uq,
-                                                      int64_t x_total, int64_t* sums) {
-  const int64_t groups = blocks / 8;
-  const __m256i low_nibble = _mm256_set1_epi32(0x000F000F);
-  const __m256i byte_mask = _mm256_set1_epi32(0xFF);
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i broadcast_byte0 =
-      _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8,
-                       8, 8, 12, 12, 12, 12);
+// Byte `at` of a little-endian word.
+inline uint32_t byte_of(uint64_t w, int at) { return static_cast<uint32_t>(w >> (8 * at)) & 0xFF; }
+
+// The nibbles nu' of 8 E8P12 codes.
+__attribute__((target("avx2"), always_inline)) inline __m256i e8p_nibbles_avx2(const Avx2Tables& t,
+                                                                              const uint16_t* c) {
+  uint64_t q0, q1;  // codes 0-3 and 4-7: S-row k in the odd bytes, sign byte r in the even ones
+  std::memcpy(&q0, c, 8);
+  std::memcpy(&q1, c + 4, 8);
+  const __m256i packed = table_lanes(t.e8p, byte_of(q0, 1), byte_of(q0, 3), byte_of(q0, 5), byte_of(q0, 7),
+                                     byte_of(q1, 1), byte_of(q1, 3), byte_of(q1, 5), byte_of(q1, 7));
+  // r (the low byte of code i) in every byte of lane i.
+  const __m256i spread_r = _mm256_setr_epi8(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6, 8, 8, 8, 8,
+                                            10, 10, 10, 10, 12, 12, 12, 12, 14, 14, 14, 14);
+  const __m256i r = _mm256_shuffle_epi8(
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c))), spread_r);
+  const __m256i r4 = _mm256_srli_epi32(r, 4);
+  // Byte b: bits 2b, 2b + 1 of r at bits 0-1 (even b) or 2-3 (odd b) -> 0x0E / 0xE0 / 0xEE.
   const __m256i pair_bits = _mm256_set1_epi32(0x0C030C03);
-  // index -> nibble mask: 1 (bit 0) and 4 -> 0x0E, 2 and 8 -> 0xE0, 3 and 12 -> 0xEE.
-  const __m256i spread_lut =
-      _mm256_setr_epi8(0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE), 0x0E, 0, 0, 0,
-                       static_cast<char>(0xE0), 0, 0, 0, static_cast<char>(0xEE), 0, 0, 0, 0, 0x0E,
-                       static_cast<char>(0xE0), static_cast<char>(0xEE), 0x0E, 0, 0, 0,
-                       static_cast<char>(0xE0), 0, 0, 0, static_cast<char>(0xEE), 0, 0, 0);
-  const __m256i ones_nibbles = _mm256_set1_epi32(0x11111111);
-  const __m256i zero = _mm256_setzero_si256();
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint16_t* c = idx + r * blocks;
-    int64_t s = 0;
-    for (int64_t g0 = 0; g0 < groups; g0 += kNibbleFlush) {
-      const int64_t g1 = std::min(groups, g0 + kNibbleFlush);
-      __m256i acc = _mm256_setzero_si256();
-      for (int64_t g = g0; g < g1; ++g) {
-        const __m256i code =
-            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8 * g)));
-        const __m256i packed = _mm256_i32gather_epi32(t.packed, _mm256_srli_epi32(code, 8), 4);
-        // flip[r] computed in registers: parity of r, e = r ^ parity, bit p of e -> nibble p * 14.
-        const __m256i rr = _mm256_and_si256(code, byte_mask);
-        __m256i par = _mm256_xor_si256(rr, _mm256_srli_epi32(rr, 4));
-        par = _mm256_xor_si256(par, _mm256_srli_epi32(par, 2));
-        par = _mm256_and_si256(_mm256_xor_si256(par, _mm256_srli_epi32(par, 1)), one);
-        // Spread: byte b of the lane gets bits 2b, 2b+1 of e as nibble masks 0x0E / 0xE0 (a byte
-        // LUT: index = the two bits, at positions 0-1 for even b and 2-3 for odd b).
-        const __m256i e = _mm256_xor_si256(rr, par);
-        const __m256i rep = _mm256_shuffle_epi8(e, broadcast_byte0);
-        const __m256i pick = _mm256_and_si256(
-            _mm256_blend_epi16(rep, _mm256_srli_epi32(rep, 4), 0xAA), pair_bits);
-        const __m256i flip = _mm256_or_si256(_mm256_shuffle_epi8(spread_lut, pick),
-                                             _mm256_and_si256(_mm256_sub_epi32(zero, par), ones_nibbles));
-        const __m256i nib = _mm256_xor_si256(packed, flip);
-        const __m256i* x = reinterpret_cast<const __m256i*>(xp + 64 * g);
-        const __m256i a = _mm256_and_si256(nib, low_nibble);
-        const __m256i b = _mm256_and_si256(_mm256_srli_epi32(nib, 4), low_nibble);
-        const __m256i cc = _mm256_and_si256(_mm256_srli_epi32(nib, 8), low_nibble);
-        const __m256i d = _mm256_and_si256(_mm256_srli_epi32(nib, 12), low_nibble);
-        const __m256i ab = _mm256_add_epi32(_mm256_madd_epi16(a, _mm256_loadu_si256(x)),
-                                            _mm256_madd_epi16(b, _mm256_loadu_si256(x + 1)));
-        const __m256i cd = _mm256_add_epi32(_mm256_madd_epi16(cc, _mm256_loadu_si256(x + 2)),
-                                            _mm256_madd_epi16(d, _mm256_loadu_si256(x + 3)));
-        acc = _mm256_add_epi32(acc, _mm256_add_epi32(ab, cd));
+  const __m256i slot_flips = _mm256_setr_epi8(
+      0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE), 0x0E, 0, 0, 0, static_cast<char>(0xE0), 0,
+      0, 0, static_cast<char>(0xEE), 0, 0, 0, 0, 0x0E, static_cast<char>(0xE0), static_cast<char>(0xEE),
+      0x0E, 0, 0, 0, static_cast<char>(0xE0), 0, 0, 0, static_cast<char>(0xEE), 0, 0, 0);
+  const __m256i flips =
+      _mm256_shuffle_epi8(slot_flips, _mm256_and_si256(_mm256_blend_epi16(r, r4, 0xAA), pair_bits));
+  // Parity of r = parity of r_lo ^ r_hi: 0xFF per byte when odd.
+  const __m256i odd_parity = _mm256_setr_epi8(0, -1, -1, 0, -1, 0, 0, -1, -1, 0, 0, -1, 0, -1, -1, 0, 0,
+                                              -1, -1, 0, -1, 0, 0, -1, -1, 0, 0, -1, 0, -1, -1, 0);
+  const __m256i parity = _mm256_shuffle_epi8(
+      odd_parity, _mm256_and_si256(_mm256_xor_si256(r, r4), _mm256_set1_epi8(0x0F)));
+  const __m256i shift = _mm256_and_si256(parity, _mm256_set1_epi32(0x1111111F));
+  return _mm256_xor_si256(packed, _mm256_xor_si256(flips, shift));
+}
+
+// The nibbles 2 * entry + 4 of 8 E81B indices.
+__attribute__((target("avx2"), always_inline)) inline __m256i e81b_nibbles_avx2(const Avx2Tables& t,
+                                                                               const uint8_t* c) {
+  uint64_t q;
+  std::memcpy(&q, c, 8);
+  return table_lanes(t.e81b, byte_of(q, 0), byte_of(q, 1), byte_of(q, 2), byte_of(q, 3), byte_of(q, 4),
+                     byte_of(q, 5), byte_of(q, 6), byte_of(q, 7));
+}
+
+// int16 sums of nibble * activation over up to 4 groups (|sum| <= 4 * 2 * 2 * 15 * 128 = 30720),
+// for the low and (16-bit activations) high activation parts.
+struct Acc256 {
+  __m256i low16, high16, low32, high32;
+};
+
+// One group: xg holds the activations of the low slots (nibble bits 0-3 of each byte) and of the high
+// slots (bits 4-7), then with 16-bit activations the high parts of both.
+template <bool kSplit>
+__attribute__((target("avx2"), always_inline)) inline void acc_group_avx2(Acc256& a, __m256i nib,
+                                                                          const int8_t* xg) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_and_si256(nib, mask);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(nib, 4), mask);
+  const __m256i* x = reinterpret_cast<const __m256i*>(xg);
+  a.low16 = _mm256_add_epi16(a.low16, _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256(x)),
+                                                       _mm256_maddubs_epi16(hi, _mm256_loadu_si256(x + 1))));
+  if (kSplit)
+    a.high16 = _mm256_add_epi16(a.high16, _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256(x + 2)),
+                                                           _mm256_maddubs_epi16(hi, _mm256_loadu_si256(x + 3))));
+}
+
+// Widen the int16 sums to the int32 ones.
+template <bool kSplit>
+__attribute__((target("avx2"), always_inline)) inline void acc_widen(Acc256& a) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  a.low32 = _mm256_add_epi32(a.low32, _mm256_madd_epi16(a.low16, ones));
+  a.low16 = _mm256_setzero_si256();
+  if (kSplit) {
+    a.high32 = _mm256_add_epi32(a.high32, _mm256_madd_epi16(a.high16, ones));
+    a.high16 = _mm256_setzero_si256();
+  }
+}
+
+// Nibble sums flushed from int32: per 4 groups a lane adds at most 2 * 30720, so 128 quads stay far
+// below 2^31.
+constexpr int64_t kAvx2FlushQuads = 128;
+
+template <Stages kStages>
+__attribute__((target("avx2"), always_inline)) inline __m256i stage_nibbles(const Avx2Tables& t,
+                                                                           const void* codes,
+                                                                           int64_t at) {
+  if constexpr (kStages == Stages::kE81b || kStages == Stages::kE8pE81b)
+    return e81b_nibbles_avx2(t, static_cast<const uint8_t*>(codes) + at);
+  return e8p_nibbles_avx2(t, static_cast<const uint16_t*>(codes) + at);
+}
+
+// One stage's nibble sum over rows [r0, r1), through nibble sums of `groups` full groups of 8 codes
+// from xb (the layout of prepare_activation: 64 bytes per group, 128 with 16-bit activations).
+template <Stages kStages, bool kSplit>
+__attribute__((target("avx2"), always_inline)) inline void avx2_nibble_sums(
+    const Avx2Tables& t, const void* codes1, const void* codes2, int64_t r, int64_t blocks,
+    const int8_t* xb, int64_t* n1, int64_t* n2) {
+  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
+  constexpr int64_t kBytes = kSplit ? 128 : 64;
+  constexpr Stages kFirst = kStages == Stages::kE81b ? Stages::kE81b : Stages::kE8p;
+  constexpr Stages kSecond = kStages == Stages::kE8pE81b ? Stages::kE81b : Stages::kE8p;
+  const int64_t groups = blocks / 8;
+  const size_t first_size = kFirst == Stages::kE81b ? 1 : 2;
+  const size_t second_size = kSecond == Stages::kE81b ? 1 : 2;
+  int64_t s1 = 0, s2 = 0, h1 = 0, h2 = 0;
+  for (int64_t q0 = 0; q0 < groups; q0 += 4 * kAvx2FlushQuads) {
+    const int64_t q1 = std::min(groups, q0 + 4 * kAvx2FlushQuads);
+    Acc256 a1{}, a2{};
+    for (int64_t g0 = q0; g0 < q1; g0 += 4) {
+      const int64_t at0 = r * blocks + 8 * g0;
+      _mm_prefetch(static_cast<const char*>(codes1) + at0 * first_size + kPrefetchBytes, _MM_HINT_T0);
+      if (kTwo)
+        _mm_prefetch(static_cast<const char*>(codes2) + at0 * second_size + kPrefetchBytes, _MM_HINT_T0);
+      const auto step = [&](int64_t g) __attribute__((target("avx2"), always_inline)) {
+        const int64_t at = r * blocks + 8 * g;
+        const int8_t* xg = xb + g * kBytes;
+        acc_group_avx2<kSplit>(a1, stage_nibbles<kFirst>(t, codes1, at), xg);
+        if (kTwo) acc_group_avx2<kSplit>(a2, stage_nibbles<kSecond>(t, codes2, at), xg);
+      };
+      if (g0 + 4 <= q1) {
+        step(g0);
+        step(g0 + 1);
+        step(g0 + 2);
+        step(g0 + 3);
+      } else {
+        for (int64_t g = g0; g < q1; ++g) step(g);
       }
-      s += hsum_epi32(acc);
+      acc_widen<kSplit>(a1);
+      if (kTwo) acc_widen<kSplit>(a2);
     }
-    s = 2 * s - 15 * x_total;
-    for (int64_t k = 8 * groups; k < blocks; ++k)  // codes past the last full group of 8
-      s += code_dot(t.e8p.data(), c[k], uq + k * 8);
-    sums[r] = s;
+    s1 += hsum_epi32(a1.low32);
+    if (kSplit) h1 += hsum_epi32(a1.high32);
+    if (kTwo) {
+      s2 += hsum_epi32(a2.low32);
+      if (kSplit) h2 += hsum_epi32(a2.high32);
+    }
+  }
+  *n1 = 256 * h1 + s1;
+  if (kTwo) *n2 = 256 * h2 + s2;
+}
+
+// Rows [r0, r1) of every stage: each row's exact integer sum of (table value) * uq per stage, the same
+// integers as rows_scalar (4 * codeword for E8P12, 2 * entry for E81B). xb_total sums the activations
+// of the full groups; codes past the last full group of 8 take the scalar step.
+template <Stages kStages, bool kSplit>
+__attribute__((target("avx2"))) void rows_avx2(const void* codes1, const void* codes2, int64_t r0,
+                                               int64_t r1, int64_t blocks, const int8_t* xb,
+                                               int64_t xb_total, const int16_t* uq, int64_t* sums1,
+                                               int64_t* sums2) {
+  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
+  constexpr bool kFirstE81b = kStages == Stages::kE81b;
+  constexpr bool kSecondE81b = kStages == Stages::kE8pE81b;
+  const Avx2Tables& t = avx2_tables();
+  const IntTables& it = int_tables();
+  const int8_t* table1 = kFirstE81b ? it.e81b.data() : it.e8p.data();
+  const int8_t* table2 = kSecondE81b ? it.e81b.data() : it.e8p.data();
+  const auto code = [&](const void* codes, bool e81b, int64_t i) -> uint32_t {
+    return e81b ? static_cast<const uint8_t*>(codes)[i] : static_cast<const uint16_t*>(codes)[i];
+  };
+  for (int64_t r = r0; r < r1; ++r) {
+    int64_t n1 = 0, n2 = 0;
+    avx2_nibble_sums<kStages, kSplit>(t, codes1, codes2, r, blocks, xb, &n1, &n2);
+    int64_t s1 = kFirstE81b ? n1 - 4 * xb_total : 2 * n1 - 15 * xb_total;
+    int64_t s2 = kSecondE81b ? n2 - 4 * xb_total : 2 * n2 - 15 * xb_total;
+    for (int64_t k = blocks / 8 * 8; k < blocks; ++k) {
+      s1 += code_dot(table1, code(codes1, kFirstE81b, r * blocks + k), uq + k * 8);
+      if (kTwo) s2 += code_dot(table2, code(codes2, kSecondE81b, r * blocks + k), uq + k * 8);
+    }
+    sums1[r] = s1;
+    if (kTwo) sums2[r] = s2;
   }
 }
 
@@ -435,9 +526,6 @@ struct GroupCodes {
   __mmask64 upper;  // bit 7 of k
 };
 
-// Codes are prefetched 2 KiB ahead in each stream: it outruns DRAM latency (measured best of 0.5-4 KiB).
-constexpr int64_t kPrefetchBytes = 2048;
-
 template <bool kPartial>
 __attribute__((target(QS_AVX512), always_inline)) inline GroupCodes load_e8p(const uint16_t* c,
                                                                              int64_t left) {
@@ -501,9 +589,6 @@ __attribute__((target(QS_AVX512), always_inline)) inline Nibbles e81b_nibbles(
   return {_mm512_and_si512(w, _mm512_set1_epi8(0x0F)),
           _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xF0)))};
 }
-
-// Which stages one pass of rows_avx512 reads.
-enum class Stages { kE8p, kE81b, kE8pE8p, kE8pE81b };
 
 template <Stages kStages, bool kSplit, int b>
 __attribute__((target(QS_AVX512), always_inline)) inline void group_byte(
@@ -689,12 +774,12 @@ struct Activation {
   double step = 0;          // max|u| / levels (0 for u = 0)
   bool split = false;       // 16-bit: xs holds int8 high and low parts
   std::vector<int8_t> xs;   // AVX-512: int8 halves by slot (see rows_avx512)
-  std::vector<int16_t> xp;  // AVX2 E8P12 nibble kernel: per 8 blocks, pair q of block i at [q][i]
+  std::vector<int8_t> xb;   // AVX2: int8 parts by slot pair per group of 8 blocks (see rows_avx2)
   int64_t x_total = 0;      // sum of uq
-  int64_t xp_total = 0;     // sum of the activations in xp (the full groups of 8 blocks)
+  int64_t xb_total = 0;     // sum of the activations in xb (the full groups of 8 blocks)
 };
 
-Activation prepare_activation(const float* u, int64_t n, int32_t kernel, bool e8p, int32_t bits) {
+Activation prepare_activation(const float* u, int64_t n, int32_t kernel, int32_t bits) {
   Activation a;
   const int32_t levels = activation_levels(bits);
 #ifdef QS_X86
@@ -729,55 +814,67 @@ Activation prepare_activation(const float* u, int64_t n, int32_t kernel, bool e8
         low[v * 64] = static_cast<int8_t>(value - 256 * xh);
       }
     }
-  } else if (kernel == QS_KERNEL_AVX2 && e8p) {
-    const int64_t groups = blocks / 8;
-    a.xp.resize(static_cast<size_t>(groups * 64));
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t i = 0; i < 8; ++i)
-        for (int64_t q = 0; q < 4; ++q) {
-          const int16_t* src = &a.uq[(8 * g + i) * 8 + 2 * q];
-          a.xp[g * 64 + q * 16 + 2 * i] = src[0];
-          a.xp[g * 64 + q * 16 + 2 * i + 1] = src[1];
-          a.xp_total += src[0] + src[1];
+  } else if (kernel == QS_KERNEL_AVX2) {
+    // Group g (blocks 8g..8g+7), block i, byte b: the activation of slot 2b at xb[g * G + 4i + b] and of
+    // slot 2b + 1 at 32 bytes further (G = 64); with 16-bit activations these hold the low parts xl
+    // and the high parts xh follow at + 64 (G = 128).
+    const int64_t groups = blocks / 8, size = a.split ? 128 : 64;
+    a.xb.assign(static_cast<size_t>(groups * size), 0);
+    for (int64_t g = 0; g < groups; ++g) {
+      int8_t* xg = &a.xb[g * size];
+      for (int64_t i = 0; i < 8; ++i) {
+        const int16_t* x = &a.uq[(8 * g + i) * 8];
+        for (int v = 0; v < 8; ++v) {
+          const int32_t value = x[kE8pSlotCoord[v]];
+          const int64_t at = (v % 2) * 32 + 4 * i + v / 2;
+          a.xb_total += value;
+          if (a.split) {
+            const int32_t xh = (value + 128) >> 8;
+            xg[at] = static_cast<int8_t>(value - 256 * xh);
+            xg[at + 64] = static_cast<int8_t>(xh);
+          } else {
+            xg[at] = static_cast<int8_t>(value);
+          }
         }
+      }
+    }
   }
   return a;
 }
 
-// Rows [lo, hi) of one stage on the scalar or AVX2 kernel: exact integer sums of (table value) * uq.
+// Rows [lo, hi) of one stage on the scalar kernel: exact integer sums of (table value) * uq.
 template <typename Index>
-void stage_rows(int32_t kernel, const Index* idx, int64_t lo, int64_t hi, int64_t blocks,
-                const Activation& a, int64_t* sums) {
+void stage_rows_scalar(const Index* idx, int64_t lo, int64_t hi, int64_t blocks, const Activation& a,
+                       int64_t* sums) {
   const IntTables& t = int_tables();
-  const int8_t* table = sizeof(Index) == 2 ? t.e8p.data() : t.e81b.data();
-#ifdef QS_X86
-  if (kernel == QS_KERNEL_AVX2) {
-    // E8P12 codes (uint16) take the nibble kernel, E81B indices (uint8) the table kernel.
-    if constexpr (sizeof(Index) == 2) {
-      e8p_rows_nibbles(t, idx, lo, hi, blocks, a.xp.data(), a.uq.data(), a.xp_total, sums);
-    } else {
-      rows_avx2(table, idx, lo, hi, blocks, a.uq.data(), sums);
-    }
-    return;
-  }
-#endif
-  rows_scalar(table, idx, lo, hi, blocks, a.uq.data(), sums);
+  rows_scalar(sizeof(Index) == 2 ? t.e8p.data() : t.e81b.data(), idx, lo, hi, blocks, a.uq.data(), sums);
 }
 
 #ifdef QS_X86
-// Rows [lo, hi) of every stage in one AVX-512 pass.
+// Rows [lo, hi) of every stage in one pass of the AVX2 or AVX-512 kernel.
 template <bool kSplit>
-void avx512_stage_rows(const StageCodes& c, int64_t lo, int64_t hi, int64_t blocks,
+void vector_stage_rows(int32_t kernel, const StageCodes& c, int64_t lo, int64_t hi, int64_t blocks,
                        const Activation& a, int64_t* s1, int64_t* s2) {
-  const int8_t* xs = a.xs.data();
+  const auto run = [&](auto stages, const void* c1, const void* c2) {
+    constexpr Stages kStages = decltype(stages)::value;
+    if (kernel == QS_KERNEL_AVX512) {
+      rows_avx512<kStages, kSplit>(c1, c2, lo, hi, blocks, a.xs.data(), a.x_total, s1, s2);
+    } else {
+      rows_avx2<kStages, kSplit>(c1, c2, lo, hi, blocks, a.xb.data(), a.xb_total, a.uq.data(), s1, s2);
+    }
+  };
+  using E8p = std::integral_constant<Stages, Stages::kE8p>;
+  using E81b = std::integral_constant<Stages, Stages::kE81b>;
+  using E8pE8p = std::integral_constant<Stages, Stages::kE8pE8p>;
+  using E8pE81b = std::integral_constant<Stages, Stages::kE8pE81b>;
   if (c.e8p == nullptr) {
-    rows_avx512<Stages::kE81b, kSplit>(c.e81b, nullptr, lo, hi, blocks, xs, a.x_total, s1, nullptr);
+    run(E81b{}, c.e81b, nullptr);
   } else if (c.e8p2 != nullptr) {
-    rows_avx512<Stages::kE8pE8p, kSplit>(c.e8p, c.e8p2, lo, hi, blocks, xs, a.x_total, s1, s2);
+    run(E8pE8p{}, c.e8p, c.e8p2);
   } else if (c.e81b != nullptr) {
-    rows_avx512<Stages::kE8pE81b, kSplit>(c.e8p, c.e81b, lo, hi, blocks, xs, a.x_total, s1, s2);
+    run(E8pE81b{}, c.e8p, c.e81b);
   } else {
-    rows_avx512<Stages::kE8p, kSplit>(c.e8p, nullptr, lo, hi, blocks, xs, a.x_total, s1, nullptr);
+    run(E8p{}, c.e8p, nullptr);
   }
 }
 #endif
@@ -792,8 +889,12 @@ int32_t resolve_kernel(int32_t kernel) {
     fail(QS_ERR_INVALID_ARGUMENT, "kernel = 2 (avx2) is not available on this CPU");
   if (kernel == QS_KERNEL_AVX512 && !cpu_has_avx512())
     fail(QS_ERR_INVALID_ARGUMENT, "kernel = 3 (avx512: F, BW, VBMI, VNNI and GFNI) is not available on this CPU");
-  if (kernel == QS_KERNEL_AUTO)
-    return cpu_has_avx512() ? QS_KERNEL_AVX512 : cpu_has_avx2() ? QS_KERNEL_AVX2 : QS_KERNEL_SCALAR;
+  if (kernel == QS_KERNEL_AUTO) {
+    const int32_t cap = cpu_kernel_cap();
+    if (cap >= QS_KERNEL_AVX512 && cpu_has_avx512()) return QS_KERNEL_AVX512;
+    if (cap >= QS_KERNEL_AVX2 && cpu_has_avx2()) return QS_KERNEL_AVX2;
+    return QS_KERNEL_SCALAR;
+  }
   return kernel;
 }
 
@@ -804,28 +905,28 @@ void stages_matvec(const StageCodes& c, int64_t m, int64_t n, const float* u, fl
   const int32_t activation_bits = activation_bits_setting().load(std::memory_order_relaxed);
   const bool e8p_first = c.e8p != nullptr;
   const bool two = e8p_first && (c.e8p2 != nullptr || c.e81b != nullptr);
-  const Activation a = prepare_activation(u, n, kernel, e8p_first, activation_bits);
+  const Activation a = prepare_activation(u, n, kernel, activation_bits);
   const int64_t blocks = n / 8;
   std::vector<int64_t> s1(static_cast<size_t>(m)), s2(two ? static_cast<size_t>(m) : 0);
   // At least ~128k weights per chunk: waking the pool costs more than a small matrix.
   parallel_for(0, m, std::max<int64_t>(64, (int64_t(1) << 17) / n), [&](int64_t lo, int64_t hi) {
 #ifdef QS_X86
-    if (kernel == QS_KERNEL_AVX512) {
+    if (kernel == QS_KERNEL_AVX512 || kernel == QS_KERNEL_AVX2) {
       if (a.split) {
-        avx512_stage_rows<true>(c, lo, hi, blocks, a, s1.data(), s2.data());
+        vector_stage_rows<true>(kernel, c, lo, hi, blocks, a, s1.data(), s2.data());
       } else {
-        avx512_stage_rows<false>(c, lo, hi, blocks, a, s1.data(), s2.data());
+        vector_stage_rows<false>(kernel, c, lo, hi, blocks, a, s1.data(), s2.data());
       }
       return;
     }
 #endif
     if (!e8p_first) {
-      stage_rows(kernel, c.e81b, lo, hi, blocks, a, s1.data());
+      stage_rows_scalar(c.e81b, lo, hi, blocks, a, s1.data());
       return;
     }
-    stage_rows(kernel, c.e8p, lo, hi, blocks, a, s1.data());
-    if (c.e8p2 != nullptr) stage_rows(kernel, c.e8p2, lo, hi, blocks, a, s2.data());
-    if (c.e81b != nullptr) stage_rows(kernel, c.e81b, lo, hi, blocks, a, s2.data());
+    stage_rows_scalar(c.e8p, lo, hi, blocks, a, s1.data());
+    if (c.e8p2 != nullptr) stage_rows_scalar(c.e8p2, lo, hi, blocks, a, s2.data());
+    if (c.e81b != nullptr) stage_rows_scalar(c.e81b, lo, hi, blocks, a, s2.data());
   });
   // Table values are 4 * codeword (E8P12) and 2 * entry (E81B).
   const double scale1 = a.step / (e8p_first ? 4.0 : 2.0);

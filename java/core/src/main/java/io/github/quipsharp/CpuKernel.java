@@ -4,7 +4,11 @@ import io.github.quipsharp.bindings.QuipsharpNative;
 
 /** The CPU kernel family for native mat-vec products. */
 public enum CpuKernel {
-  /** The fastest one this CPU supports (chosen once at start-up). */
+  /**
+   * The fastest one this CPU supports (chosen once at start-up), at most the one the environment
+   * variable {@code QUIPSHARP_CPU_KERNEL} names ({@code auto}, {@code scalar}, {@code avx2} or
+   * {@code avx512}).
+   */
   AUTO(QuipsharpNative.QS_KERNEL_AUTO),
   /** The portable scalar reference. */
   SCALAR(QuipsharpNative.QS_KERNEL_SCALAR),

@@ -1,0 +1,32 @@
+// The widest instruction set QS_KERNEL_AUTO may pick, from the environment variable
+// QUIPSHARP_CPU_KERNEL (scalar, avx2, avx512 or auto; read once). It lets one machine run what a
+// narrower CPU would, for benchmarks and for fleets that must give the same speed everywhere; every
+// kernel gives the same bits, so results do not change.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "quipsharp/quipsharp.h"
+
+namespace qs {
+
+inline int32_t cpu_kernel_cap() {
+  static const int32_t cap = [] {
+    const char* env = std::getenv("QUIPSHARP_CPU_KERNEL");
+    if (env == nullptr || *env == '\0' || std::strcmp(env, "auto") == 0) return QS_KERNEL_AVX512;
+    if (std::strcmp(env, "scalar") == 0) return QS_KERNEL_SCALAR;
+    if (std::strcmp(env, "avx2") == 0) return QS_KERNEL_AVX2;
+    if (std::strcmp(env, "avx512") == 0) return QS_KERNEL_AVX512;
+    std::fprintf(stderr,
+                 "quipsharp: QUIPSHARP_CPU_KERNEL=%s is not one of auto, scalar, avx2, avx512; "
+                 "using auto\n",
+                 env);
+    return QS_KERNEL_AVX512;
+  }();
+  return cap;
+}
+
+}  // namespace qs
