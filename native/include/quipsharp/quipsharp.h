@@ -156,6 +156,8 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 
 /* 1 if the kernel can run on this CPU, else 0. */
 QS_API int32_t qs_cpu_kernel_available(int32_t kernel);
+/* The kernel QS_KERNEL_AUTO runs: the widest this CPU has, at most QUIPSHARP_CPU_KERNEL. */
+QS_API int32_t qs_cpu_kernel_selected(void);
 /* The integer precision of the activation u in the codebook kernels below (process-wide; default 8,
  * or the environment variable QUIPSHARP_ACTIVATION_BITS=16): u is rounded to integers uq with
  * |uq| <= L = 127 (8 bits) or 16383 (16 bits), uq = round(u * L / max|u|). 16 bits halves the speed of

@@ -819,25 +819,27 @@ Activation prepare_activation(const float* u, int64_t n, int32_t kernel, int32_t
     // slot 2b + 1 at 32 bytes further (G = 64); with 16-bit activations these hold the low parts xl
     // and the high parts xh follow at + 64 (G = 128).
     const int64_t groups = blocks / 8, size = a.split ? 128 : 64;
-    a.xb.assign(static_cast<size_t>(groups * size), 0);
+    constexpr int kAt[8] = {0, 32, 1, 33, 2, 34, 3, 35};  // slot v: its byte in a block's 4 + 4
+    a.xb.resize(static_cast<size_t>(groups * size));
     for (int64_t g = 0; g < groups; ++g) {
       int8_t* xg = &a.xb[g * size];
       for (int64_t i = 0; i < 8; ++i) {
         const int16_t* x = &a.uq[(8 * g + i) * 8];
-        for (int v = 0; v < 8; ++v) {
-          const int32_t value = x[kE8pSlotCoord[v]];
-          const int64_t at = (v % 2) * 32 + 4 * i + v / 2;
-          a.xb_total += value;
-          if (a.split) {
+        int8_t* o = xg + 4 * i;
+        if (a.split) {
+          for (int v = 0; v < 8; ++v) {
+            const int32_t value = x[kE8pSlotCoord[v]];
             const int32_t xh = (value + 128) >> 8;
-            xg[at] = static_cast<int8_t>(value - 256 * xh);
-            xg[at + 64] = static_cast<int8_t>(xh);
-          } else {
-            xg[at] = static_cast<int8_t>(value);
+            o[kAt[v]] = static_cast<int8_t>(value - 256 * xh);
+            o[kAt[v] + 64] = static_cast<int8_t>(xh);
           }
+        } else {
+          for (int v = 0; v < 8; ++v) o[kAt[v]] = static_cast<int8_t>(x[kE8pSlotCoord[v]]);
         }
       }
     }
+    a.xb_total = a.x_total;
+    for (int64_t j = groups * 64; j < n; ++j) a.xb_total -= a.uq[j];
   }
   return a;
 }
@@ -1032,6 +1034,8 @@ extern "C" int32_t qs_cpu_kernel_available(int32_t kernel) {
   if (kernel == QS_KERNEL_AVX512) return qs::cpu_has_avx512() ? 1 : 0;
   return 0;
 }
+
+extern "C" int32_t qs_cpu_kernel_selected(void) { return qs::resolve_kernel(QS_KERNEL_AUTO); }
 
 extern "C" int32_t qs_set_activation_bits(int32_t bits) {
   return qs::guard([&] {

@@ -23,6 +23,21 @@ public enum CpuKernel {
     this.id = id;
   }
 
+  /**
+   * The kernel {@link #AUTO} runs in this process: the widest this CPU has, at most the one {@code
+   * QUIPSHARP_CPU_KERNEL} names.
+   */
+  public static CpuKernel selected() {
+    NativeCalls.ensureLoaded();
+    int id = QuipsharpNative.qs_cpu_kernel_selected();
+    for (CpuKernel k : values()) {
+      if (k != AUTO && k.id == id) {
+        return k;
+      }
+    }
+    throw new IllegalStateException("unknown native kernel id " + id);
+  }
+
   /** Whether this kernel can run on the current CPU. */
   public boolean isAvailable() {
     NativeCalls.ensureLoaded();

@@ -84,6 +84,17 @@ class CpuLinearTest {
   }
 
   @Test
+  void autoRunsTheWidestAvailableKernelUnlessCapped() {
+    CpuKernel selected = CpuKernel.selected();
+    assertTrue(selected != CpuKernel.AUTO && selected.isAvailable(), selected.name());
+    if (System.getenv("QUIPSHARP_CPU_KERNEL") == null) {
+      CpuKernel widest = CpuKernel.AVX512.isAvailable() ? CpuKernel.AVX512
+          : CpuKernel.AVX2.isAvailable() ? CpuKernel.AVX2 : CpuKernel.SCALAR;
+      assertEquals(widest, selected);
+    }
+  }
+
+  @Test
   void closedLayersAndBadInputAreExceptions() {
     float[] w = SyntheticData.gaussian(64, 64, 1);
     long before = Pointer.totalBytes();

@@ -119,6 +119,8 @@ final class BenchCommand implements Runnable {
       json.put("bits", bits);
       json.put("threads", r.threads());
       json.put("kernel", kernel.name().toLowerCase(Locale.ROOT));
+      json.put("kernel_selected", (kernel == CpuKernel.AUTO ? CpuKernel.selected() : kernel)
+          .name().toLowerCase(Locale.ROOT));
       json.put("activation_bits", ActivationPrecision.get());
       json.put("layers", r.layers());
       json.put("calls", r.calls());
@@ -235,6 +237,7 @@ final class BenchCommand implements Runnable {
         json.put("quantized_bits", m.quantization() == null ? 0 : bits);
         json.put("threads", io.github.quipsharp.NativeThreads.get());
         json.put("activation_bits", ActivationPrecision.get());
+        json.put("kernel_selected", CpuKernel.selected().name().toLowerCase(Locale.ROOT));
         json.put("tokens", tokens);
         json.put("warmup", warmup);
         json.put("tokens_per_s", tps);
