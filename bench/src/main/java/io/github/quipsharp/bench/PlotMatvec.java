@@ -41,7 +41,9 @@ public final class PlotMatvec {
         new CategoryChartBuilder()
             .width(1000)
             .height(560)
-            .title(String.format(Locale.ROOT, "mat-vec, %d threads, %s", threads, root.get("machine").asText()))
+            .title(String.format(Locale.ROOT, "mat-vec, %d threads, %s%s", threads, root.get("machine").asText(),
+                root.path("kernel").asText("AUTO").equals("AUTO") ? ""
+                    : ", " + root.get("kernel").asText() + " kernels"))
             .xAxisTitle("layer shape (out x in)")
             .yAxisTitle("fp32-equivalent GB/s (rows*cols*4 / time)")
             .build();
