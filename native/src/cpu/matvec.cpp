@@ -33,9 +33,44 @@ namespace qs {
 namespace {
 
 
+// The order the integer kernels keep E81B indices in (qs_qlayer_create and qs_e81b_matvec map the
+// §4.3 index to it): the 128 rows that are not half-integer points keep their relative order as
+// kernel indices 0-127; the half-integer point (±1/2)^8 with signs s (s_j = 1 for -1/2, an even
+// number of them) is 128 + s_0 + 2 s_1 + ... + 64 s_6, and s_7 is the parity of s_0..s_6. So the
+// AVX-512 kernel decodes the upper half with one gf2p8affineqb instead of a second table lookup.
+struct E81bOrder {
+  uint8_t to_kernel[256];
+  uint8_t to_original[256];
+};
+
+const E81bOrder& e81b_order() {
+  static const E81bOrder order = [] {
+    E81bOrder o{};
+    const float* e = e81b_table();
+    bool used[256] = {};
+    int next = 0;
+    for (int i = 0; i < 256; ++i) {
+      bool half = true;
+      int signs = 0;
+      for (int j = 0; j < 8; ++j) {
+        half = half && std::fabs(e[i * 8 + j]) == 0.5f;
+        if (e[i * 8 + j] < 0 && j < 7) signs |= 1 << j;
+      }
+      const int k = half ? 128 + signs : next++;
+      if (k >= 256 || used[k]) fail(QS_ERR_INTERNAL, "the E81B table does not split as §4.3 says");
+      used[k] = true;
+      o.to_kernel[i] = static_cast<uint8_t>(k);
+      o.to_original[k] = static_cast<uint8_t>(i);
+    }
+    if (next != 128) fail(QS_ERR_INTERNAL, "the E81B table does not split as §4.3 says");
+    return o;
+  }();
+  return order;
+}
+
 struct IntTables {
   std::vector<int8_t> e8p;   // 65536 x 8: 4 * codeword
-  std::vector<int8_t> e81b;  // 256 x 8: 2 * entry
+  std::vector<int8_t> e81b;  // 256 x 8: 2 * entry, by kernel index (e81b_order)
   // The nibble form of §3.3/§7.3 for the vector kernel: packed[k] holds nu = 2 B_kj + 8 in nibble
   // p = slot of coordinate j (1 KiB, stays in L1).
   alignas(32) int32_t packed[256];
@@ -54,7 +89,10 @@ const IntTables& int_tables() {
     for (int k = 0; k < 256; ++k) t.packed[k] = static_cast<int32_t>(e8p.packed[k]);
     t.e81b.resize(256 * 8);
     const float* e = e81b_table();
-    for (int i = 0; i < 256 * 8; ++i) t.e81b[i] = static_cast<int8_t>(std::lrint(2.0f * e[i]));
+    const E81bOrder& order = e81b_order();
+    for (int k = 0; k < 256; ++k)
+      for (int j = 0; j < 8; ++j)
+        t.e81b[k * 8 + j] = static_cast<int8_t>(std::lrint(2.0f * e[order.to_original[k] * 8 + j]));
     return t;
   }();
   return tables;
@@ -408,12 +446,15 @@ bool cpu_has_avx512() {
 //   (e_p = r_p for p >= 1, e_0 = r_1 ^ ... ^ r_7, P = r_0 ^ ... ^ r_7): one gf2p8affineqb per byte
 //   position gives it (0x0E / 0xE0 for the slot flips, 0x11 for the shift), and nu' = nu ^ flip
 //   (one vpternlogd per nibble also masks it out). 4 * codeword = 2 nu' - 15 per nibble.
-// - E81B (§4.3): the same nibble form without flips: nibble = 2 * entry + 4 (0..8), by slot.
+// - E81B (§4.3): the same nibble form without flips: nibble = 2 * entry + 4 (0..8), by slot; kernel
+//   indices 0-127 (e81b_order) from a 128-entry byte table (one vpermi2b), 128-255 (the half-integer
+//   points, signs in the index bits) by one gf2p8affineqb, a blend on bit 7.
 // vpdpbusd (unsigned nibble x signed byte, 4 products per lane) sums nu' * x exactly: 8-bit
 // activations directly, 16-bit ones split as x = 256 xh + xl with xh, xl int8 (xl in [-128, 127]).
 struct NibbleTables512 {
   alignas(64) uint8_t e8p[4][256];   // byte b of packed[k]
-  alignas(64) uint8_t e81b[4][256];  // byte b: 2 * entry + 4 at slot 2b (low), 2b + 1 (high)
+  alignas(64) uint8_t e81b[4][128];  // byte b: 2 * entry + 4 at slot 2b (low), 2b + 1 (high)
+  uint64_t e81b_half[4];             // kernel indices 128-255: the same bytes by gf2p8affineqb
   uint64_t flip[4];                  // gf2p8affineqb matrix of byte position b
 };
 
@@ -431,10 +472,20 @@ const NibbleTables512& nibble_tables512() {
     for (int k = 0; k < 256; ++k)
       for (int b = 0; b < 4; ++b) {
         n.e8p[b][k] = static_cast<uint8_t>(static_cast<uint32_t>(it.packed[k]) >> (8 * b));
+        if (k >= 128) continue;
         const int lo = it.e81b[k * 8 + kE8pSlotCoord[2 * b]] + 4;
         const int hi = it.e81b[k * 8 + kE8pSlotCoord[2 * b + 1]] + 4;
         n.e81b[b][k] = static_cast<uint8_t>(lo | hi << 4);
       }
+    // Half-integer points: nibble 2 * (+-1/2) + 4 = 5 ^ (6 s_j), so byte b = 0x55 ^ (bits 1-2 = s of
+    // slot 2b) ^ (bits 5-6 = s of slot 2b + 1), s_j = bit j of the index for j < 7, s_7 = parity of
+    // bits 0-6. The affine constant 0x55 is added in e81b_nibbles.
+    for (int b = 0; b < 4; ++b) {
+      const auto sign = [](int coord) { return static_cast<uint8_t>(coord < 7 ? 1u << coord : 0x7Fu); };
+      const uint8_t lo = sign(kE8pSlotCoord[2 * b]), hi = sign(kE8pSlotCoord[2 * b + 1]);
+      const uint8_t rows[8] = {0, lo, lo, 0, 0, hi, hi, 0};
+      n.e81b_half[b] = affine_matrix(rows);
+    }
     for (int b = 0; b < 4; ++b) {
       const uint8_t parity = 0xFF;
       const uint8_t slot_lo = b == 0 ? 0xFE : static_cast<uint8_t>(1u << (2 * b));
@@ -585,7 +636,10 @@ __attribute__((target(QS_AVX512), always_inline)) inline Nibbles e8p_nibbles(
 template <int b>
 __attribute__((target(QS_AVX512), always_inline)) inline Nibbles e81b_nibbles(
     const NibbleTables512& t, const GroupCodes& g) {
-  const __m512i w = lookup256(t.e81b[b], g.k, g.upper);
+  const __m512i* lower = reinterpret_cast<const __m512i*>(t.e81b[b]);
+  const __m512i w = _mm512_mask_blend_epi8(
+      g.upper, _mm512_permutex2var_epi8(_mm512_load_si512(lower), g.k, _mm512_load_si512(lower + 1)),
+      _mm512_gf2p8affine_epi64_epi8(g.k, _mm512_set1_epi64(static_cast<long long>(t.e81b_half[b])), 0x55));
   return {_mm512_and_si512(w, _mm512_set1_epi8(0x0F)),
           _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xF0)))};
 }
@@ -883,6 +937,8 @@ void vector_stage_rows(int32_t kernel, const StageCodes& c, int64_t lo, int64_t 
 
 }  // namespace
 
+uint8_t e81b_kernel_index(uint8_t index) { return e81b_order().to_kernel[index]; }
+
 int32_t resolve_kernel(int32_t kernel) {
   require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2 ||
               kernel == QS_KERNEL_AVX512,
@@ -1062,7 +1118,9 @@ extern "C" int32_t qs_e81b_matvec(const uint8_t* codes, int64_t m, int64_t n, co
   return qs::guard([&] {
     qs::validate_matvec(codes, m, n, u, z, true);
     const int32_t k = qs::resolve_kernel(kernel);
-    qs::stages_matvec({nullptr, nullptr, codes, 0.0f}, m, n, u, z, k);
+    std::vector<uint8_t> kernel_codes(static_cast<size_t>(m * (n / 8)));
+    for (size_t i = 0; i < kernel_codes.size(); ++i) kernel_codes[i] = qs::e81b_kernel_index(codes[i]);
+    qs::stages_matvec({nullptr, nullptr, kernel_codes.data(), 0.0f}, m, n, u, z, k);
   });
 }
 

@@ -1,6 +1,7 @@
 // A quantized layer prepared for CPU inference (§7.1): the composite codes split per stage for the
 // integer kernels (E8P12 uint16 codes; RVQ4 a second uint16 array, RVQ3 a uint8 E81B array), the
-// sign vectors with the global scale folded into s_out.
+// sign vectors with the global scale folded into s_out. E81B indices are kept in the kernels' order
+// (qs::e81b_kernel_index).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -51,7 +52,7 @@ extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
       } else {
         layer->stage1[i] = static_cast<uint16_t>(c >> 16);
         if (info.bits == 4) layer->stage2[i] = static_cast<uint16_t>(c & 0xFFFF);
-        else layer->e81b[i] = static_cast<uint8_t>(c & 0xFF);
+        else layer->e81b[i] = qs::e81b_kernel_index(static_cast<uint8_t>(c & 0xFF));
       }
     }
     layer->s_in.assign(s_in, s_in + shape.rht_cols);
