@@ -105,10 +105,13 @@ final class BenchCommand implements Runnable {
       KernelBenchmarks.MatvecResult r =
           KernelBenchmarks.matvec(bits, rows, cols, layers, kernel, seconds);
       PrintWriter out = spec.commandLine().getOut();
+      CpuKernel selected = kernel == CpuKernel.AUTO ? CpuKernel.selected() : kernel;
       out.printf(Locale.ROOT,
           "matvec %d x %d, %d bits, %d threads, kernel %s, %d layers of %.1f MiB: %.4f ms/call,"
               + " %.2f G weights/s, %.2f GB/s weight bytes, %.2f GB/s fp32-equivalent%n",
-          rows, cols, bits, r.threads(), kernel, r.layers(), r.weightBytesPerLayer() / 1048576.0,
+          rows, cols, bits, r.threads(),
+          kernel == CpuKernel.AUTO ? "AUTO (" + selected + ")" : kernel.name(), r.layers(),
+          r.weightBytesPerLayer() / 1048576.0,
           r.secondsPerCall() * 1e3, r.gweightsPerS(), r.weightGbytesPerS(),
           r.fp32EquivGbytesPerS());
       ObjectNode json = JSON.createObjectNode();
@@ -119,8 +122,7 @@ final class BenchCommand implements Runnable {
       json.put("bits", bits);
       json.put("threads", r.threads());
       json.put("kernel", kernel.name().toLowerCase(Locale.ROOT));
-      json.put("kernel_selected", (kernel == CpuKernel.AUTO ? CpuKernel.selected() : kernel)
-          .name().toLowerCase(Locale.ROOT));
+      json.put("kernel_selected", selected.name().toLowerCase(Locale.ROOT));
       json.put("activation_bits", ActivationPrecision.get());
       json.put("layers", r.layers());
       json.put("calls", r.calls());

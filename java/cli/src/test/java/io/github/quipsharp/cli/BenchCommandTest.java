@@ -29,6 +29,9 @@ class BenchCommandTest {
       double perCall = json.get("seconds_per_call").asDouble();
       assertEquals(256.0 * 512 / perCall / 1e9, json.get("gweights_per_s").asDouble(), 1e-9 / perCall);
       assertEquals(256L * 512 * Integer.parseInt(bits) / 8, json.get("weight_bytes_per_layer").asLong());
+      assertEquals("auto", json.get("kernel").asText());
+      assertEquals(io.github.quipsharp.CpuKernel.selected().name().toLowerCase(java.util.Locale.ROOT),
+          json.get("kernel_selected").asText());
     }
   }
 
