@@ -259,12 +259,7 @@ bool hadamard_kernel_available(int32_t kernel) {
 int32_t hadamard_kernel() {
   const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
   if (forced != QS_KERNEL_AUTO) return forced;
-  static const int32_t best = [] {
-    const int32_t cap = cpu_kernel_cap();
-    if (cap >= QS_KERNEL_AVX512 && hadamard_kernel_available(QS_KERNEL_AVX512)) return QS_KERNEL_AVX512;
-    if (cap >= QS_KERNEL_AVX2 && hadamard_kernel_available(QS_KERNEL_AVX2)) return QS_KERNEL_AVX2;
-    return QS_KERNEL_SCALAR;
-  }();
+  static const int32_t best = widest_kernel(hadamard_kernel_available);
   return best;
 }
 

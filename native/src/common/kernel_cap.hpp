@@ -29,4 +29,13 @@ inline int32_t cpu_kernel_cap() {
   return cap;
 }
 
+// The widest of AVX-512, AVX2, scalar that `available(kernel)` allows, at most cpu_kernel_cap().
+template <typename Available>
+int32_t widest_kernel(Available available) {
+  const int32_t cap = cpu_kernel_cap();
+  if (cap >= QS_KERNEL_AVX512 && available(QS_KERNEL_AVX512)) return QS_KERNEL_AVX512;
+  if (cap >= QS_KERNEL_AVX2 && available(QS_KERNEL_AVX2)) return QS_KERNEL_AVX2;
+  return QS_KERNEL_SCALAR;
+}
+
 }  // namespace qs

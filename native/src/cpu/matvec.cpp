@@ -202,6 +202,15 @@ constexpr int64_t kPrefetchBytes = 2048;
 
 // Which stages one pass of a vector kernel reads.
 enum class Stages { kE8p, kE81b, kE8pE8p, kE8pE81b };
+constexpr bool has_second(Stages s) { return s == Stages::kE8pE8p || s == Stages::kE8pE81b; }
+constexpr bool first_is_e81b(Stages s) { return s == Stages::kE81b; }
+constexpr bool second_is_e81b(Stages s) { return s == Stages::kE8pE81b; }
+
+// A row's integer sum of (table value) * x from its nibble sum: 4 * codeword = 2 nu' - 15 (E8P12),
+// 2 * entry = nibble - 4 (E81B); x_total sums the activations the nibbles met.
+constexpr int64_t stage_sum(bool e81b, int64_t nibble_sum, int64_t x_total) {
+  return e81b ? nibble_sum - 4 * x_total : 2 * nibble_sum - 15 * x_total;
+}
 
 // The AVX2 codebook kernels work on 8 codes (64 weights) per step, code-major: 32-bit lane i holds
 // the 8 nibbles of code i (nibble p = slot p, coordinate kE8pSlotCoord[p]), and give the same integers
@@ -333,28 +342,26 @@ __attribute__((target("avx2"), always_inline)) inline void acc_widen(Acc256& a) 
 // below 2^31.
 constexpr int64_t kAvx2FlushQuads = 128;
 
-template <Stages kStages>
+template <bool kE81b>
 __attribute__((target("avx2"), always_inline)) inline __m256i stage_nibbles(const Avx2Tables& t,
                                                                            const void* codes,
                                                                            int64_t at) {
-  if constexpr (kStages == Stages::kE81b || kStages == Stages::kE8pE81b)
-    return e81b_nibbles_avx2(t, static_cast<const uint8_t*>(codes) + at);
+  if constexpr (kE81b) return e81b_nibbles_avx2(t, static_cast<const uint8_t*>(codes) + at);
   return e8p_nibbles_avx2(t, static_cast<const uint16_t*>(codes) + at);
 }
 
-// One stage's nibble sum over rows [r0, r1), through nibble sums of `groups` full groups of 8 codes
-// from xb (the layout of prepare_activation: 64 bytes per group, 128 with 16-bit activations).
+// Row r's nibble sum of each stage over the full groups of 8 codes, with the activations in xb (the
+// layout of prepare_activation: 64 bytes per group, 128 with 16-bit activations).
 template <Stages kStages, bool kSplit>
 __attribute__((target("avx2"), always_inline)) inline void avx2_nibble_sums(
     const Avx2Tables& t, const void* codes1, const void* codes2, int64_t r, int64_t blocks,
     const int8_t* xb, int64_t* n1, int64_t* n2) {
-  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
+  constexpr bool kTwo = has_second(kStages);
+  constexpr bool kFirstE81b = first_is_e81b(kStages), kSecondE81b = second_is_e81b(kStages);
   constexpr int64_t kBytes = kSplit ? 128 : 64;
-  constexpr Stages kFirst = kStages == Stages::kE81b ? Stages::kE81b : Stages::kE8p;
-  constexpr Stages kSecond = kStages == Stages::kE8pE81b ? Stages::kE81b : Stages::kE8p;
   const int64_t groups = blocks / 8;
-  const size_t first_size = kFirst == Stages::kE81b ? 1 : 2;
-  const size_t second_size = kSecond == Stages::kE81b ? 1 : 2;
+  const size_t first_size = kFirstE81b ? 1 : 2;
+  const size_t second_size = kSecondE81b ? 1 : 2;
   int64_t s1 = 0, s2 = 0, h1 = 0, h2 = 0;
   for (int64_t q0 = 0; q0 < groups; q0 += 4 * kAvx2FlushQuads) {
     const int64_t q1 = std::min(groups, q0 + 4 * kAvx2FlushQuads);
@@ -367,8 +374,8 @@ __attribute__((target("avx2"), always_inline)) inline void avx2_nibble_sums(
       const auto step = [&](int64_t g) __attribute__((target("avx2"), always_inline)) {
         const int64_t at = r * blocks + 8 * g;
         const int8_t* xg = xb + g * kBytes;
-        acc_group_avx2<kSplit>(a1, stage_nibbles<kFirst>(t, codes1, at), xg);
-        if (kTwo) acc_group_avx2<kSplit>(a2, stage_nibbles<kSecond>(t, codes2, at), xg);
+        acc_group_avx2<kSplit>(a1, stage_nibbles<kFirstE81b>(t, codes1, at), xg);
+        if (kTwo) acc_group_avx2<kSplit>(a2, stage_nibbles<kSecondE81b>(t, codes2, at), xg);
       };
       if (g0 + 4 <= q1) {
         step(g0);
@@ -400,9 +407,8 @@ __attribute__((target("avx2"))) void rows_avx2(const void* codes1, const void* c
                                                int64_t r1, int64_t blocks, const int8_t* xb,
                                                int64_t xb_total, const int16_t* uq, int64_t* sums1,
                                                int64_t* sums2) {
-  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
-  constexpr bool kFirstE81b = kStages == Stages::kE81b;
-  constexpr bool kSecondE81b = kStages == Stages::kE8pE81b;
+  constexpr bool kTwo = has_second(kStages);
+  constexpr bool kFirstE81b = first_is_e81b(kStages), kSecondE81b = second_is_e81b(kStages);
   const Avx2Tables& t = avx2_tables();
   const IntTables& it = int_tables();
   const int8_t* table1 = kFirstE81b ? it.e81b.data() : it.e8p.data();
@@ -413,8 +419,8 @@ __attribute__((target("avx2"))) void rows_avx2(const void* codes1, const void* c
   for (int64_t r = r0; r < r1; ++r) {
     int64_t n1 = 0, n2 = 0;
     avx2_nibble_sums<kStages, kSplit>(t, codes1, codes2, r, blocks, xb, &n1, &n2);
-    int64_t s1 = kFirstE81b ? n1 - 4 * xb_total : 2 * n1 - 15 * xb_total;
-    int64_t s2 = kSecondE81b ? n2 - 4 * xb_total : 2 * n2 - 15 * xb_total;
+    int64_t s1 = stage_sum(kFirstE81b, n1, xb_total);
+    int64_t s2 = stage_sum(kSecondE81b, n2, xb_total);
     for (int64_t k = blocks / 8 * 8; k < blocks; ++k) {
       s1 += code_dot(table1, code(codes1, kFirstE81b, r * blocks + k), uq + k * 8);
       if (kTwo) s2 += code_dot(table2, code(codes2, kSecondE81b, r * blocks + k), uq + k * 8);
@@ -649,10 +655,10 @@ __attribute__((target(QS_AVX512), always_inline)) inline void group_byte(
     const NibbleTables512& t, const GroupCodes& g1, const GroupCodes& g2, const int8_t* xg,
     Acc512& a1, Acc512& a2) {
   const SlotPair x = load_slots<b, kSplit>(xg);  // shared by both stages
-  const Nibbles n1 = kStages == Stages::kE81b ? e81b_nibbles<b>(t, g1) : e8p_nibbles<b>(t, g1);
+  const Nibbles n1 = first_is_e81b(kStages) ? e81b_nibbles<b>(t, g1) : e8p_nibbles<b>(t, g1);
   acc_nibbles<kSplit>(a1, n1.lo, n1.hi_x16, x);
-  if constexpr (kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b) {
-    const Nibbles n2 = kStages == Stages::kE8pE8p ? e8p_nibbles<b>(t, g2) : e81b_nibbles<b>(t, g2);
+  if constexpr (has_second(kStages)) {
+    const Nibbles n2 = second_is_e81b(kStages) ? e81b_nibbles<b>(t, g2) : e8p_nibbles<b>(t, g2);
     acc_nibbles<kSplit>(a2, n2.lo, n2.hi_x16, x);
   }
 }
@@ -689,7 +695,7 @@ __attribute__((target(QS_AVX512))) void rows_avx512(const void* codes1, const vo
                                                     int64_t r0, int64_t r1, int64_t blocks,
                                                     const int8_t* xs, int64_t x_total,
                                                     int64_t* sums1, int64_t* sums2) {
-  constexpr bool kTwo = kStages == Stages::kE8pE8p || kStages == Stages::kE8pE81b;
+  constexpr bool kTwo = has_second(kStages);
   const NibbleTables512& t = nibble_tables512();
   const int64_t full = blocks / 64;
   // Per lane and group each accumulator adds at most 4 (byte positions) * 4 * 240 * 128 = 491520:
@@ -713,8 +719,8 @@ __attribute__((target(QS_AVX512))) void rows_avx512(const void* codes1, const vo
       s1 += acc_total(a1);
       if (kTwo) s2 += acc_total(a2);
     }
-    sums1[r] = kStages == Stages::kE81b ? s1 - 4 * x_total : 2 * s1 - 15 * x_total;
-    if (kTwo) sums2[r] = kStages == Stages::kE8pE81b ? s2 - 4 * x_total : 2 * s2 - 15 * x_total;
+    sums1[r] = stage_sum(first_is_e81b(kStages), s1, x_total);
+    if (kTwo) sums2[r] = stage_sum(second_is_e81b(kStages), s2, x_total);
   }
 }
 
@@ -822,6 +828,13 @@ __attribute__((target(QS_AVX512))) void layout_group8_avx512(const int16_t* uq, 
 }
 #endif
 
+// A 16-bit activation as x = 256 xh + xl with int8 parts, xl in [-128, 127].
+inline void split_activation(int32_t x, int8_t* xh, int8_t* xl) {
+  const int32_t h = (x + 128) >> 8;
+  *xh = static_cast<int8_t>(h);
+  *xl = static_cast<int8_t>(x - 256 * h);
+}
+
 // The activation of one mat-vec, quantized once and laid out for the kernel that reads it.
 struct Activation {
   std::vector<int16_t> uq;  // round(u / step), |uq| <= levels (127 or 16383)
@@ -861,12 +874,7 @@ Activation prepare_activation(const float* u, int64_t n, int32_t kernel, int32_t
       int8_t* high = &a.xs[(i / 64) * 1024 + i % 64];
       int8_t* low = high + 8 * 64;
       const int16_t* x = &a.uq[i * 8];
-      for (int v = 0; v < 8; ++v) {
-        const int32_t value = x[kE8pSlotCoord[v]];
-        const int32_t xh = (value + 128) >> 8;
-        high[v * 64] = static_cast<int8_t>(xh);
-        low[v * 64] = static_cast<int8_t>(value - 256 * xh);
-      }
+      for (int v = 0; v < 8; ++v) split_activation(x[kE8pSlotCoord[v]], high + v * 64, low + v * 64);
     }
   } else if (kernel == QS_KERNEL_AVX2) {
     // Group g (blocks 8g..8g+7), block i, byte b: the activation of slot 2b at xb[g * G + 4i + b] and of
@@ -881,12 +889,7 @@ Activation prepare_activation(const float* u, int64_t n, int32_t kernel, int32_t
         const int16_t* x = &a.uq[(8 * g + i) * 8];
         int8_t* o = xg + 4 * i;
         if (a.split) {
-          for (int v = 0; v < 8; ++v) {
-            const int32_t value = x[kE8pSlotCoord[v]];
-            const int32_t xh = (value + 128) >> 8;
-            o[kAt[v]] = static_cast<int8_t>(value - 256 * xh);
-            o[kAt[v] + 64] = static_cast<int8_t>(xh);
-          }
+          for (int v = 0; v < 8; ++v) split_activation(x[kE8pSlotCoord[v]], o + kAt[v] + 64, o + kAt[v]);
         } else {
           for (int v = 0; v < 8; ++v) o[kAt[v]] = static_cast<int8_t>(x[kE8pSlotCoord[v]]);
         }
@@ -948,10 +951,7 @@ int32_t resolve_kernel(int32_t kernel) {
   if (kernel == QS_KERNEL_AVX512 && !cpu_has_avx512())
     fail(QS_ERR_INVALID_ARGUMENT, "kernel = 3 (avx512: F, BW, VBMI, VNNI and GFNI) is not available on this CPU");
   if (kernel == QS_KERNEL_AUTO) {
-    const int32_t cap = cpu_kernel_cap();
-    if (cap >= QS_KERNEL_AVX512 && cpu_has_avx512()) return QS_KERNEL_AVX512;
-    if (cap >= QS_KERNEL_AVX2 && cpu_has_avx2()) return QS_KERNEL_AVX2;
-    return QS_KERNEL_SCALAR;
+    return widest_kernel([](int32_t k) { return k == QS_KERNEL_AVX512 ? cpu_has_avx512() : cpu_has_avx2(); });
   }
   return kernel;
 }
