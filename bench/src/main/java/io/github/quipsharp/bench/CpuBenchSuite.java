@@ -50,7 +50,7 @@ public final class CpuBenchSuite {
     root.put("last_level_cache_bytes", KernelBenchmarks.lastLevelCacheBytes());
     root.put("activation_bits", ActivationPrecision.get());
     root.put("kernel", kernel.name());
-    root.put("kernel_selected", (kernel == CpuKernel.AUTO ? CpuKernel.selected() : kernel).name());
+    root.put("kernel_selected", kernel.resolved().name());
     ArrayNode memory = root.putArray("memory");
     ArrayNode matvec = root.putArray("matvec");
     StringBuilder table = new StringBuilder();

@@ -38,6 +38,11 @@ public enum CpuKernel {
     throw new IllegalStateException("unknown native kernel id " + id);
   }
 
+  /** This kernel, or for {@link #AUTO} the one it runs ({@link #selected()}). */
+  public CpuKernel resolved() {
+    return this == AUTO ? selected() : this;
+  }
+
   /** Whether this kernel can run on the current CPU. */
   public boolean isAvailable() {
     NativeCalls.ensureLoaded();

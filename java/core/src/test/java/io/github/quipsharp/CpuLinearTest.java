@@ -92,6 +92,8 @@ class CpuLinearTest {
           : CpuKernel.AVX2.isAvailable() ? CpuKernel.AVX2 : CpuKernel.SCALAR;
       assertEquals(widest, selected);
     }
+    assertEquals(selected, CpuKernel.AUTO.resolved());
+    assertEquals(CpuKernel.SCALAR, CpuKernel.SCALAR.resolved());
   }
 
   @Test

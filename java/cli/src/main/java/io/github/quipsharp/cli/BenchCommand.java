@@ -105,7 +105,7 @@ final class BenchCommand implements Runnable {
       KernelBenchmarks.MatvecResult r =
           KernelBenchmarks.matvec(bits, rows, cols, layers, kernel, seconds);
       PrintWriter out = spec.commandLine().getOut();
-      CpuKernel selected = kernel == CpuKernel.AUTO ? CpuKernel.selected() : kernel;
+      CpuKernel selected = kernel.resolved();
       out.printf(Locale.ROOT,
           "matvec %d x %d, %d bits, %d threads, kernel %s, %d layers of %.1f MiB: %.4f ms/call,"
               + " %.2f G weights/s, %.2f GB/s weight bytes, %.2f GB/s fp32-equivalent%n",
