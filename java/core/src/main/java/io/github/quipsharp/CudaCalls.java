@@ -33,15 +33,6 @@ final class CudaCalls {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
-    String message = context + ": " + lastError();
-    switch (status) {
-      case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
-      case QuipsharpNative.QS_ERR_NON_FINITE:
-        throw new IllegalArgumentException(message);
-      case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:
-        throw new QuipsharpException(message + " (device or host allocation failed)");
-      default:
-        throw new QuipsharpException(message);
-    }
+    throw NativeCalls.exception(status, context + ": " + lastError(), "device or host allocation failed");
   }
 }

@@ -40,18 +40,25 @@ final class NativeCalls {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
-    String detail = QuipsharpNative.qs_last_error().getString();
-    String message = context + ": " + detail;
+    throw exception(status, context + ": " + QuipsharpNative.qs_last_error().getString(),
+        "native allocation failed");
+  }
+
+  /**
+   * The exception for a non-zero status of a quipsharp.h or quipsharp_cuda.h call; {@code
+   * allocation} says what failed on {@code QS_ERR_OUT_OF_MEMORY}.
+   */
+  static RuntimeException exception(int status, String message, String allocation) {
     switch (status) {
       case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
       case QuipsharpNative.QS_ERR_NON_FINITE:
-        throw new IllegalArgumentException(message);
+        return new IllegalArgumentException(message);
       case QuipsharpNative.QS_ERR_NOT_POSITIVE_DEFINITE:
-        throw new NotPositiveDefiniteException(message);
+        return new NotPositiveDefiniteException(message);
       case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:
-        throw new QuipsharpException(message + " (native allocation failed)");
+        return new QuipsharpException(message + " (" + allocation + ")");
       default:
-        throw new QuipsharpException(message);
+        return new QuipsharpException(message);
     }
   }
 }
