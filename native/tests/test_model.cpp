@@ -435,7 +435,32 @@ void test_layer_by_layer(int32_t store) {
 
 }  // namespace
 
+// Attention splits the heads into one range per thread: logits must not depend on the thread count.
+void test_threads_identical() {
+  const Weights w = make_weights(0, 0, 321);
+  const std::vector<int32_t> toks = {1, 5, 3, 9, 0, 10, 2, 7, 7};
+  const int64_t T = toks.size(), V = w.cfg.vocab_size;
+  const int32_t original = qs_get_num_threads();
+  std::vector<float> reference;
+  for (int32_t threads = 1; threads <= 4; ++threads) {
+    CHECK_OK(qs_set_num_threads(threads));
+    qs_model* m = build(w, QS_DTYPE_F32);
+    std::vector<float> all(T * V);
+    CHECK_OK(qs_model_forward(m, toks.data(), T, 0, all.data(), 1));
+    std::vector<float> one(V);  // then token by token over the cache
+    for (int64_t t = 0; t < T; ++t) {
+      CHECK_OK(qs_model_forward(m, &toks[t], 1, t, one.data(), 0));
+      all.insert(all.end(), one.begin(), one.end());
+    }
+    if (threads == 1) reference = all;
+    CHECK(all == reference);
+    qs_model_free(m);
+  }
+  CHECK_OK(qs_set_num_threads(original));
+}
+
 int main() {
+  test_threads_identical();
   for (int interleaved : {0, 1})
     for (int tied : {0, 1}) test_forward(interleaved, tied);
   test_quantized();

@@ -148,7 +148,8 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 
 /* QS_KERNEL_AUTO picks the widest kernel this CPU has, at most the one the environment variable
  * QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512; read once; also caps the Hadamard
- * kernels). All kernels give the same bits. */
+ * kernels). The codebook (and Hadamard) kernels give the same bits on every kernel; the fp32/fp16
+ * baselines and qs_attention differ from their scalar reference (double sums) by float rounding. */
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
@@ -178,6 +179,17 @@ QS_API int32_t qs_f32_matvec(const float* w, int64_t m, int64_t n, const float* 
 QS_API int32_t qs_f16_matvec(const uint16_t* w, int64_t m, int64_t n, const float* x, float* y,
                              int32_t kernel);
 QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
+/* Attention of one token over a KV cache, as the inference engine runs it: for each of `heads` query
+ * heads h, out_h = sum_p a_p v_p with a = softmax_p(scale * (q_h . k_p)) over p < positions. q and out
+ * are heads x head_dim; key / value row p starts at keys / values + p * stride and holds kv_heads x
+ * head_dim floats (stride >= kv_heads * head_dim); query head h reads cached head h / (heads /
+ * kv_heads). The scalar kernel sums each score in double, the AVX2 one (also what QS_KERNEL_AVX512
+ * runs) in float lanes; with S = max_p scale * sum_i |q_hi k_pi|, V = max |v| and eps = 2^-23, each
+ * output is within 2 V (exp(2 d) - 1) + (positions + 8) eps V of the exact value, d = (head_dim / 8 +
+ * 16) eps S (scalar: d = eps S). */
+QS_API int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads, const float* keys,
+                            const float* values, int64_t positions, int64_t head_dim, int64_t stride,
+                            double scale, float* out, int32_t kernel);
 
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /

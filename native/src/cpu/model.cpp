@@ -14,6 +14,7 @@
 #include "common/parallel.hpp"
 #include "common/qlinear.hpp"
 #include "common/status.hpp"
+#include "cpu/attention.hpp"
 #include "cpu/gemm.hpp"
 #include "cpu/matvec.hpp"
 #include "quipsharp/quipsharp.h"
@@ -328,34 +329,21 @@ void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t star
     std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
   }
   const int64_t group = heads / kvh;
-  // Chunks of at least ~32k multiply-adds, so that short contexts stay on the calling thread.
-  const int64_t att_grain = std::max<int64_t>(4, 32768 / std::max<int64_t>(1, (start + count) * hd));
-  parallel_for(0, count * heads, att_grain, [&](int64_t lo, int64_t hi) {
-    std::vector<float> score(static_cast<size_t>(start + count));
-    for (int64_t th = lo; th < hi; ++th) {
-      const int64_t t = th / heads, h = th % heads, pos = start + t, kvo = (h / group) * hd;
-      const float* qh = &q[t * qd + h * hd];
-      float best = -INFINITY;
-      for (int64_t p = 0; p <= pos; ++p) {
-        const float* kp = &L.k_cache[p * kvd + kvo];
-        double sc = 0;
-        for (int64_t i = 0; i < hd; ++i) sc += static_cast<double>(qh[i]) * kp[i];
-        score[p] = static_cast<float>(sc * scale);
-        best = std::max(best, score[p]);
-      }
-      double total = 0;
-      for (int64_t p = 0; p <= pos; ++p) {
-        score[p] = std::exp(score[p] - best);
-        total += score[p];
-      }
-      float* out = &att[t * qd + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      const float inv = static_cast<float>(1.0 / total);
-      for (int64_t p = 0; p <= pos; ++p) {
-        const float a = score[p] * inv;
-        const float* vp = &L.v_cache[p * kvd + kvo];
-        for (int64_t i = 0; i < hd; ++i) out[i] += a * vp[i];
-      }
+  // Tasks of (token, a range of query heads), one range per thread: each task streams through the
+  // cached rows once for its heads, reading one contiguous part of every row (a range per thread
+  // keeps those parts a few pages long; 4-head parts ran 25 % slower at 1,024 positions). Chunks of
+  // at least ~32k multiply-adds, so that short contexts stay on the calling thread.
+  const int64_t per_task = (heads + num_threads() - 1) / num_threads();
+  const int64_t chunks = (heads + per_task - 1) / per_task;
+  const int64_t att_grain =
+      std::max<int64_t>(1, 32768 / std::max<int64_t>(1, (start + count) * hd * per_task));
+  const int32_t kernel = resolve_kernel(QS_KERNEL_AUTO);
+  parallel_for(0, count * chunks, att_grain, [&](int64_t lo, int64_t hi) {
+    std::vector<float> score(static_cast<size_t>(per_task * (start + count)));
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t t = task / chunks, h0 = task % chunks * per_task;
+      attend_heads(&q[t * qd], L.k_cache.data(), L.v_cache.data(), kvd, start + t + 1, hd, scale, h0,
+                   std::min(heads, h0 + per_task), group, score.data(), &att[t * qd], kernel);
     }
   });
   if (hs) accumulate_hessian(hs[QS_GROUP_O], att.data(), count, qd);
