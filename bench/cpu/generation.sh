@@ -4,7 +4,8 @@
 # stories260K (fp32 and 2/3/4 bits), on 1 and on all threads. Writes one JSON object per run (the last
 # line of `quipsharp bench generate`) to bench/results/generation-<LABEL>.jsonl and prints a table.
 #
-#   bench/cpu/generation.sh [LABEL] [TOKENS]      (defaults: <arch>-<N>cpu, 128 tokens after 4 warm-up)
+#   bench/cpu/generation.sh [LABEL] [TOKENS]      (defaults: <arch>-<N>cpu, 128 tokens after 4 warm-up;
+#                                                   stories260K runs at most 507, its context allows no more)
 #
 # Run from the repository root after `mvn -B -ntp package -DskipTests`. The quantized synthetic models
 # use nearest rounding on one calibration window (speed does not depend on the rounding); they are
@@ -41,17 +42,20 @@ done
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-printf '| model | weights | threads | tokens/s |\n|---|---|---|---|\n'
+printf '| model | weights | threads | tokens | tokens/s |\n|---|---|---|---|---|\n'
 for m in synth stories; do
+  # stories260K's context is 512 positions: 1 prompt token + 4 warm-up steps + at most 507.
+  n=$tokens
+  [ "$m" = stories ] && [ "$n" -gt 507 ] && n=507
   for w in fp q2 q3 q4; do
     path=$work/$m-$w
     [ "$w" = fp ] && path=$work/synth
     [ "$w" = fp ] && [ "$m" = stories ] && path=$models/stories260K-hf
     for t in 1 $(nproc); do
-      line=$(q bench generate --model "$path" --tokens "$tokens" --threads "$t" | tail -n 1)
+      line=$(q bench generate --model "$path" --tokens "$n" --threads "$t" | tail -n 1)
       echo "$line" >> "$tmp"
       tps=$(echo "$line" | sed -n 's/.*"tokens_per_s":\([0-9.eE+-]*\).*/\1/p')
-      printf '| %s | %s | %s | %.1f |\n' "$m" "$w" "$t" "$tps"
+      printf '| %s | %s | %s | %s | %.1f |\n' "$m" "$w" "$t" "$n" "$tps"
     done
   done
 done

@@ -1,7 +1,8 @@
 // The widest instruction set QS_KERNEL_AUTO may pick, from the environment variable
 // QUIPSHARP_CPU_KERNEL (scalar, avx2, avx512 or auto; read once). It lets one machine run what a
-// narrower CPU would, for benchmarks and for fleets that must give the same speed everywhere; every
-// kernel gives the same bits, so results do not change.
+// narrower CPU would, for benchmarks and for fleets that must give the same speed everywhere. The
+// codebook and Hadamard kernels give the same bits on every kernel; the fp16/fp32 mat-vec and the
+// attention kernels differ from their scalar (double) reference by float rounding.
 #pragma once
 
 #include <cstdint>
