@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 #include "quipsharp/quipsharp.h"
 
@@ -36,6 +37,14 @@ struct Rng {
   bool has_spare = false;
   double spare = 0.0;
 };
+
+// The CPU kernels this machine can run, scalar first (tests force each one).
+inline std::vector<int32_t> cpu_kernels() {
+  std::vector<int32_t> k = {QS_KERNEL_SCALAR};
+  if (qs_cpu_kernel_available(QS_KERNEL_AVX2)) k.push_back(QS_KERNEL_AVX2);
+  if (qs_cpu_kernel_available(QS_KERNEL_AVX512)) k.push_back(QS_KERNEL_AVX512);
+  return k;
+}
 
 inline int& failures() {
   static int count = 0;

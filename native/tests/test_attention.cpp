@@ -88,13 +88,6 @@ Case integer_case(Rng& rng, int64_t heads, int64_t kv_heads, int64_t positions, 
   return c;
 }
 
-std::vector<int32_t> kernels() {
-  std::vector<int32_t> k = {QS_KERNEL_SCALAR};
-  if (qs_cpu_kernel_available(QS_KERNEL_AVX2)) k.push_back(QS_KERNEL_AVX2);
-  if (qs_cpu_kernel_available(QS_KERNEL_AVX512)) k.push_back(QS_KERNEL_AVX512);
-  return k;
-}
-
 std::vector<float> run(const Case& c, int32_t kernel) {
   std::vector<float> out(c.heads * c.head_dim, NAN);
   CHECK_OK(qs_attention(c.q.data(), c.heads, c.kv_heads, c.keys.data(), c.values.data(), c.positions,
@@ -106,7 +99,7 @@ std::vector<float> run(const Case& c, int32_t kernel) {
 // error as a fraction of its bound.
 double check_case(const Case& c) {
   double worst = 0;
-  for (int32_t kernel : kernels()) {
+  for (int32_t kernel : qs_test::cpu_kernels()) {
     std::vector<double> want, bound;
     reference(c, kernel == QS_KERNEL_SCALAR, want, bound);
     const std::vector<float> out = run(c, kernel);
@@ -149,7 +142,7 @@ void test_exact_scores() {
   // One-hot: k_5 = 40 q dominates, so the output is v_5 to float rounding.
   Case c = integer_case(rng, 1, 1, 50, 16, 1, 1.0);
   for (int64_t i = 0; i < 16; ++i) c.keys[5 * 16 + i] = c.q[i] * 40;
-  for (int32_t kernel : kernels()) {
+  for (int32_t kernel : qs_test::cpu_kernels()) {
     const std::vector<float> out = run(c, kernel);
     for (int i = 0; i < 16; ++i) CHECK_NEAR(out[i], c.values[5 * 16 + i], 1e-5 * std::fabs(c.values[5 * 16 + i]));
   }

@@ -10,13 +10,6 @@ namespace {
 
 using qs_test::Rng;
 
-std::vector<int32_t> kernels() {
-  std::vector<int32_t> k = {QS_KERNEL_SCALAR};
-  if (qs_cpu_kernel_available(QS_KERNEL_AVX2)) k.push_back(QS_KERNEL_AVX2);
-  if (qs_cpu_kernel_available(QS_KERNEL_AVX512)) k.push_back(QS_KERNEL_AVX512);
-  return k;
-}
-
 std::vector<float> activation(int64_t n, Rng& rng, int kind) {
   std::vector<float> u(n);
   for (float& v : u) v = static_cast<float>(rng.normal());
@@ -77,7 +70,7 @@ void test_e8p_and_e81b(int32_t bits) {
           std::memcpy(row + 8 * k, &e81b[small[r * blocks + k] * 8], 32);
       }, z2_ref, bound2);
       std::vector<float> first, first2;
-      for (int32_t kernel : kernels()) {
+      for (int32_t kernel : qs_test::cpu_kernels()) {
         std::vector<float> z(m), z2(m);
         CHECK_OK(qs_e8p_matvec(codes.data(), m, n, u.data(), z.data(), kernel));
         CHECK_OK(qs_e81b_matvec(small.data(), m, n, u.data(), z2.data(), kernel));
@@ -124,7 +117,7 @@ void test_layers_identical(int32_t bits) {
       CHECK(layer != nullptr);
       if (layer == nullptr) continue;
       std::vector<float> first;
-      for (int32_t kernel : kernels()) {
+      for (int32_t kernel : qs_test::cpu_kernels()) {
         std::vector<float> y(2 * m);
         CHECK_OK(qs_qlayer_forward(layer, x.data(), 2, y.data(), kernel));
         if (first.empty()) {
@@ -170,7 +163,7 @@ void test_dense_baselines() {
     for (float& v : x) v = static_cast<float>(rng.normal());
     std::vector<uint16_t> wh(m * n);
     CHECK_OK(qs_f32_to_f16(w.data(), m * n, wh.data()));
-    for (int32_t kernel : kernels()) {
+    for (int32_t kernel : qs_test::cpu_kernels()) {
       std::vector<float> y(m), yh(m);
       CHECK_OK(qs_f32_matvec(w.data(), m, n, x.data(), y.data(), kernel));
       CHECK_OK(qs_f16_matvec(wh.data(), m, n, x.data(), yh.data(), kernel));
