@@ -96,6 +96,39 @@ int main() {
       }
     }
   }
+  // The GEMM path over several blocks of its packed x^T: 600 columns (k blocks 256 + 256 + 88) and a
+  // batch of 300 (n blocks 256 + 44), 2-bit, no RHT.
+  {
+    const int64_t m2 = 40, n2 = 600, batch = 300;
+    std::vector<float> w2(m2 * n2);
+    for (float& v : w2) v = static_cast<float>(rng.normal());
+    qs_quant_params p{};
+    p.codebook_id = QS_CODEBOOK_E8P12;
+    p.rounding = QS_ROUNDING_NEAREST;
+    p.damping = 0.01;
+    p.seed = 6;
+    std::vector<uint32_t> codes(m2 * n2 / 8);
+    std::vector<float> s_in(n2), s_out(m2), dense(m2 * n2), x(batch * n2), y(batch * m2);
+    double wscale = 0;
+    CHECK_OK(qs_quantize_matrix(w2.data(), m2, n2, nullptr, &p, codes.data(), s_in.data(), s_out.data(), &wscale));
+    CHECK_OK(qs_qlinear_decode(QS_CODEBOOK_E8P12, 0, codes.data(), m2, n2, s_in.data(), s_out.data(), wscale, 0,
+                               dense.data()));
+    for (float& v : x) v = static_cast<float>(rng.normal());
+    CHECK_OK(qs_qlinear_matvec(QS_CODEBOOK_E8P12, 0, codes.data(), m2, n2, s_in.data(), s_out.data(), wscale, 0,
+                               x.data(), batch, y.data()));
+    double worst = 0;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t r = 0; r < m2; ++r) {
+        double ref = 0, mag = 0;
+        for (int64_t c = 0; c < n2; ++c) {
+          ref += double(dense[r * n2 + c]) * x[b * n2 + c];
+          mag += std::fabs(double(dense[r * n2 + c]) * x[b * n2 + c]);
+        }
+        worst = std::max(worst, std::fabs(y[b * m2 + r] - ref) / mag);
+      }
+    if (!(worst < 1e-5)) std::fprintf(stderr, "600 x 300 GEMM path: relative error %.3g\n", worst);
+    CHECK(worst < 1e-5);
+  }
   // Bad input: NULL with a message, never a crash.
   std::vector<uint32_t> bad(104 * 64 / 8, 0);
   std::vector<float> ones(104, 1.0f);

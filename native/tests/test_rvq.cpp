@@ -255,7 +255,42 @@ void test_errors() {
 
 }  // namespace
 
+// qs_codebook_decode (a table-driven decode, AVX2 where allowed: ctest runs this file again with
+// QUIPSHARP_CPU_KERNEL=scalar) against the per-coordinate decoder, on every E8P12 code and on
+// random composite codes: stage 1 + stage 2 / rho2, bit for bit.
+void test_decode_every_code() {
+  std::vector<uint16_t> all(65536);
+  for (int c = 0; c < 65536; ++c) all[c] = static_cast<uint16_t>(c);
+  std::vector<float> e8p(65536 * 8), e81b(256 * 8);
+  CHECK_OK(qs_e8p_decode(all.data(), 65536, e8p.data()));
+  CHECK_OK(qs_e81b_table(e81b.data()));
+  std::vector<uint32_t> codes(all.begin(), all.end());
+  std::vector<float> dec(65536 * 8);
+  CHECK_OK(qs_codebook_decode(QS_CODEBOOK_E8P12, 0.0, codes.data(), 65536, dec.data()));
+  CHECK(dec == e8p);
+  Rng rng(9);
+  for (int32_t id : {QS_CODEBOOK_E8P12RVQ3B, QS_CODEBOOK_E8P12RVQ4B}) {
+    double opt = 0;
+    CHECK_OK(qs_codebook_info(id, nullptr, nullptr, &opt));
+    const float rho2 = static_cast<float>(opt);
+    const bool e81b_stage = id == QS_CODEBOOK_E8P12RVQ3B;
+    const int count = 100000;
+    std::vector<uint32_t> c(count);
+    for (uint32_t& v : c) v = static_cast<uint32_t>(rng.next()) & (e81b_stage ? 0xFFFF00FFu : 0xFFFFFFFFu);
+    std::vector<float> got(8 * count), want(8 * count);
+    CHECK_OK(qs_codebook_decode(id, 0.0, c.data(), count, got.data()));
+    for (int i = 0; i < count; ++i)
+      for (int j = 0; j < 8; ++j) {
+        const float q1 = e8p[(c[i] >> 16) * 8 + j];
+        const float q2 = e81b_stage ? e81b[(c[i] & 0xFF) * 8 + j] : e8p[(c[i] & 0xFFFF) * 8 + j];
+        want[8 * i + j] = q1 + q2 / rho2;
+      }
+    CHECK(got == want);
+  }
+}
+
 int main() {
+  test_decode_every_code();
   test_e81b_table();
   test_e81b_encode();
   test_info();

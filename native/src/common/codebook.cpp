@@ -5,7 +5,13 @@
 #include <cstring>
 
 #include "common/e8p12.hpp"
+#include "common/kernel_cap.hpp"
 #include "common/status.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QS_CODEBOOK_X86 1
+#endif
 
 namespace qs {
 namespace {
@@ -122,20 +128,6 @@ inline uint32_t quantize_one(bool rvq, Stage2 s2, const float* x, float* out) {
   return (c1 << 16) | c2;
 }
 
-inline void decode_one(bool rvq, Stage2 s2, uint32_t code, float* out) {
-  if (!rvq) {
-    e8p_decode_one(static_cast<uint16_t>(code & 0xFFFFu), out);
-    return;
-  }
-  float q1[8], q2[8];
-  e8p_decode_one(static_cast<uint16_t>(code >> 16), q1);
-  if (s2.e81b)
-    std::memcpy(q2, e81b_table() + 8 * (code & 0xFFu), sizeof q2);
-  else
-    e8p_decode_one(static_cast<uint16_t>(code & 0xFFFFu), q2);
-  for (int j = 0; j < 8; ++j) out[j] = q1[j] + q2[j] / s2.rho2;
-}
-
 Stage2 stage2_of(int32_t id, double resid_scale) {
   return Stage2{id == kCodebookE8p12Rvq3,
                 static_cast<float>(effective_resid_scale(id, resid_scale))};
@@ -240,11 +232,63 @@ void codebook_quantize(int32_t id, double resid_scale, const float* x, int64_t c
     codes[i] = quantize_one(rvq, s2, x + 8 * i, out != nullptr ? out + 8 * i : nullptr);
 }
 
+namespace {
+
+// Decoding from the int8 table (e8p_times4_table; the values are multiples of 1/4, exact in float):
+// the floats of e8p_decode_one, stage 1 + stage 2 / rho2 for RVQ, without its per-coordinate branches. The decode-to-tile GEMM of a batch
+// forward decodes every weight once per call.
+#ifdef QS_CODEBOOK_X86
+__attribute__((target("avx2"))) void decode_table_avx2(bool rvq, Stage2 s2, const uint32_t* codes,
+                                                       int64_t count, float* out) {
+  const int8_t* t = e8p_times4_table();
+  const float* e81b = e81b_table();
+  const __m256 quarter = _mm256_set1_ps(0.25f), rho2 = _mm256_set1_ps(s2.rho2);
+  const auto e8p = [&](uint32_t code) __attribute__((target("avx2"))) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * (code & 0xFFFFu)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), quarter);
+  };
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t c = codes[i];
+    if (!rvq) {
+      _mm256_storeu_ps(out + 8 * i, e8p(c));
+      continue;
+    }
+    const __m256 q2 = s2.e81b ? _mm256_loadu_ps(e81b + 8 * (c & 0xFFu)) : e8p(c);
+    _mm256_storeu_ps(out + 8 * i, _mm256_add_ps(e8p(c >> 16), _mm256_div_ps(q2, rho2)));
+  }
+}
+#endif
+
+void decode_table_scalar(bool rvq, Stage2 s2, const uint32_t* codes, int64_t count, float* out) {
+  const int8_t* t = e8p_times4_table();
+  const float* e81b = e81b_table();
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t c = codes[i];
+    float* o = out + 8 * i;
+    const int8_t* q1 = t + 8 * ((rvq ? c >> 16 : c) & 0xFFFFu);
+    for (int j = 0; j < 8; ++j) o[j] = q1[j] * 0.25f;
+    if (!rvq) continue;
+    const int8_t* q2 = t + 8 * (c & 0xFFFFu);
+    for (int j = 0; j < 8; ++j) o[j] += (s2.e81b ? e81b[8 * (c & 0xFFu) + j] : q2[j] * 0.25f) / s2.rho2;
+  }
+}
+
+}  // namespace
+
 void codebook_decode(int32_t id, double resid_scale, const uint32_t* codes, int64_t count,
                      float* out) {
   const Stage2 s2 = stage2_of(id, resid_scale);
   const bool rvq = id != kCodebookE8p12;
-  for (int64_t i = 0; i < count; ++i) decode_one(rvq, s2, codes[i], out + 8 * i);
+#ifdef QS_CODEBOOK_X86
+  static const bool avx2 = widest_kernel([](int32_t k) {
+                             return k == QS_KERNEL_AVX2 && __builtin_cpu_supports("avx2");
+                           }) == QS_KERNEL_AVX2;
+  if (avx2) {
+    decode_table_avx2(rvq, s2, codes, count, out);
+    return;
+  }
+#endif
+  decode_table_scalar(rvq, s2, codes, count, out);
 }
 
 void validate_codes(int32_t id, const uint32_t* codes, int64_t count, const char* name) {

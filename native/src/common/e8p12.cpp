@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "common/status.hpp"
 
@@ -250,6 +251,19 @@ void e8p_decode_one(uint16_t code, float* out) {
     const float v = t.signed_base[k][j];
     out[j] = (((e >> p) & 1u) ? -v : v) + shift;
   }
+}
+
+const int8_t* e8p_times4_table() {
+  static const std::vector<int8_t> table = [] {
+    std::vector<int8_t> t(65536 * 8);
+    float v[8];
+    for (int c = 0; c < 65536; ++c) {
+      e8p_decode_one(static_cast<uint16_t>(c), v);
+      for (int j = 0; j < 8; ++j) t[c * 8 + j] = static_cast<int8_t>(std::lrint(4.0f * v[j]));
+    }
+    return t;
+  }();
+  return table.data();
 }
 
 void e8p_decode(const uint16_t* codes, int64_t count, float* out) {

@@ -38,6 +38,9 @@ constexpr unsigned parity8(unsigned v) {
 // §3.4: one code to 8 floats.
 void e8p_decode_one(uint16_t code, float* out);
 void e8p_decode(const uint16_t* codes, int64_t count, float* out);
+// 4 x every codeword as int8 (odd integers in [-11, 11], so exact), 65536 x 8 = 512 KiB in code order,
+// built once from e8p_decode_one: the table behind the fast decode and the integer mat-vec kernels.
+const int8_t* e8p_times4_table();
 
 // §3.5: exact nearest codeword of the unscaled codebook (ties broken arbitrarily). `out` (nullable)
 // receives the decoded codeword. x must be finite.

@@ -93,8 +93,7 @@ void rotate_hessian(std::vector<double>& h, int64_t n, const std::vector<float>&
 void codebook_matmul(int32_t codebook_id, double resid_scale, const uint32_t* codes, int64_t m,
                      int64_t n, const float* x, int64_t batch, float* y) {
   constexpr int64_t tile_rows = 64;
-  std::vector<float> xt(static_cast<size_t>(n * batch));  // x^T: n x batch
-  transpose(x, batch, n, xt.data());
+  const PackedB xt(x, n, batch, n, true);  // x^T (n x batch), packed once for every tile
   const int64_t tiles = (m + tile_rows - 1) / tile_rows;
   parallel_for(0, tiles, 1, [&](int64_t lo, int64_t hi) {
     std::vector<float> w(static_cast<size_t>(tile_rows * n)), c(static_cast<size_t>(tile_rows * batch));
@@ -102,7 +101,7 @@ void codebook_matmul(int32_t codebook_id, double resid_scale, const uint32_t* co
       const int64_t r0 = t * tile_rows, rows = std::min(tile_rows, m - r0);
       codebook_decode(codebook_id, resid_scale, codes + r0 * (n / 8), rows * (n / 8), w.data());
       std::fill(c.begin(), c.end(), 0.0f);
-      sgemm_acc(rows, batch, n, 1.0f, w.data(), n, xt.data(), batch, c.data(), batch);
+      sgemm_acc(rows, 1.0f, w.data(), n, xt, c.data(), batch);
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t b = 0; b < batch; ++b) y[b * m + r0 + i] = c[i * batch + b];
     }

@@ -69,7 +69,7 @@ const E81bOrder& e81b_order() {
 }
 
 struct IntTables {
-  std::vector<int8_t> e8p;   // 65536 x 8: 4 * codeword
+  const int8_t* e8p;         // 65536 x 8: 4 * codeword (e8p_times4_table)
   std::vector<int8_t> e81b;  // 256 x 8: 2 * entry, by kernel index (e81b_order)
   // The nibble form of §3.3/§7.3 for the vector kernel: packed[k] holds nu = 2 B_kj + 8 in nibble
   // p = slot of coordinate j (1 KiB, stays in L1).
@@ -79,12 +79,7 @@ struct IntTables {
 const IntTables& int_tables() {
   static const IntTables tables = [] {
     IntTables t;
-    t.e8p.resize(65536 * 8);
-    float v[8];
-    for (int c = 0; c < 65536; ++c) {
-      e8p_decode_one(static_cast<uint16_t>(c), v);
-      for (int j = 0; j < 8; ++j) t.e8p[c * 8 + j] = static_cast<int8_t>(std::lrint(4.0f * v[j]));
-    }
+    t.e8p = e8p_times4_table();
     const E8pTables& e8p = e8p_tables();
     for (int k = 0; k < 256; ++k) t.packed[k] = static_cast<int32_t>(e8p.packed[k]);
     t.e81b.resize(256 * 8);
@@ -411,8 +406,8 @@ __attribute__((target("avx2"))) void rows_avx2(const void* codes1, const void* c
   constexpr bool kFirstE81b = first_is_e81b(kStages), kSecondE81b = second_is_e81b(kStages);
   const Avx2Tables& t = avx2_tables();
   const IntTables& it = int_tables();
-  const int8_t* table1 = kFirstE81b ? it.e81b.data() : it.e8p.data();
-  const int8_t* table2 = kSecondE81b ? it.e81b.data() : it.e8p.data();
+  const int8_t* table1 = kFirstE81b ? it.e81b.data() : it.e8p;
+  const int8_t* table2 = kSecondE81b ? it.e81b.data() : it.e8p;
   const auto code = [&](const void* codes, bool e81b, int64_t i) -> uint32_t {
     return e81b ? static_cast<const uint8_t*>(codes)[i] : static_cast<const uint16_t*>(codes)[i];
   };
@@ -906,7 +901,7 @@ template <typename Index>
 void stage_rows_scalar(const Index* idx, int64_t lo, int64_t hi, int64_t blocks, const Activation& a,
                        int64_t* sums) {
   const IntTables& t = int_tables();
-  rows_scalar(sizeof(Index) == 2 ? t.e8p.data() : t.e81b.data(), idx, lo, hi, blocks, a.uq.data(), sums);
+  rows_scalar(sizeof(Index) == 2 ? t.e8p : t.e81b.data(), idx, lo, hi, blocks, a.uq.data(), sums);
 }
 
 #ifdef QS_X86
