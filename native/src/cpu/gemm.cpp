@@ -40,51 +40,64 @@ void kernel_portable(int64_t depth, const T* a, const T* panel, T* acc) {
 }
 
 #ifdef QS_X86
+// The AVX2 kernels keep their 2 * R accumulators in named variables: with arrays of vectors GCC
+// stored every accumulator to the stack on every k step, which halved the kernel's speed.
+#define QS_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
 template <int R>
 __attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const float* a,
                                                           const float* panel, float* acc) {
-  __m256 c0[kRows], c1[kRows];
-  for (int r = 0; r < R; ++r) {
-    c0[r] = _mm256_setzero_ps();
-    c1[r] = _mm256_setzero_ps();
-  }
+#define QS_ZERO(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = c##r##0;
+  QS_GEMM_ROWS(QS_ZERO)
+#undef QS_ZERO
   for (int64_t k = 0; k < depth; ++k) {
     const __m256 b0 = _mm256_loadu_ps(panel + k * 16);
     const __m256 b1 = _mm256_loadu_ps(panel + k * 16 + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + k * kRows + r);
-      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
-      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
-    }
+#define QS_STEP(r)                                               \
+  if constexpr (r < R) {                                         \
+    const __m256 av = _mm256_broadcast_ss(a + k * kRows + r);    \
+    c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                   \
+    c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);                   \
   }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(acc + r * 16, c0[r]);
-    _mm256_storeu_ps(acc + r * 16 + 8, c1[r]);
+    QS_GEMM_ROWS(QS_STEP)
+#undef QS_STEP
   }
+#define QS_STORE(r)                              \
+  if constexpr (r < R) {                         \
+    _mm256_storeu_ps(acc + r * 16, c##r##0);     \
+    _mm256_storeu_ps(acc + r * 16 + 8, c##r##1); \
+  }
+  QS_GEMM_ROWS(QS_STORE)
+#undef QS_STORE
 }
 
 template <int R>
 __attribute__((target("avx2,fma"))) void kernel_avx2_f64(int64_t depth, const double* a,
                                                           const double* panel, double* acc) {
-  __m256d c0[kRows], c1[kRows];
-  for (int r = 0; r < R; ++r) {
-    c0[r] = _mm256_setzero_pd();
-    c1[r] = _mm256_setzero_pd();
-  }
+#define QS_ZERO(r) __m256d c##r##0 = _mm256_setzero_pd(), c##r##1 = c##r##0;
+  QS_GEMM_ROWS(QS_ZERO)
+#undef QS_ZERO
   for (int64_t k = 0; k < depth; ++k) {
     const __m256d b0 = _mm256_loadu_pd(panel + k * 8);
     const __m256d b1 = _mm256_loadu_pd(panel + k * 8 + 4);
-    for (int r = 0; r < R; ++r) {
-      const __m256d av = _mm256_broadcast_sd(a + k * kRows + r);
-      c0[r] = _mm256_fmadd_pd(av, b0, c0[r]);
-      c1[r] = _mm256_fmadd_pd(av, b1, c1[r]);
-    }
+#define QS_STEP(r)                                               \
+  if constexpr (r < R) {                                         \
+    const __m256d av = _mm256_broadcast_sd(a + k * kRows + r);   \
+    c##r##0 = _mm256_fmadd_pd(av, b0, c##r##0);                   \
+    c##r##1 = _mm256_fmadd_pd(av, b1, c##r##1);                   \
   }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_pd(acc + r * 8, c0[r]);
-    _mm256_storeu_pd(acc + r * 8 + 4, c1[r]);
+    QS_GEMM_ROWS(QS_STEP)
+#undef QS_STEP
   }
+#define QS_STORE(r)                             \
+  if constexpr (r < R) {                        \
+    _mm256_storeu_pd(acc + r * 8, c##r##0);     \
+    _mm256_storeu_pd(acc + r * 8 + 4, c##r##1); \
+  }
+  QS_GEMM_ROWS(QS_STORE)
+#undef QS_STORE
 }
+#undef QS_GEMM_ROWS
 
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
