@@ -40,64 +40,60 @@ void kernel_portable(int64_t depth, const T* a, const T* panel, T* acc) {
 }
 
 #ifdef QS_X86
-// The AVX2 kernels keep their 2 * R accumulators in named variables: with arrays of vectors GCC
+// The AVX2 intrinsics of one element type: 8 float or 4 double lanes per register.
+#define QS_AVX2 __attribute__((target("avx2,fma"), always_inline))
+template <typename T>
+struct Avx2Lanes;
+template <>
+struct Avx2Lanes<float> {
+  using V = __m256;
+  QS_AVX2 static V zero() { return _mm256_setzero_ps(); }
+  QS_AVX2 static V load(const float* p) { return _mm256_loadu_ps(p); }
+  QS_AVX2 static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  QS_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  QS_AVX2 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+template <>
+struct Avx2Lanes<double> {
+  using V = __m256d;
+  QS_AVX2 static V zero() { return _mm256_setzero_pd(); }
+  QS_AVX2 static V load(const double* p) { return _mm256_loadu_pd(p); }
+  QS_AVX2 static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  QS_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  QS_AVX2 static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+};
+#undef QS_AVX2
+
+// The AVX2 kernel keeps its 2 * R accumulators in named variables: with arrays of vectors GCC
 // stored every accumulator to the stack on every k step, which halved the kernel's speed.
+template <typename T, int R>
+__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t depth, const T* a, const T* panel, T* acc) {
+  using L = Avx2Lanes<T>;
+  constexpr int P = panel_width<T>(), H = P / 2;  // a panel row is two registers
 #define QS_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-
-template <int R>
-__attribute__((target("avx2,fma"))) void kernel_avx2_f32(int64_t depth, const float* a,
-                                                          const float* panel, float* acc) {
-#define QS_ZERO(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = c##r##0;
+#define QS_ZERO(r) typename L::V c##r##0 = L::zero(), c##r##1 = c##r##0;
   QS_GEMM_ROWS(QS_ZERO)
-#undef QS_ZERO
   for (int64_t k = 0; k < depth; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(panel + k * 16);
-    const __m256 b1 = _mm256_loadu_ps(panel + k * 16 + 8);
-#define QS_STEP(r)                                               \
-  if constexpr (r < R) {                                         \
-    const __m256 av = _mm256_broadcast_ss(a + k * kRows + r);    \
-    c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                   \
-    c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);                   \
+    const typename L::V b0 = L::load(panel + k * P), b1 = L::load(panel + k * P + H);
+#define QS_STEP(r)                                           \
+  if constexpr (r < R) {                                     \
+    const typename L::V av = L::broadcast(a + k * kRows + r); \
+    c##r##0 = L::fmadd(av, b0, c##r##0);                     \
+    c##r##1 = L::fmadd(av, b1, c##r##1);                     \
   }
     QS_GEMM_ROWS(QS_STEP)
-#undef QS_STEP
   }
-#define QS_STORE(r)                              \
-  if constexpr (r < R) {                         \
-    _mm256_storeu_ps(acc + r * 16, c##r##0);     \
-    _mm256_storeu_ps(acc + r * 16 + 8, c##r##1); \
+#define QS_STORE(r)                     \
+  if constexpr (r < R) {                \
+    L::store(acc + r * P, c##r##0);     \
+    L::store(acc + r * P + H, c##r##1); \
   }
   QS_GEMM_ROWS(QS_STORE)
 #undef QS_STORE
-}
-
-template <int R>
-__attribute__((target("avx2,fma"))) void kernel_avx2_f64(int64_t depth, const double* a,
-                                                          const double* panel, double* acc) {
-#define QS_ZERO(r) __m256d c##r##0 = _mm256_setzero_pd(), c##r##1 = c##r##0;
-  QS_GEMM_ROWS(QS_ZERO)
-#undef QS_ZERO
-  for (int64_t k = 0; k < depth; ++k) {
-    const __m256d b0 = _mm256_loadu_pd(panel + k * 8);
-    const __m256d b1 = _mm256_loadu_pd(panel + k * 8 + 4);
-#define QS_STEP(r)                                               \
-  if constexpr (r < R) {                                         \
-    const __m256d av = _mm256_broadcast_sd(a + k * kRows + r);   \
-    c##r##0 = _mm256_fmadd_pd(av, b0, c##r##0);                   \
-    c##r##1 = _mm256_fmadd_pd(av, b1, c##r##1);                   \
-  }
-    QS_GEMM_ROWS(QS_STEP)
 #undef QS_STEP
-  }
-#define QS_STORE(r)                             \
-  if constexpr (r < R) {                        \
-    _mm256_storeu_pd(acc + r * 8, c##r##0);     \
-    _mm256_storeu_pd(acc + r * 8 + 4, c##r##1); \
-  }
-  QS_GEMM_ROWS(QS_STORE)
-#undef QS_STORE
-}
+#undef QS_ZERO
 #undef QS_GEMM_ROWS
+}
 
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -112,8 +108,7 @@ template <typename T, int R>
 Kernel<T> pick_kernel() {
 #ifdef QS_X86
   if (!force_portable.load(std::memory_order_relaxed) && cpu_has_avx2()) {
-    if constexpr (sizeof(T) == 4) return &kernel_avx2_f32<R>;
-    else return &kernel_avx2_f64<R>;
+    return &kernel_avx2<T, R>;
   }
 #endif
   return &kernel_portable<T, R>;
@@ -132,6 +127,8 @@ Kernel<T> kernel_for_rows(int rows) {
 }
 
 constexpr int64_t kBlockCols = 256;  // N block: its kDepth x kBlockCols panels stay in L2
+static_assert(kBlockCols % panel_width<float>() == 0 && kBlockCols % panel_width<double>() == 0,
+              "an N block is whole panels");
 
 // Packs rows [k0, k0 + kc) and columns [n0, n0 + nc) of B (element (k, c) = b(k, c)) into panels of
 // P columns, zero-padded: panel p holds dst[p * kc * P + k * P + c].
@@ -221,7 +218,8 @@ void sgemm_acc(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
 PackedB::PackedB(const float* B, int64_t K, int64_t N, int64_t ldb, bool transposed) : K_(K), N_(N) {
   constexpr int P = panel_width<float>();
   if (K <= 0 || N <= 0) return;
-  data_.resize(static_cast<size_t>(K * ((N + kBlockCols - 1) / kBlockCols) * kBlockCols + K * P));
+  // Every block's panels are P wide and kBlockCols is a multiple of P: K x (N rounded up to P).
+  data_.resize(static_cast<size_t>(K * ((N + P - 1) / P * P)));
   const auto b = [&](int64_t k, int64_t c) { return transposed ? B[c * ldb + k] : B[k * ldb + c]; };
   const int64_t n_blocks = (N + kBlockCols - 1) / kBlockCols;
   const int64_t k_blocks = (K + kDepth - 1) / kDepth;
