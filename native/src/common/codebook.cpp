@@ -235,8 +235,8 @@ void codebook_quantize(int32_t id, double resid_scale, const float* x, int64_t c
 namespace {
 
 // Decoding from the int8 table (e8p_times4_table; the values are multiples of 1/4, exact in float):
-// the floats of e8p_decode_one, stage 1 + stage 2 / rho2 for RVQ, without its per-coordinate branches. The decode-to-tile GEMM of a batch
-// forward decodes every weight once per call.
+// the floats of e8p_decode_one, stage 1 + stage 2 / rho2 for RVQ, without its per-coordinate
+// branches. The decode-to-tile GEMM of a batch forward decodes every weight once per call.
 #ifdef QS_CODEBOOK_X86
 __attribute__((target("avx2"))) void decode_table_avx2(bool rvq, Stage2 s2, const uint32_t* codes,
                                                        int64_t count, float* out) {

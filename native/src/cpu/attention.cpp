@@ -34,9 +34,11 @@ float softmax_weights(float* score, int64_t positions) {
   return static_cast<float>(1.0 / total);
 }
 
-// Head h reads the cached rows at offset (h / group) * hd (grouped-query attention).
+// Query heads [begin, end); `group` of them share one cached head (grouped-query attention).
 struct HeadRange {
   int64_t begin, end, group;
+  // Where head h's part of a cached row starts.
+  int64_t cache_offset(int64_t h, int64_t hd) const { return h / group * hd; }
 };
 
 void attend_scalar(const float* q, const float* keys, const float* values, int64_t stride,
@@ -44,7 +46,7 @@ void attend_scalar(const float* q, const float* keys, const float* values, int64
                    float* out) {
   for (int64_t h = heads.begin; h < heads.end; ++h) {
     const float* qh = q + h * hd;
-    const int64_t kvo = h / heads.group * hd;
+    const int64_t kvo = heads.cache_offset(h, hd);
     for (int64_t p = 0; p < positions; ++p) {
       const float* kp = keys + p * stride + kvo;
       double sc = 0;
@@ -96,7 +98,7 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* q, const float
     const float* kp = keys + p * stride;
     for (int64_t j = 0; j < n; ++j) {
       const int64_t h = heads.begin + j;
-      score[j * positions + p] = dot_avx2(q + h * hd, kp + h / heads.group * hd, hd) * s;
+      score[j * positions + p] = dot_avx2(q + h * hd, kp + heads.cache_offset(h, hd), hd) * s;
     }
   }
   for (int64_t j = 0; j < n; ++j) {
@@ -113,7 +115,7 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* q, const float
       const int64_t h = heads.begin + j;
       const float a = score[j * positions + p];
       const __m256 av = _mm256_set1_ps(a);
-      const float* v = vp + h / heads.group * hd;
+      const float* v = vp + heads.cache_offset(h, hd);
       float* oh = out + h * hd;
       for (int64_t c = 0; c < vec_end; c += 8)
         _mm256_storeu_ps(oh + c, _mm256_fmadd_ps(av, _mm256_loadu_ps(v + c), _mm256_loadu_ps(oh + c)));
