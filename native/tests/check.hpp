@@ -1,6 +1,7 @@
 // Minimal assertion helpers for the native tests (each test is one executable run by ctest).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -44,6 +45,32 @@ inline std::vector<int32_t> cpu_kernels() {
   if (qs_cpu_kernel_available(QS_KERNEL_AVX2)) k.push_back(QS_KERNEL_AVX2);
   if (qs_cpu_kernel_available(QS_KERNEL_AVX512)) k.push_back(QS_KERNEL_AVX512);
   return k;
+}
+
+// The float64 product y = W x for each of `batch` inputs (W m x n row-major, x batch x n, y batch x m)
+// and, per output, sum_c |W_rc x_c| (the scale of its rounding error).
+struct DenseReference {
+  std::vector<double> y, magnitude;
+};
+
+inline DenseReference dense_reference(const std::vector<float>& w, int64_t m, int64_t n,
+                                      const std::vector<float>& x, int64_t batch) {
+  DenseReference ref{std::vector<double>(batch * m, 0.0), std::vector<double>(batch * m, 0.0)};
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const double p = double(w[r * n + c]) * x[b * n + c];
+        ref.y[b * m + r] += p;
+        ref.magnitude[b * m + r] += std::fabs(p);
+      }
+  return ref;
+}
+
+// max over outputs of |y - W x| / sum_c |W_rc x_c|.
+inline double worst_relative_error(const DenseReference& ref, const std::vector<float>& y) {
+  double worst = 0;
+  for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - ref.y[i]) / ref.magnitude[i]);
+  return worst;
 }
 
 inline int& failures() {

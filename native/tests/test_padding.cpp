@@ -94,18 +94,13 @@ int main() {
           CHECK_OK(qs_set_activation_bits(16));
           if (layer) CHECK_OK(qs_qlayer_forward(layer, x.data(), batch, yl.data(), QS_KERNEL_AUTO));
           CHECK_OK(qs_set_activation_bits(8));
-          double worst = 0, err2 = 0, norm2 = 0;
-          for (int64_t b = 0; b < batch; ++b)
-            for (int64_t r = 0; r < m; ++r) {
-              double ref = 0, mag = 0;
-              for (int64_t c = 0; c < n; ++c) {
-                ref += double(dense[r * n + c]) * x[b * n + c];
-                mag += std::fabs(double(dense[r * n + c]) * x[b * n + c]);
-              }
-              worst = std::max(worst, std::fabs(y[b * m + r] - ref) / mag);
-              err2 += (yl[b * m + r] - ref) * (yl[b * m + r] - ref);
-              norm2 += ref * ref;
-            }
+          const qs_test::DenseReference ref = qs_test::dense_reference(dense, m, n, x, batch);
+          const double worst = qs_test::worst_relative_error(ref, y);
+          double err2 = 0, norm2 = 0;
+          for (int64_t i = 0; i < batch * m; ++i) {
+            err2 += (yl[i] - ref.y[i]) * (yl[i] - ref.y[i]);
+            norm2 += ref.y[i] * ref.y[i];
+          }
           if (!(worst < 1e-5) || !(std::sqrt(err2) < 1e-3 * std::sqrt(norm2)))
             std::fprintf(stderr, "%lldx%lld cb %d rht %d batch %lld: matvec %.3g, qlayer %.3g\n",
                          (long long)m, (long long)n, codebook, rht, (long long)batch, worst,

@@ -7,22 +7,6 @@
 
 #include "check.hpp"
 
-// max over outputs of |y - W x| / sum |W_rc x_c| against the float64 product with the dense weight.
-double worst_relative_error(const std::vector<float>& dense, int64_t m, int64_t n, const std::vector<float>& x,
-                            int64_t batch, const std::vector<float>& y) {
-  double worst = 0;
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t r = 0; r < m; ++r) {
-      double ref = 0, mag = 0;
-      for (int64_t c = 0; c < n; ++c) {
-        ref += double(dense[r * n + c]) * x[b * n + c];
-        mag += std::fabs(double(dense[r * n + c]) * x[b * n + c]);
-      }
-      worst = std::max(worst, std::fabs(y[b * m + r] - ref) / mag);
-    }
-  return worst;
-}
-
 int main() {
   qs_test::Rng rng(11);
   const int64_t m = 96, n = 256;  // 96 = 12 * 8: a Paley base on the output side
@@ -95,7 +79,7 @@ int main() {
         for (float& v : x) v = static_cast<float>(rng.normal());
         CHECK_OK(qs_qlinear_matvec(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(),
                                    wscale, rht, x.data(), batch, y.data()));
-        const double worst = worst_relative_error(dense, m, n, x, batch, y);
+        const double worst = qs_test::worst_relative_error(qs_test::dense_reference(dense, m, n, x, batch), y);
         if (!(worst < 1e-5))
           std::fprintf(stderr, "codebook %d rht %d batch %lld: relative error %.3g\n", codebook, rht,
                        (long long)batch, worst);
@@ -123,7 +107,7 @@ int main() {
     for (float& v : x) v = static_cast<float>(rng.normal());
     CHECK_OK(qs_qlinear_matvec(QS_CODEBOOK_E8P12, 0, codes.data(), m2, n2, s_in.data(), s_out.data(), wscale, 0,
                                x.data(), batch, y.data()));
-    const double worst = worst_relative_error(dense, m2, n2, x, batch, y);
+    const double worst = qs_test::worst_relative_error(qs_test::dense_reference(dense, m2, n2, x, batch), y);
     if (!(worst < 1e-5)) std::fprintf(stderr, "600 x 300 GEMM path: relative error %.3g\n", worst);
     CHECK(worst < 1e-5);
   }
