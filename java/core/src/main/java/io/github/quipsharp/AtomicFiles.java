@@ -1,35 +1,37 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.safetensors.TemporaryFiles;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 
 /** Whole-file writes that never leave a half-written target: temp file, fsync, atomic rename. */
 public final class AtomicFiles {
   private AtomicFiles() {}
 
+  /**
+   * Writes {@code content} to a locked temporary file next to {@code target}, forces it to disk and
+   * renames it onto {@code target}; first removes what killed writes left in that folder
+   * ({@link TemporaryFiles#removeStale}).
+   */
   public static void write(Path target, byte[] content) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
     Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, target.getFileName() + ".tmp-", "");
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
-          StandardOpenOption.TRUNCATE_EXISTING)) {
-        ch.write(java.nio.ByteBuffer.wrap(content));
-        ch.force(true);
-      }
+    TemporaryFiles.removeStale(dir);
+    try (TemporaryFiles.Created tmp = TemporaryFiles.create(target.toAbsolutePath(), "")) {
       try {
-        // createTempFile makes the file owner-only; a checkpoint is an ordinary file.
-        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-      } catch (UnsupportedOperationException e) {
-        // not a POSIX file system: keep its defaults
+        ByteBuffer b = ByteBuffer.wrap(content);
+        while (b.hasRemaining()) {
+          tmp.channel().write(b);
+        }
+        tmp.channel().force(true);
+        Files.move(tmp.path(), target, StandardCopyOption.ATOMIC_MOVE,
+            StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp.path());
       }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(tmp);
     }
   }
 

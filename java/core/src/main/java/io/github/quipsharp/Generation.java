@@ -25,9 +25,26 @@ public final class Generation {
     }
   }
 
-  /** Generates and streams each completed piece of text to {@code sink} (may be null). */
+  /**
+   * Generates and streams each completed piece of text to {@code sink} (may be null), stopping at
+   * the model's context length at the latest.
+   *
+   * @throws IllegalArgumentException for a prompt longer than the model's context length
+   * @throws NonFiniteActivationException when the logits are not finite, naming the first layer
+   *     whose output is not (sampling from NaN would otherwise produce arbitrary tokens)
+   */
   public static Result generate(LlamaModel model, Tokenizer tok, String prompt, int maxTokens,
       Sampler sampler, Consumer<String> sink) {
+    return generate(model, tok, prompt, maxTokens, sampler, sink, false);
+  }
+
+  /**
+   * {@link #generate(LlamaModel, Tokenizer, String, int, Sampler, Consumer)}; with {@code
+   * allowLongerContext} the prompt and the new tokens may run past the model's context length
+   * (positions it was never trained for) up to {@code maxTokens}.
+   */
+  public static Result generate(LlamaModel model, Tokenizer tok, String prompt, int maxTokens,
+      Sampler sampler, Consumer<String> sink, boolean allowLongerContext) {
     Checks.notNull(model, "model");
     Checks.notNull(tok, "tokenizer");
     Checks.notNull(prompt, "prompt");
@@ -40,10 +57,12 @@ public final class Generation {
           + " tokens but the model only " + model.config().vocabSize());
     }
     int[] promptIds = tok.encode(prompt, true, false);
-    int limit = Math.min(maxTokens, model.config().maxSeqLen() - promptIds.length);
+    int limit = allowLongerContext ? maxTokens
+        : Math.min(maxTokens, model.config().maxSeqLen() - promptIds.length);
     if (limit < 0) {
       throw new IllegalArgumentException("the prompt has " + promptIds.length
-          + " tokens, more than the model's context of " + model.config().maxSeqLen());
+          + " tokens, more than the model's context length of " + model.config().maxSeqLen()
+          + " (max_position_embeddings)");
     }
     // The decoder sees the prompt first, so that the first new token keeps its leading space; the
     // prompt's own text is not streamed again.
@@ -55,7 +74,8 @@ public final class Generation {
     int[] out = new int[limit];
     int n = 0;
     long t0 = System.nanoTime();
-    float[] logits = model.forward(promptIds, 0, false);
+    float[] logits = NonFiniteActivationException.checkedForward(model, promptIds, 0, false,
+        () -> promptIds, "the prompt");
     long t1 = System.nanoTime();
     for (; n < limit; n++) {
       int next = sampler.sample(logits);
@@ -69,7 +89,10 @@ public final class Generation {
         sink.accept(piece);
       }
       if (n + 1 < limit) {
-        logits = model.forward(new int[] {next}, promptIds.length + n, false);
+        int count = n + 1;
+        logits = NonFiniteActivationException.checkedForward(model, new int[] {next},
+            promptIds.length + n, false, () -> sequence(promptIds, out, count),
+            "the prompt and " + count + " generated token(s)");
       }
     }
     String tail = stream.flush();
@@ -80,5 +103,12 @@ public final class Generation {
     long t2 = System.nanoTime();
     return new Result(promptIds.length, java.util.Arrays.copyOf(out, n), text.toString(),
         (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+  }
+
+  /** The prompt followed by the first {@code count} generated tokens. */
+  private static int[] sequence(int[] prompt, int[] generated, int count) {
+    int[] all = java.util.Arrays.copyOf(prompt, prompt.length + count);
+    System.arraycopy(generated, 0, all, prompt.length, count);
+    return all;
   }
 }

@@ -58,9 +58,20 @@ public final class LlamaModel implements AutoCloseable {
    *     a config that disagrees with the tensors
    */
   public static LlamaModel load(Path path) {
+    return load(path, LoadOptions.DEFAULT);
+  }
+
+  /**
+   * {@link #load(Path)}; a quantized checkpoint's tensors and config fields are checked against the
+   * digests its config.json records unless {@code options} say not to ({@link LoadOptions}).
+   *
+   * @throws ModelFormatException also naming the tensor or config field that differs from its digest
+   */
+  public static LlamaModel load(Path path, LoadOptions options) {
     Checks.notNull(path, "path");
+    Checks.notNull(options, "options");
     if (QuantizedCheckpoint.isCheckpoint(path)) {
-      return QuantizedCheckpoint.load(path);
+      return QuantizedCheckpoint.load(path, options);
     }
     try (ModelSource src = ModelSource.open(path)) {
       LlamaModel m = fromSource(src, null);
@@ -194,6 +205,10 @@ public final class LlamaModel implements AutoCloseable {
    * Runs {@code tokens} at positions startPos, startPos+1, ... (startPos = 0 starts a new sequence;
    * otherwise the KV cache must hold the positions before it from earlier calls) and returns the
    * logits: tokens.length × vocab when {@code allLogits}, else the last token's vocab values.
+   *
+   * @throws NonFiniteActivationException (not located: {@link NonFiniteActivationException#layer()}
+   *     is {@link NonFiniteActivationException#UNLOCATED}) when the engine meets an activation that
+   *     is not finite; the logits themselves are returned as computed
    */
   public float[] forward(int[] tokens, int startPos, boolean allLogits) {
     Checks.notNull(tokens, "tokens");
@@ -201,10 +216,14 @@ public final class LlamaModel implements AutoCloseable {
     int size = Checks.product(allLogits ? tokens.length : 1, config.vocabSize(), "logits");
     return guard.read(() -> {
       float[] logits = new float[size];
-      NativeCalls.check(
-          QuipsharpNative.qs_model_forward(handle, tokens, tokens.length, startPos, logits,
-              allLogits ? 1 : 0),
-          "LlamaModel.forward");
+      int status = QuipsharpNative.qs_model_forward(handle, tokens, tokens.length, startPos, logits,
+          allLogits ? 1 : 0);
+      if (status == QuipsharpNative.QS_ERR_NON_FINITE) {
+        // The input is token ids: a non-finite value inside can only come from the weights.
+        throw new NonFiniteActivationException("LlamaModel.forward: "
+            + QuipsharpNative.qs_last_error().getString(), NonFiniteActivationException.UNLOCATED);
+      }
+      NativeCalls.check(status, "LlamaModel.forward");
       return logits;
     });
   }

@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.model.LlamaConfig;
@@ -34,9 +35,14 @@ public final class ModelQuantizer {
 
   private ModelQuantizer() {}
 
-  /** Settings of a run beyond the per-matrix {@link QuantConfig}. */
+  /**
+   * Settings of a run beyond the per-matrix {@link QuantConfig}.
+   *
+   * @param allowLongerContext accept a {@code ctx} beyond the model's context length
+   *     (max_position_embeddings), which it was never trained for; refused otherwise
+   */
   public record Options(int ctx, int samples, boolean resume, ProgressListener listener,
-      BlockTuner tuner) {
+      BlockTuner tuner, boolean allowLongerContext) {
     public Options {
       if (ctx < 2) {
         throw new IllegalArgumentException("ctx = " + ctx + " must be at least 2");
@@ -47,6 +53,12 @@ public final class ModelQuantizer {
       listener = listener == null ? ProgressListener.NONE : listener;
     }
 
+    /** Windows within the model's context length. */
+    public Options(int ctx, int samples, boolean resume, ProgressListener listener,
+        BlockTuner tuner) {
+      this(ctx, samples, resume, listener, tuner, false);
+    }
+
     /** Without blockwise fine-tuning. */
     public Options(int ctx, int samples, boolean resume, ProgressListener listener) {
       this(ctx, samples, resume, listener, null);
@@ -54,12 +66,17 @@ public final class ModelQuantizer {
 
     /** The same settings with blockwise fine-tuning by {@code tuner} (null: none). */
     public Options withTuner(BlockTuner tuner) {
-      return new Options(ctx, samples, resume, listener, tuner);
+      return new Options(ctx, samples, resume, listener, tuner, allowLongerContext);
     }
 
     /** The same settings reporting to {@code listener}. */
     public Options withListener(ProgressListener listener) {
-      return new Options(ctx, samples, resume, listener, tuner);
+      return new Options(ctx, samples, resume, listener, tuner, allowLongerContext);
+    }
+
+    /** The same settings, accepting (or not) a ctx beyond the model's context length. */
+    public Options withAllowLongerContext(boolean allow) {
+      return new Options(ctx, samples, resume, listener, tuner, allow);
     }
 
     /** 256-token windows, all of them, no resume. */
@@ -73,9 +90,18 @@ public final class ModelQuantizer {
    * into windows of {@code ctx} tokens, each run from position 0) and writes the checkpoint folder
    * {@code out}. Returns what was done.
    *
-   * @throws IllegalArgumentException if the calibration tokens do not fill one window, or {@code out}
-   *     holds another run (without resume) or a run with other settings
-   * @throws ModelFormatException for a bad model
+   * <p>Everything that can be refused is checked before the first listener call: the model, the
+   * context length, the output folder, a resumed run's settings and model files, and that the
+   * tensors kept in fp16 fit it. A run that then fails before its first layer group is written
+   * removes what it created; one that fails later keeps {@code out/.partial}, which {@code resume}
+   * continues (or deleting {@code out} starts over).
+   *
+   * @throws IllegalArgumentException if the calibration tokens do not fill one window, ctx exceeds
+   *     the model's context length (unless allowed), or {@code out} holds another run (without
+   *     resume) or a run with other settings or another model (the message names what differs)
+   * @throws ModelFormatException for a bad model, or a tensor kept in fp16 that does not fit it
+   * @throws NonFiniteActivationException when the model's activations overflow on the calibration
+   *     text (naming the first layer where they do)
    */
   public static QuantizationInfo quantize(
       Path modelPath, int[] calibration, QuantConfig cfg, Path out, Options opt) {
@@ -93,10 +119,38 @@ public final class ModelQuantizer {
       windows = Math.min(windows, opt.samples());
     }
     try (ModelSource src = ModelSource.open(modelPath)) {
+      requireContext(src.config(), opt.ctx(), opt.allowLongerContext(), "--ctx");
       return new Run(src, calibration, windows, cfg, out, opt).run();
     } catch (IOException e) {
-      throw new UncheckedIOException("writing " + out + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(OutputFolders.describe("cannot write " + out, e), e);
     }
+  }
+
+  /**
+   * Refuses windows longer than the model's context length (max_position_embeddings): the model
+   * never saw such positions, and its results there are not what it was measured for.
+   *
+   * @param flag how the caller names the length (e.g. "--ctx", "ctx")
+   */
+  public static void requireContext(LlamaConfig c, int length, boolean allowLonger, String flag) {
+    if (length > c.maxSeqLen() && !allowLonger) {
+      throw new IllegalArgumentException(flag + " " + length + " exceeds the model's context length "
+          + c.maxSeqLen() + " (max_position_embeddings); use at most " + c.maxSeqLen()
+          + ", or --allow-longer-context to run past it anyway");
+    }
+  }
+
+  /** A run.json, as JSON (a malformed one is a one-line {@link ModelFormatException}). */
+  static JsonNode readRunFile(Path file) {
+    return ModelSource.readJson(file);
+  }
+
+  /**
+   * What differs between an interrupted run's recorded settings and a new run's, in one line, or
+   * null when nothing does ({@link SettingsDiff}).
+   */
+  public static String resumeMismatch(JsonNode saved, JsonNode now) {
+    return SettingsDiff.describe(saved, now);
   }
 
   /** The per-group seed of the sign vectors: the run's seed mixed with the layer and group. */
@@ -130,7 +184,55 @@ public final class ModelQuantizer {
 
     QuantizationInfo run() throws IOException {
       ObjectNode settings = settings();
-      prepareOutput(settings);
+      QuantizedCheckpoint.requireDenseFitF16(src);
+      boolean createdOut = !Files.exists(out);
+      boolean createdPartial = prepareOutput(settings);
+      if (opt.ctx() > mc.maxSeqLen()) { // allowed, or requireContext would have refused it
+        opt.listener().info("warning: --ctx " + opt.ctx() + " exceeds the model's context length "
+            + mc.maxSeqLen() + " (max_position_embeddings): the Hessians come from positions it "
+            + "was never trained for");
+      }
+      try {
+        return quantizeAll(settings);
+      } catch (RuntimeException | IOException | Error e) {
+        forgetUnstarted(createdOut, createdPartial, e);
+        throw e;
+      }
+    }
+
+    /**
+     * After a failure: a run that wrote no layer group yet removes what it created (the next run
+     * starts clean instead of being told to resume a run with nothing in it).
+     */
+    void forgetUnstarted(boolean createdOut, boolean createdPartial, Throwable failure) {
+      try {
+        if (!createdPartial || hasShards()) {
+          return;
+        }
+        deleteTree(partial);
+        if (createdOut) {
+          try (var entries = Files.list(out)) {
+            if (entries.findAny().isEmpty()) {
+              Files.delete(out);
+            }
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        failure.addSuppressed(e);
+      }
+    }
+
+    boolean hasShards() throws IOException {
+      Path layers = partial.resolve("layers");
+      if (!Files.isDirectory(layers)) {
+        return false;
+      }
+      try (var entries = Files.list(layers)) {
+        return entries.anyMatch(p -> p.getFileName().toString().endsWith(".safetensors"));
+      }
+    }
+
+    QuantizationInfo quantizeAll(ObjectNode settings) throws IOException {
       collectHessians();
       int total = mc.layers() * LinearGroup.values().length;
       int index = 0;
@@ -172,36 +274,35 @@ public final class ModelQuantizer {
       return s;
     }
 
-    void prepareOutput(ObjectNode settings) throws IOException {
+    /** Checks the output folder (see {@link #quantize}); true when it starts a new run. */
+    boolean prepareOutput(ObjectNode settings) throws IOException {
       Path runFile = partial.resolve("run.json");
-      if (Files.exists(out) && !Files.isDirectory(out)) {
-        throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
-      }
+      OutputFolders.requireFolderOrAbsent(out, "--out");
       if (Files.exists(partial)) {
         if (!opt.resume()) {
           throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
               + "continue it, or choose another --out");
         }
-        // Compared as parsed JSON on both sides (number node types then agree).
-        if (!Files.exists(runFile)
-            || !JSON.readTree(runFile.toFile()).equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
+        JsonNode saved = Files.exists(runFile) ? readRunFile(runFile) : null;
+        String differs = saved == null ? "it has no run.json"
+            : resumeMismatch(saved, JSON.readTree(JSON.writeValueAsString(settings)));
+        if (differs != null) {
           throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted run "
-              + "used other settings (" + (Files.exists(runFile) ? Files.readString(runFile) : "none")
-              + ")");
+              + "used other settings: " + differs + " (use the same ones, or delete " + out
+              + " to start over)");
         }
         opt.listener().info("resuming the interrupted run in " + out);
-        return;
+        return false;
       }
-      if (Files.isDirectory(out)) {
-        try (var entries = Files.list(out)) {
-          if (entries.findAny().isPresent()) {
-            throw new IllegalArgumentException("--out " + out + " exists and is not empty; "
-                + "choose a new folder (nothing was overwritten)");
-          }
-        }
+      OutputFolders.requireEmpty(out, "--out");
+      try {
+        Files.createDirectories(partial);
+      } catch (IOException e) {
+        throw new IllegalArgumentException(OutputFolders.describe("--out " + out
+            + " cannot be created", e), e);
       }
-      Files.createDirectories(partial);
       AtomicFiles.write(runFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
+      return true;
     }
 
     Path hessianPath(int layer, LinearGroup g) {
@@ -290,7 +391,12 @@ public final class ModelQuantizer {
           int[] window = new int[opt.ctx()];
           for (int w = 0; w < windows; w++) {
             System.arraycopy(calibration, w * opt.ctx(), window, 0, opt.ctx());
-            fp.forward(window, 0, false);
+            String where = "calibration window " + w + " (tokens " + (long) w * opt.ctx() + ".."
+                + ((long) (w + 1) * opt.ctx() - 1) + ")";
+            NonFiniteActivationException.checkedForward(fp, window, 0, false, () -> {
+              fp.stopHessians(); // the diagnostic pass must not add to them
+              return window;
+            }, where);
             opt.listener().hessianProgress(w + 1, windows);
           }
           for (int l = begin; l < end; l++) {
@@ -372,6 +478,12 @@ public final class ModelQuantizer {
       for (int i = 0; i < sv.length; i++) {
         sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
       }
+      // Checked before the fp16 rounding below, so that the message shows the real value.
+      String where = "layer " + layer + " " + g.key();
+      QuantizedCheckpoint.requireF16(sv, where + " SV (signs x scale)");
+      if (fused) {
+        QuantizedCheckpoint.requireF16(rms, where + " fuse_scales (each member's RMS)");
+      }
       QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
           QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
           QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
@@ -396,14 +508,18 @@ public final class ModelQuantizer {
 
   /**
    * The settings a run records in {@code run.json} and in the checkpoint's config (a resumed run
-   * must have the same): model, format, quantization config, ctx, windows and the calibration's
-   * length and hash.
+   * must have the same): model, format, the model's identity (size and {@link
+   * io.github.quipsharp.safetensors.ContentDigest} of every weight file and of config.json, and of
+   * the tokenizer file beside it; see {@link ModelIdentity}), quantization config, ctx, windows and
+   * the calibration's length and hash.
    */
   public static ObjectNode settings(ModelSource src, QuantConfig cfg, int ctx, int windows,
       int[] calibration) {
     ObjectNode s = JSON.createObjectNode();
     s.put("model", src.path().toAbsolutePath().normalize().toString());
     s.put("model_format", src.format());
+    s.set("model_files", ModelIdentity.files(src));
+    s.set("tokenizer", ModelIdentity.tokenizer(src));
     s.set("quant_config", QuantizedCheckpoint.configJson(cfg));
     s.put("ctx", ctx);
     s.put("windows", windows);

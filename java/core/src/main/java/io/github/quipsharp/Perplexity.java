@@ -24,7 +24,24 @@ public final class Perplexity {
     void update(int predicted, int total);
   }
 
+  /**
+   * Perplexity of {@code tokens} in windows of {@code ctx}, which must not exceed the model's context
+   * length (max_position_embeddings).
+   *
+   * @throws IllegalArgumentException for fewer than 2 tokens, or ctx outside [1, context length]
+   * @throws NonFiniteActivationException when a window's logits are not finite, naming the first
+   *     layer whose output is not (NaN or infinity would otherwise become the result)
+   */
   public static Result evaluate(LlamaModel model, int[] tokens, int ctx, Progress progress) {
+    return evaluate(model, tokens, ctx, progress, false);
+  }
+
+  /**
+   * {@link #evaluate(LlamaModel, int[], int, Progress)}; with {@code allowLongerContext} a ctx
+   * beyond the model's context length is accepted (positions it was never trained for).
+   */
+  public static Result evaluate(LlamaModel model, int[] tokens, int ctx, Progress progress,
+      boolean allowLongerContext) {
     Checks.notNull(model, "model");
     Checks.notNull(tokens, "tokens");
     if (tokens.length < 2) {
@@ -33,13 +50,15 @@ public final class Perplexity {
     if (ctx < 1) {
       throw new IllegalArgumentException("ctx = " + ctx + " must be positive");
     }
+    ModelQuantizer.requireContext(model.config(), ctx, allowLongerContext, "ctx");
     int vocab = model.config().vocabSize();
     double nll = 0;
     int predictions = 0;
     for (int s = 0; s + 1 < tokens.length; s += ctx) {
       int end = Math.min(tokens.length, s + ctx + 1);
       int[] window = java.util.Arrays.copyOfRange(tokens, s, end);
-      float[] logits = model.forward(window, 0, true);
+      float[] logits = NonFiniteActivationException.checkedForward(model, window, 0, true,
+          () -> window, "the window of tokens " + s + ".." + (end - 1));
       for (int t = 0; t + 1 < window.length; t++) {
         nll -= logSoftmax(logits, t * vocab, vocab, window[t + 1]);
         predictions++;

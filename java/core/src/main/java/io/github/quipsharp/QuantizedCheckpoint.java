@@ -132,6 +132,10 @@ public final class QuantizedCheckpoint {
   // ---- shards of a run (one layer group each) -------------------------------------------------
 
   static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
+    String where = "layer " + g.layer() + " " + g.group().key();
+    requireF16(g.su(), where + " SU");
+    requireF16(g.sv(), where + " SV (signs x scale)");
+    requireF16(g.fuse(), where + " fuse_scales (each member's RMS)");
     Files.createDirectories(shard.getParent());
     QuantShape s = g.shape();
     long[] words;
@@ -190,6 +194,7 @@ public final class QuantizedCheckpoint {
   static void assemble(ModelSource src, QuantizationInfo info, ObjectNode settings, Path partial,
       Path out) throws IOException {
     LlamaConfig c = src.config();
+    Map<String, String> digests;
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "quipsharp_format_version", Integer.toString(FORMAT_VERSION)))) {
       // The writer orders tensors by name: the order of the adds does not change the file.
@@ -200,7 +205,7 @@ public final class QuantizedCheckpoint {
             w.add(s.name(), DType.F16, s.shape(), f.map(s.name()));
           }
         } else if (!s.role().isLinear()) {
-          addF16(w, src.tensor(s.name()));
+          addF16(w, src.tensor(s.name()), src.path());
         }
       }
       for (int l = 0; l < c.layers(); l++) {
@@ -215,10 +220,13 @@ public final class QuantizedCheckpoint {
         }
       }
       w.commit();
+      digests = w.digests();
     }
     copyTokenizer(src.path(), out);
+    ObjectNode config = configFile(c, info, settings);
+    CheckpointIntegrity.record(config, digests);
     AtomicFiles.write(out.resolve("config.json"),
-        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(configFile(c, info, settings)));
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
   }
 
   /**
@@ -236,19 +244,67 @@ public final class QuantizedCheckpoint {
     AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
   }
 
-  private static void addF16(SafetensorsWriter w, Tensor t) throws IOException {
-    if (t.dtype() == DType.F16) {
-      w.add(t.name(), DType.F16, t.shape(), t.data());
-      return;
-    }
+  private static void addF16(SafetensorsWriter w, Tensor t, Path file) throws IOException {
+    w.add(t.name(), DType.F16, t.shape(), toF16(t, file, true));
+  }
+
+  /**
+   * The tensor's values as fp16 bytes — the type of the checkpoint's embeddings, norms and head.
+   *
+   * @throws ModelFormatException naming the tensor and the first value that is not finite or
+   *     does not fit fp16 (|v| rounds beyond 65504), instead of writing an infinity
+   */
+  static ByteBuffer toF16(Tensor t, Path file, boolean convert) {
     long count = t.elementCount();
     ByteBuffer in = t.data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(count * 2)).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer b = t.dtype() == DType.F16 || !convert ? null
+        : ByteBuffer.allocateDirect(Math.toIntExact(count * 2)).order(ByteOrder.LITTLE_ENDIAN);
     for (int i = 0; i < count; i++) {
-      float v = t.dtype() == DType.F32 ? in.getFloat(4 * i) : HalfFloat.bf16ToFloat(in.getShort(2 * i));
-      b.putShort(2 * i, HalfFloat.fromFloat(v));
+      float v = switch (t.dtype()) {
+        case F32 -> in.getFloat(4 * i);
+        case BF16 -> HalfFloat.bf16ToFloat(in.getShort(2 * i));
+        default -> HalfFloat.toFloat(in.getShort(2 * i));
+      };
+      short h = HalfFloat.fromFloat(v);
+      if (!Float.isFinite(HalfFloat.toFloat(h))) {
+        String what = Float.isFinite(v) ? "the value " + v + ", beyond fp16's range (+-65504),"
+            : "a non-finite value (" + v + ")";
+        throw new ModelFormatException(file, "tensor " + t.name() + " has " + what + " at index "
+            + i + ": the checkpoint stores embeddings, norms and the head in fp16, so this model "
+            + "cannot be quantized as it is");
+      }
+      if (b != null) {
+        b.putShort(2 * i, h);
+      }
     }
-    w.add(t.name(), DType.F16, t.shape(), b);
+    return b != null ? b : t.data();
+  }
+
+  /**
+   * Checks, before any work, that the tensors the checkpoint keeps in fp16 (embedding, norms, head)
+   * fit it; see {@link #toF16}.
+   */
+  static void requireDenseFitF16(ModelSource src) {
+    for (WeightSpec s : WeightSpec.all(src.config())) {
+      if (!s.role().isLinear()) {
+        toF16(src.tensor(s.name()), src.path(), false);
+      }
+    }
+  }
+
+  /**
+   * Checks that values stored as fp16 stay finite; {@code what} names them in the error.
+   *
+   * @throws IllegalStateException for the first value that is not finite in fp16
+   */
+  static void requireF16(float[] values, String what) {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(HalfFloat.toFloat(HalfFloat.fromFloat(values[i])))) {
+        throw new IllegalStateException(what + ": the value " + values[i] + " at index " + i
+            + " does not fit fp16 (+-65504), the type the checkpoint stores it in; the weights are "
+            + "too large to quantize");
+      }
+    }
   }
 
   private static ObjectNode configFile(LlamaConfig c, QuantizationInfo info, ObjectNode settings) {
@@ -287,18 +343,61 @@ public final class QuantizedCheckpoint {
 
   // ---- reading ------------------------------------------------------------------------------
 
-  /** The checkpoint's settings and reports, without loading weights. */
+  /**
+   * The checkpoint's settings and reports, without loading weights (config.json's fields are
+   * checked against their digests when it has them).
+   */
   public static QuantizationInfo readInfo(Path dir) {
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
+    CheckpointIntegrity integrity = CheckpointIntegrity.read(json, file);
+    if (integrity != null) {
+      integrity.checkConfig(json);
+    }
     QuantConfig cfg = checkHeader(json, file);
-    return new QuantizationInfo(cfg, reports(json, cfg, file));
+    return new QuantizationInfo(cfg, reports(json, cfg, LlamaConfig.fromHuggingFace(json, file), file));
   }
 
-  private static List<LayerReport> reports(JsonNode json, QuantConfig cfg, Path file) {
+  /**
+   * The per-group reports of {@code quipsharp.layers}, which must list every group of every layer
+   * once (a checkpoint whose list is cut would otherwise show part of the model without comment).
+   * The reference layout (§8.3) has no list; an absent list gives no reports.
+   */
+  private static List<LayerReport> reports(JsonNode json, QuantConfig cfg, LlamaConfig c, Path file) {
     List<LayerReport> reports = new ArrayList<>();
-    for (JsonNode r : json.path("quipsharp").path("layers")) {
-      reports.add(reportFrom(r, cfg, file));
+    JsonNode list = json.path("quipsharp").path("layers");
+    if (list.isMissingNode()) {
+      return reports;
+    }
+    if (!list.isArray()) {
+      throw new ModelFormatException(file, "quipsharp.layers is not a list");
+    }
+    int groups = LinearGroup.values().length;
+    boolean[] seen = new boolean[c.layers() * groups];
+    for (JsonNode r : list) {
+      LayerReport report = reportFrom(r, cfg, file);
+      if (report.layer() < 0 || report.layer() >= c.layers()) {
+        throw new ModelFormatException(file, "quipsharp.layers names layer " + report.layer()
+            + " of a " + c.layers() + "-layer model");
+      }
+      int i = report.layer() * groups + report.group().ordinal();
+      if (seen[i]) {
+        throw new ModelFormatException(file, "quipsharp.layers lists " + report.name() + " twice");
+      }
+      seen[i] = true;
+      reports.add(report);
+    }
+    if (reports.size() != seen.length) {
+      List<String> missing = new ArrayList<>();
+      for (int i = 0; i < seen.length; i++) {
+        if (!seen[i]) {
+          missing.add(i / groups + " " + LinearGroup.values()[i % groups].key());
+        }
+      }
+      throw new ModelFormatException(file, "quipsharp.layers lists " + reports.size() + " of the "
+          + seen.length + " layer groups of a " + c.layers() + "-layer model (missing: "
+          + String.join(", ", missing.subList(0, Math.min(8, missing.size())))
+          + (missing.size() > 8 ? ", ..." : "") + ")");
     }
     return reports;
   }
@@ -337,17 +436,17 @@ public final class QuantizedCheckpoint {
     return cfg;
   }
 
-  /** Loads a checkpoint folder into the engine. */
-  static LlamaModel load(Path dir) {
-    try (Contents in = open(dir)) {
+  /** Loads a checkpoint folder into the engine (each tensor checked as {@code options} say). */
+  static LlamaModel load(Path dir, LoadOptions options) {
+    try (Contents in = open(dir, options)) {
       LlamaConfig c = in.config();
       LlamaModel m = LlamaModel.empty(c);
       try {
         for (WeightSpec s : WeightSpec.all(c)) {
           if (!s.role().isLinear()) {
             TensorInfo t = in.dense(s);
-            m.setTensor(new Tensor(s.name(), t.dtype(), t.shape(), in.file.map(s.name())), s.role(),
-                Math.max(s.layer(), 0), DType.F16);
+            m.setTensor(new Tensor(s.name(), t.dtype(), t.shape(), in.verifiedMap(s.name())),
+                s.role(), Math.max(s.layer(), 0), DType.F16);
           }
         }
         for (int l = 0; l < c.layers(); l++) {
@@ -377,13 +476,68 @@ public final class QuantizedCheckpoint {
    * @throws ModelFormatException for a missing, corrupt or unsupported checkpoint
    */
   public static Contents open(Path dir) {
+    return open(dir, LoadOptions.DEFAULT);
+  }
+
+  /**
+   * {@link #open(Path)} with the given verification: with {@code options.verify()}, config.json's
+   * fields are checked against their digests now, the tensor list at once, and each tensor's bytes
+   * when it is first read; a checkpoint without digests gives one warning.
+   *
+   * @throws ModelFormatException naming the field or tensor that differs from its digest
+   */
+  public static Contents open(Path dir, LoadOptions options) {
+    Checks.notNull(options, "options");
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
+    CheckpointIntegrity integrity = options.verify() ? CheckpointIntegrity.read(json, file) : null;
+    if (integrity != null) {
+      integrity.checkConfig(json);
+    } else if (options.verify()) {
+      options.warnings().accept(dir + " has no digests (written by an older quipsharp or another "
+          + "tool): its tensors and config cannot be verified");
+    }
     QuantConfig cfg = checkHeader(json, file);
     LlamaConfig c = LlamaConfig.fromHuggingFace(json, file);
-    QuantizationInfo info = new QuantizationInfo(cfg, reports(json, cfg, file));
-    return new Contents(dir, json, c, info, SafetensorsFile.open(dir.resolve("model.safetensors")));
+    QuantizationInfo info = new QuantizationInfo(cfg, reports(json, cfg, c, file));
+    SafetensorsFile st = SafetensorsFile.open(dir.resolve("model.safetensors"));
+    try {
+      if (integrity != null) {
+        integrity.checkTensorNames(st);
+      }
+    } catch (RuntimeException e) {
+      st.close();
+      throw e;
+    }
+    return new Contents(dir, json, c, info, st, integrity);
   }
+
+  /**
+   * Checks a checkpoint folder against its digests without loading it into the engine: config.json's
+   * fields, the tensor list and every tensor's bytes. Returns what was checked.
+   *
+   * @throws ModelFormatException naming the first field or tensor that differs, or for a checkpoint
+   *     without digests
+   */
+  public static Verification verify(Path dir) {
+    long start = System.nanoTime();
+    try (Contents in = open(dir, LoadOptions.DEFAULT.withWarnings(w -> { }))) {
+      if (in.integrity == null) {
+        throw new ModelFormatException(dir.resolve("config.json"), "has no digests (written by an "
+            + "older quipsharp or another tool): nothing to verify");
+      }
+      long bytes = 0;
+      for (TensorInfo t : in.file.tensors()) {
+        in.verify(t.name());
+        bytes += t.byteSize();
+      }
+      return new Verification(in.integrity.tensorCount(), bytes, in.integrity.fieldCount(),
+          (System.nanoTime() - start) / 1e9);
+    }
+  }
+
+  /** What {@link #verify} checked: tensors and their bytes, config fields, and the time it took. */
+  public record Verification(int tensors, long bytes, int configFields, double seconds) {}
 
   /** An open checkpoint (see {@link #open}). */
   public static final class Contents implements AutoCloseable {
@@ -392,14 +546,35 @@ public final class QuantizedCheckpoint {
     private final LlamaConfig config;
     private final QuantizationInfo info;
     final SafetensorsFile file;
+    private final CheckpointIntegrity integrity; // null: not verified
+    private final Set<String> verified = new java.util.HashSet<>();
 
     private Contents(Path dir, JsonNode json, LlamaConfig config, QuantizationInfo info,
-        SafetensorsFile file) {
+        SafetensorsFile file, CheckpointIntegrity integrity) {
       this.dir = dir;
       this.json = json;
       this.config = config;
       this.info = info;
       this.file = file;
+      this.integrity = integrity;
+    }
+
+    /** Checks a tensor against its digest, once, when this checkpoint is verified. */
+    void verify(String name) {
+      if (integrity != null && verified.add(name)) {
+        try {
+          integrity.checkTensor(file, name);
+        } catch (RuntimeException e) {
+          verified.remove(name);
+          throw e;
+        }
+      }
+    }
+
+    /** The tensor's mapped bytes, checked against its digest first. */
+    ByteBuffer verifiedMap(String name) {
+      verify(name);
+      return file.map(name);
     }
 
     public Path dir() {
@@ -429,6 +604,7 @@ public final class QuantizedCheckpoint {
         throw new IllegalArgumentException(s.name() + " is quantized in a checkpoint");
       }
       dense(s);
+      verify(s.name());
       return file.readFloats(s.name());
     }
 
@@ -445,6 +621,9 @@ public final class QuantizedCheckpoint {
       file.requireShape(p + "SV", DType.F16, s.rhtRows());
       file.requireShape(p + "Wscale", DType.F16);
       file.requireShape(p + "codebook_id", DType.I64);
+      for (String part : new String[] {"Qidxs", "SU", "SV", "Wscale", "codebook_id"}) {
+        verify(p + part);
+      }
       long id = file.readLongs(p + "codebook_id")[0];
       if (id != cfg.codebookId()) {
         throw new ModelFormatException(file.path(), "tensor " + p + "codebook_id is " + id
@@ -454,6 +633,7 @@ public final class QuantizedCheckpoint {
       float[] fuse = {1.0f};
       if (members > 1) {
         file.requireShape(p + "fuse_scales", DType.F16, members);
+        verify(p + "fuse_scales");
         fuse = file.readFloats(p + "fuse_scales");
       }
       int[] codes;
@@ -486,12 +666,17 @@ public final class QuantizedCheckpoint {
     LlamaConfig c = in.config();
     String head = "lm_head.weight";
     boolean untie = c.tiedEmbeddings() && replace.containsKey(head);
+    for (Map.Entry<String, float[]> e : replace.entrySet()) {
+      requireF16(e.getValue(), "tuned " + e.getKey());
+    }
+    Map<String, String> digests;
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         in.file.metadata())) {
       for (TensorInfo t : in.file.tensors()) {
         float[] v = replace.get(t.name());
         if (v == null) {
-          w.add(t.name(), t.dtype(), t.shape(), in.file.map(t.name()));
+          // Verified first: a corrupt tensor must not be copied under a fresh digest.
+          w.add(t.name(), t.dtype(), t.shape(), in.verifiedMap(t.name()));
         } else {
           if (v.length != t.elementCount()) {
             throw new IllegalArgumentException(t.name() + ": " + v.length + " values for "
@@ -510,6 +695,7 @@ public final class QuantizedCheckpoint {
         }
       }
       w.commit();
+      digests = w.digests();
     }
     if (!Files.isSameFile(in.dir(), out)) {
       copyTokenizer(in.dir(), out);
@@ -519,6 +705,7 @@ public final class QuantizedCheckpoint {
       json.put("tie_word_embeddings", false);
     }
     ((ObjectNode) json.path("quipsharp")).set("finetune", finetune);
+    CheckpointIntegrity.record(json, digests);
     AtomicFiles.write(out.resolve("config.json"),
         JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
   }

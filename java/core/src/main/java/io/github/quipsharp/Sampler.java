@@ -21,7 +21,8 @@ public final class Sampler {
    */
   public Sampler(double temperature, int topK, double topP, long seed) {
     if (!(temperature >= 0) || Double.isInfinite(temperature)) {
-      throw new IllegalArgumentException("temperature = " + temperature + " must be >= 0");
+      throw new IllegalArgumentException("temperature = " + temperature
+          + " must be a finite number >= 0 (0 = greedy)");
     }
     if (topK < 0) {
       throw new IllegalArgumentException("top-k = " + topK + " must be >= 0 (0 = no limit)");

@@ -41,10 +41,15 @@ public final class SyntheticModel {
     if (dtype != DType.F16 && dtype != DType.F32 && dtype != DType.BF16) {
       throw new IllegalArgumentException("dtype " + dtype + " must be f16, bf16 or f32");
     }
-    if (Files.exists(out.resolve("config.json")) || Files.exists(out.resolve("model.safetensors"))) {
-      throw new IllegalArgumentException(out + " already holds a model; choose a new --out");
+    // A new or empty folder only: an unrelated tokenizer.json left there would become this
+    // model's tokenizer (tokenizer.json is looked for before tokenizer.bin).
+    OutputFolders.requireEmpty(out, "--out");
+    try {
+      Files.createDirectories(out);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(OutputFolders.describe("--out " + out
+          + " cannot be created", e), e);
     }
-    Files.createDirectories(out);
     List<WeightSpec> tensors = WeightSpec.all(c);
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {

@@ -88,6 +88,15 @@ final class HuggingFaceSource implements ModelSource {
     return dir;
   }
 
+  /** config.json and every safetensors file (single or the shards the index names). */
+  @Override
+  public java.util.List<Path> files() {
+    java.util.List<Path> all = new java.util.ArrayList<>();
+    all.add(dir.resolve("config.json"));
+    files.keySet().forEach(f -> all.add(Path.of(f)));
+    return all;
+  }
+
   @Override
   public String format() {
     return "huggingface";

@@ -28,6 +28,11 @@ public interface ModelSource extends AutoCloseable {
 
   LlamaConfig config();
 
+  /** The files the model is read from (what a run's model identity digests). */
+  default java.util.List<Path> files() {
+    return java.util.List.of(path());
+  }
+
   /** The named tensor; a {@link ModelFormatException} naming the file when it is absent. */
   Tensor tensor(String name);
 
@@ -40,15 +45,13 @@ public interface ModelSource extends AutoCloseable {
    * against the config before returning.
    */
   static ModelSource open(Path path) {
+    checkPath(path);
     if (Files.isDirectory(path)) {
       if (Files.exists(path.resolve("config.json"))) {
         return HuggingFaceSource.open(path);
       }
-      Path bin = Llama2cSource.findBin(path);
-      return Llama2cSource.open(bin);
-    }
-    if (!Files.exists(path)) {
-      throw new ModelFormatException(path, "no such file or folder");
+      path = Llama2cSource.findBin(path);
+      checkPath(path);
     }
     if (path.getFileName().toString().equals("config.json")) {
       return HuggingFaceSource.open(path.getParent());
@@ -56,14 +59,55 @@ public interface ModelSource extends AutoCloseable {
     return Llama2cSource.open(path);
   }
 
+  /**
+   * Refuses, with a message that says what it is, a model path that cannot be a model: a missing
+   * path, a FIFO or device (opening it would block), one file of a Hugging Face folder (read as a
+   * llama2.c file it would give a nonsense header), or a folder that holds only an unfinished
+   * quantization run ({@code .partial}, no config.json yet).
+   *
+   * @throws ModelFormatException naming the path
+   */
+  static void checkPath(Path path) {
+    if (!Files.exists(path)) {
+      throw new ModelFormatException(path, "no such file or folder");
+    }
+    if (Files.isDirectory(path)) {
+      if (Files.isDirectory(path.resolve(".partial")) && !Files.exists(path.resolve("config.json"))) {
+        throw new ModelFormatException(path, "holds an unfinished quantization run (.partial), not "
+            + "a model: finish it with quantize --resume --out " + path + ", or delete the folder");
+      }
+      return;
+    }
+    String why = io.github.quipsharp.RegularFiles.whyNot(path);
+    if (why != null) {
+      throw new ModelFormatException(path, why + "; a model is a folder or a llama2.c .bin file");
+    }
+    String name = path.getFileName().toString();
+    if (name.endsWith(".safetensors") || name.endsWith(".safetensors.index.json")) {
+      throw new ModelFormatException(path, "is one file of a Hugging Face model or checkpoint; "
+          + "name the folder that holds it and its config.json (" + path.toAbsolutePath().getParent()
+          + ")");
+    }
+  }
+
   /** Reads a JSON file, reporting a missing or malformed file as a {@link ModelFormatException}. */
   static JsonNode readJson(Path file) {
+    String why = io.github.quipsharp.RegularFiles.whyNot(file);
+    if (why != null) {
+      throw new ModelFormatException(file, why.equals("does not exist") ? "no such file" : why);
+    }
     try {
       return new ObjectMapper().readTree(file.toFile());
     } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
       throw new ModelFormatException(file, "no such file");
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      // One line: Jackson's own message adds the source and a location on further lines.
+      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+      throw new ModelFormatException(file, "is not valid JSON: "
+          + e.getOriginalMessage().lines().findFirst().orElse("").strip()
+          + (at != null ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")" : ""), e);
     } catch (IOException e) {
-      throw new ModelFormatException(file, "is not valid JSON: " + e.getMessage(), e);
+      throw new ModelFormatException(file, "cannot be read: " + e.getMessage(), e);
     }
   }
 

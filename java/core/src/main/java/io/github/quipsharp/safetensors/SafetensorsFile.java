@@ -111,6 +111,10 @@ public final class SafetensorsFile implements AutoCloseable {
     if (Files.isDirectory(file)) {
       throw new ModelFormatException(file, "is a directory, not a safetensors file");
     }
+    String notRegular = io.github.quipsharp.RegularFiles.whyNot(file);
+    if (notRegular != null && Files.exists(file)) {
+      throw new ModelFormatException(file, notRegular); // opening a FIFO would block
+    }
     FileChannel channel;
     try {
       channel = FileChannel.open(file, StandardOpenOption.READ);
@@ -495,6 +499,22 @@ public final class SafetensorsFile implements AutoCloseable {
         throw new IllegalStateException("this SafetensorsFile (" + path + ") is closed", e);
       }
       throw new ModelFormatException(path, "tensor " + t.name() + ": cannot map: " + e, e);
+    }
+  }
+
+  /**
+   * The {@link ContentDigest} of tensor {@code name}'s bytes (read in parts, so tensors of 2 GiB
+   * and more are fine).
+   *
+   * @throws ModelFormatException if there is no such tensor or the file cannot be read
+   */
+  public String digest(String name) {
+    TensorInfo t = info(name);
+    checkOpen();
+    try {
+      return ContentDigest.of(channel, t.begin(), t.byteSize());
+    } catch (IOException e) {
+      throw new ModelFormatException(path, "tensor " + name + ": cannot read: " + e, e);
     }
   }
 

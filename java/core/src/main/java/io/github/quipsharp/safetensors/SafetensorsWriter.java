@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -18,7 +17,6 @@ import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a safetensors file safely: nothing appears at the target until {@link #commit}, which
@@ -68,24 +66,28 @@ public final class SafetensorsWriter implements AutoCloseable {
     CLOSED
   }
 
-  /** A tensor's place in the staging file. */
-  private record Staged(DType dtype, long[] shape, long offset, long length) {}
+  /** A tensor's place in the staging file and the {@link ContentDigest} of its bytes. */
+  private record Staged(DType dtype, long[] shape, long offset, long length, String digest) {}
 
   private final Path target;
+  private final TemporaryFiles.Created stagingFile;
   private final Path staging;
   private final FileChannel stagingChannel;
   private final TreeMap<String, String> metadata;
   private final TreeMap<String, Staged> staged = new TreeMap<>();
   private final ByteBuffer scratch = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+  private final java.util.zip.CRC32C tensorCrc = new java.util.zip.CRC32C();
+  private TemporaryFiles.Created outputFile;
   private Path output;
   private long stagedBytes;
   private State state = State.OPEN;
 
   private SafetensorsWriter(
-      Path target, Path staging, FileChannel stagingChannel, TreeMap<String, String> metadata) {
+      Path target, TemporaryFiles.Created stagingFile, TreeMap<String, String> metadata) {
     this.target = target;
-    this.staging = staging;
-    this.stagingChannel = stagingChannel;
+    this.stagingFile = stagingFile;
+    this.staging = stagingFile.path();
+    this.stagingChannel = stagingFile.channel();
     this.metadata = metadata;
   }
 
@@ -116,8 +118,8 @@ public final class SafetensorsWriter implements AutoCloseable {
       }
     }
     Path absolute = target.toAbsolutePath();
-    Created staging = createUnique(absolute, ".data");
-    return new SafetensorsWriter(absolute, staging.path(), staging.channel(), meta);
+    TemporaryFiles.removeStale(absolute.getParent()); // what killed writes left in this folder
+    return new SafetensorsWriter(absolute, TemporaryFiles.create(absolute, ".data"), meta);
   }
 
   /** {@link #create(Path, Map)} without metadata. */
@@ -321,6 +323,16 @@ public final class SafetensorsWriter implements AutoCloseable {
   }
 
   /**
+   * The {@link ContentDigest} of every tensor added so far, by name (computed while the bytes were
+   * staged, so they are the digests of the committed file's tensors).
+   */
+  public Map<String, String> digests() {
+    TreeMap<String, String> d = new TreeMap<>();
+    staged.forEach((name, s) -> d.put(name, s.digest()));
+    return d;
+  }
+
+  /**
    * Writes the file and renames it onto the target atomically, replacing any file there. After a
    * successful commit {@link #close} does nothing; after a failed one the writer is unusable and
    * {@link #close} removes the temporary files.
@@ -341,9 +353,9 @@ public final class SafetensorsWriter implements AutoCloseable {
               + SafetensorsFile.MAX_HEADER_BYTES
               + ")");
     }
-    Created created = createUnique(target, "");
-    output = created.path();
-    try (FileChannel out = created.channel()) {
+    outputFile = TemporaryFiles.create(target, "");
+    output = outputFile.path();
+    try (FileChannel out = outputFile.channel()) {
       ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       length.putLong(0, header.length);
       writeFully(out, length);
@@ -365,11 +377,13 @@ public final class SafetensorsWriter implements AutoCloseable {
       // The data must be on disk before the rename makes it visible under the target's name, or a
       // crash could leave a target of the right length full of zeros.
       out.force(true);
+      // Renamed while still locked, so that no cleaner in another process can take it for stale.
+      Files.move(output, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      output = null;
     }
-    stagingChannel.close();
+    outputFile.close();
     Files.delete(staging);
-    Files.move(output, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    output = null;
+    stagingFile.close();
     state = State.COMMITTED;
     forceDirectory(target.getParent());
   }
@@ -386,17 +400,27 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
     state = State.CLOSED;
     IOException failure = null;
-    try {
-      stagingChannel.close();
-    } catch (IOException e) {
-      failure = e;
-    }
     for (Path p : new Path[] {staging, output}) {
       if (p == null) {
         continue;
       }
       try {
         Files.deleteIfExists(p);
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    // Deleted while locked, then unlocked.
+    for (TemporaryFiles.Created f : new TemporaryFiles.Created[] {stagingFile, outputFile}) {
+      if (f == null) {
+        continue;
+      }
+      try {
+        f.close();
       } catch (IOException e) {
         if (failure == null) {
           failure = e;
@@ -519,17 +543,20 @@ public final class SafetensorsWriter implements AutoCloseable {
   /** Marks the writer broken while bytes go out, so a failure part-way cannot be committed. */
   private void beginWrite() {
     state = State.BROKEN;
+    tensorCrc.reset();
   }
 
   private void endWrite(String name, DType dtype, long[] shape, long offset, long bytes) {
     if (stagedBytes != offset + bytes) {
       throw new AssertionError(name + ": staged " + (stagedBytes - offset) + " of " + bytes);
     }
-    staged.put(name, new Staged(dtype, shape.clone(), offset, bytes));
+    staged.put(name, new Staged(dtype, shape.clone(), offset, bytes,
+        ContentDigest.hex(tensorCrc.getValue())));
     state = State.OPEN;
   }
 
   private void writeStaged(ByteBuffer src) throws IOException {
+    tensorCrc.update(src.duplicate());
     stagedBytes += writeFully(stagingChannel, src);
   }
 
@@ -539,31 +566,6 @@ public final class SafetensorsWriter implements AutoCloseable {
       total += channel.write(src);
     }
     return total;
-  }
-
-  private record Created(Path path, FileChannel channel) {}
-
-  /** Creates {@code <target>.tmp-<random><suffix>} next to {@code target}, a fresh name. */
-  private static Created createUnique(Path target, String suffix) throws IOException {
-    for (int attempt = 0; ; attempt++) {
-      String random = Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
-      Path p = target.resolveSibling(target.getFileName() + ".tmp-" + random + suffix);
-      try {
-        // CREATE_NEW, not Files.createTempFile: that makes the file owner-only (0600), which the
-        // committed target would keep.
-        FileChannel channel =
-            FileChannel.open(
-                p,
-                StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE,
-                StandardOpenOption.READ);
-        return new Created(p, channel);
-      } catch (FileAlreadyExistsException e) {
-        if (attempt >= 10) {
-          throw e;
-        }
-      }
-    }
   }
 
   /** Makes the rename durable; not every platform can open a directory, and that is fine. */

@@ -74,6 +74,7 @@ final class ScaleOutJob {
     java.nio.file.Path localModel = existing(spec.model(), "--model");
     try (ModelSource src = ModelSource.open(localModel)) {
       LlamaConfig mc = src.config();
+      ModelQuantizer.requireContext(mc, spec.ctx(), false, "--ctx");
       Tokenizer tok = tokenizer(localModel);
       int[] all = tok.encode(text(spec.calibration()), true, false);
       int[] cal = CalibrationSplit.calibration(all, spec.fraction());
@@ -200,9 +201,12 @@ final class ScaleOutJob {
         }
         String saved = fs.exists(f.runFile())
             ? new String(f.read(f.runFile()), StandardCharsets.UTF_8) : null;
-        if (saved == null || !JSON.readTree(saved).equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
+        String differs = saved == null ? "it has no run.json" : ModelQuantizer.resumeMismatch(
+            JSON.readTree(saved), JSON.readTree(JSON.writeValueAsString(settings)));
+        if (differs != null) {
           throw new IllegalArgumentException("cannot resume in " + spec.out() + ": the interrupted "
-              + "run used other settings (" + (saved == null ? "none" : saved.strip()) + ")");
+              + "run used other settings: " + differs + " (use the same ones, or delete "
+              + spec.out() + " to start over)");
         }
         out.println("resuming the interrupted run in " + spec.out());
         return;

@@ -1,0 +1,101 @@
+package io.github.quipsharp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * What differs between the settings an interrupted run recorded ({@code run.json}) and those of
+ * the run that wants to resume it, as one line naming each setting with its old and new value —
+ * instead of a dump of the whole file.
+ */
+public final class SettingsDiff {
+  /** The command-line flag behind a settings key, where there is one. */
+  private static final Map<String, String> FLAGS = Map.ofEntries(
+      Map.entry("model", "--model"),
+      Map.entry("ctx", "--ctx"),
+      Map.entry("windows", "--samples"),
+      Map.entry("calibration_tokens", "--calibration / --calibration-fraction"),
+      Map.entry("calibration_hash", "--calibration / --calibration-fraction"),
+      Map.entry("quant_config.bits", "--bits"),
+      Map.entry("quant_config.seed", "--seed"),
+      Map.entry("quant_config.rounding", "--rounding"),
+      Map.entry("quant_config.refine_passes", "--refine-passes"),
+      Map.entry("quant_config.incoherence", "--no-rht"),
+      Map.entry("blockwise_finetune", "--finetune / --ft-*"));
+
+  private SettingsDiff() {}
+
+  /** The differences, or null when {@code saved} and {@code now} are equal. */
+  public static String describe(JsonNode saved, JsonNode now) {
+    List<String> out = new ArrayList<>();
+    diff("", saved, now, out);
+    return out.isEmpty() ? null : String.join("; ", out);
+  }
+
+  private static void diff(String path, JsonNode a, JsonNode b, List<String> out) {
+    if (a != null && b != null && a.equals(b)) {
+      return;
+    }
+    if (path.equals("model_files") && a != null && b != null && a.isObject() && b.isObject()) {
+      TreeSet<String> files = new TreeSet<>(); // file names have dots: not a path below
+      a.fieldNames().forEachRemaining(files::add);
+      b.fieldNames().forEachRemaining(files::add);
+      for (String f : files) {
+        if (a.get(f) == null || !a.get(f).equals(b.get(f))) {
+          out.add(fileDiff("model file " + f, a.get(f), b.get(f)));
+        }
+      }
+      return;
+    }
+    if (path.equals("tokenizer")) {
+      out.add(fileDiff("tokenizer file", a, b));
+      return;
+    }
+    if (a != null && b != null && a.isObject() && b.isObject() && !FLAGS.containsKey(path)) {
+      TreeSet<String> keys = new TreeSet<>();
+      a.fieldNames().forEachRemaining(keys::add);
+      b.fieldNames().forEachRemaining(keys::add);
+      for (String k : keys) {
+        diff(path.isEmpty() ? k : path + "." + k, a.get(k), b.get(k), out);
+      }
+      return;
+    }
+    String name = FLAGS.containsKey(path) ? path + " (" + FLAGS.get(path) + ")" : path;
+    out.add(name + " was " + show(a) + ", now " + show(b));
+  }
+
+  /** "model file X differs (crc32c a, now b)", "... was added", "... is gone". */
+  private static String fileDiff(String what, JsonNode a, JsonNode b) {
+    if (a == null || a.isNull() || a.isMissingNode()) {
+      return what + " " + name(b) + "is new (the interrupted run had none)";
+    }
+    if (b == null || b.isNull() || b.isMissingNode()) {
+      return what + " " + name(a) + "is gone";
+    }
+    List<String> fields = new ArrayList<>();
+    for (Iterator<String> it = a.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!a.get(k).equals(b.get(k))) {
+        fields.add(k + " " + show(a.get(k)) + ", now " + show(b.get(k)));
+      }
+    }
+    return what + " " + name(b) + "differs from the interrupted run's (" + String.join(", ", fields)
+        + ")";
+  }
+
+  private static String name(JsonNode file) {
+    return file != null && file.has("file") ? file.get("file").asText() + " " : "";
+  }
+
+  private static String show(JsonNode v) {
+    if (v == null || v.isMissingNode()) {
+      return "(none)";
+    }
+    String s = v.isTextual() ? v.asText() : v.toString();
+    return s.length() > 80 ? s.substring(0, 77) + "..." : s;
+  }
+}
