@@ -71,6 +71,10 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    Flags.oneOf("--bits", bits, 2, 3, 4);
+    Flags.atLeast("--max-tokens", maxTokens, 0);
+    Flags.atLeast("--threads", threads, 1);
+    ft.validate();
     BenchCommand.threads(threads);
     PrintWriter o = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();

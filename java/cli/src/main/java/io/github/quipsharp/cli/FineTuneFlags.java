@@ -28,8 +28,18 @@ final class FineTuneFlags {
           + "validates).")
   Integer windows;
 
+  /** Checks the values given, naming the flags (FineTuneOptions names its fields). */
+  void validate() {
+    Flags.atLeast("--ft-epochs", epochs, 0);
+    Flags.finitePositive("--ft-lr", lr);
+    Flags.finitePositive("--ft-sign-lr", signLr);
+    Flags.atLeast("--ft-batch", batch, 1);
+    Flags.atLeast("--ft-windows", windows, 0);
+  }
+
   /** The stage's defaults with the flags given applied. */
   FineTuneOptions apply(FineTuneOptions defaults, long seed, boolean resume) {
+    validate();
     FineTuneOptions o = defaults.withSeed(seed).withResume(resume);
     if (epochs != null) {
       o = o.withEpochs(epochs);

@@ -1,7 +1,9 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.CalibrationSplit;
+import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
 import io.github.quipsharp.finetune.FineTuning;
@@ -75,13 +77,29 @@ final class FinetuneCommand implements Callable<Integer> {
 
   @CommandLine.Mixin FineTuneFlags ft;
 
+  @Option(names = "--allow-longer-context",
+      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
+          + "which it was never trained for; refused without it.")
+  boolean allowLongerContext;
+
   @Override
   public Integer call() {
+    Flags.atLeast("--ctx", ctx, 2);
+    Flags.between("--calibration-fraction", fraction, 0, 1, false);
+    Flags.atLeast("--threads", threads, 1);
+    ft.validate();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    ModelSource.checkPath(checkpoint);
     if (!QuantizedCheckpoint.isCheckpoint(checkpoint)) {
       throw new IllegalArgumentException("--checkpoint " + checkpoint + " is not a quantized "
           + "checkpoint folder (no config.json with quip_params)");
+    }
+    Path configFile = checkpoint.resolve("config.json");
+    LlamaConfig config = LlamaConfig.fromHuggingFace(ModelSource.readJson(configFile), configFile);
+    ModelQuantizer.requireContext(config, ctx, allowLongerContext, "--ctx");
+    if (ctx > config.maxSeqLen()) {
+      LoadFlags.warnLonger(err, "--ctx", ctx, config.maxSeqLen());
     }
     Path fp = model;
     if (fp == null) {

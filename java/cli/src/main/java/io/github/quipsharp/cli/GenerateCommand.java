@@ -52,15 +52,35 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--activation-bits", description = BenchCommand.ACTIVATION_BITS_HELP)
   Integer activationBits;
 
+  @CommandLine.Mixin LoadFlags load;
+
   @Override
   public Integer call() {
+    Flags.atLeast("--threads", threads, 1);
+    Flags.atLeast("--max-tokens", maxTokens, 0);
+    Flags.finiteAtLeast("--temperature", temperature, 0);
+    Flags.atLeast("--top-k", topK, 0);
+    Flags.between("--top-p", topP, 0, 1, true);
+    if (activationBits != null) {
+      Flags.oneOf("--activation-bits", activationBits, 8, 16);
+    }
     BenchCommand.threads(threads);
     BenchCommand.activationBits(activationBits);
     PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
     Sampler sampler = new Sampler(temperature, topK, topP, seed);
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
-    try (LlamaModel m = LlamaModel.load(model)) {
-      Generation.Result r = generate(m, tok, prompt, maxTokens, sampler, out);
+    try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
+      Generation.Result r = generate(m, tok, prompt, maxTokens, sampler, out,
+          load.allowLongerContext);
+      int context = m.config().maxSeqLen();
+      int length = r.promptTokens() + r.tokens().length;
+      if (load.allowLongerContext && length > context) {
+        LoadFlags.warnLonger(err, "the prompt and new tokens,", length, context);
+      } else if (length >= context && r.tokens().length < maxTokens) {
+        err.printf(Locale.ROOT, "stopped at the model's context length of %d tokens "
+            + "(max_position_embeddings); --allow-longer-context goes past it%n", context);
+      }
       out.printf(Locale.ROOT, "%d prompt tokens in %.3f s, %d new tokens, %.1f tokens/s%n",
           r.promptTokens(), r.prefillSeconds(), r.tokens().length, r.tokensPerSecond());
       out.flush();
@@ -70,13 +90,30 @@ final class GenerateCommand implements Callable<Integer> {
 
   static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,
       Sampler sampler, PrintWriter out) {
-    out.print(prompt);
-    out.flush();
+    return generate(m, tok, prompt, maxTokens, sampler, out, false);
+  }
+
+  /**
+   * Streams the prompt and its continuation to {@code out}; the prompt is printed only once the
+   * model accepted it (a prompt beyond the context length, or logits that are not finite, leave
+   * stdout empty).
+   */
+  static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,
+      Sampler sampler, PrintWriter out, boolean allowLongerContext) {
+    boolean[] started = {false};
     Generation.Result r = Generation.generate(m, tok, prompt, maxTokens, sampler, piece -> {
+      if (!started[0]) {
+        out.print(prompt);
+        started[0] = true;
+      }
       out.print(piece);
       out.flush();
-    });
+    }, allowLongerContext);
+    if (!started[0]) {
+      out.print(prompt);
+    }
     out.println();
+    out.flush();
     return r;
   }
 }

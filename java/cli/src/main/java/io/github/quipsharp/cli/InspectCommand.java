@@ -2,6 +2,9 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.safetensors.ContentDigest;
 import io.github.quipsharp.QuantizationInfo;
 import io.github.quipsharp.model.LlamaConfig;
 import java.io.IOException;
@@ -28,10 +31,36 @@ final class InspectCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
   Path model;
 
+  @Option(names = "--verify",
+      description = "Only check a quantized checkpoint against the digests its config.json records "
+          + "(every tensor's bytes, every config field), without loading it, and print the result.")
+  boolean verify;
+
+  @Option(names = "--no-verify",
+      description = "Load a quantized checkpoint without checking its digests.")
+  boolean noVerify;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
-    try (LlamaModel m = LlamaModel.load(model)) {
+    PrintWriter err = spec.commandLine().getErr();
+    if (verify && noVerify) {
+      throw new IllegalArgumentException("--verify and --no-verify exclude each other");
+    }
+    if (verify) {
+      ModelSource.checkPath(model);
+      if (!QuantizedCheckpoint.isCheckpoint(model)) {
+        throw new IllegalArgumentException("--verify checks quantized checkpoints; " + model
+            + " is not one (no config.json with quip_params)");
+      }
+      QuantizedCheckpoint.Verification v = QuantizedCheckpoint.verify(model);
+      out.printf(Locale.ROOT, "%s: verified %d tensors (%,d bytes) and %d config fields against "
+              + "their %s digests in %.3f s%n", model, v.tensors(), v.bytes(), v.configFields(),
+          ContentDigest.ALGORITHM, v.seconds());
+      out.flush();
+      return 0;
+    }
+    try (LlamaModel m = LlamaModel.load(model, LoadFlags.options(err, !noVerify))) {
       LlamaConfig c = m.config();
       QuantizationInfo q = m.quantization();
       out.printf(Locale.ROOT, "model %s%n", model);

@@ -40,23 +40,77 @@ public final class Main implements Runnable {
         new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
   }
 
-  /** Runs the command line with the given output streams and returns its exit code. */
+  /**
+   * Runs the command line with the given output streams and returns its exit code: 0, 2 for an
+   * error of the input (one line on err starting "error: "), 1 for an internal error (also one
+   * line; QUIPSHARP_DEBUG=1 adds the stack trace).
+   */
   public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
-    cli.setExecutionExceptionHandler(
-        (ex, commandLine, parseResult) -> {
-          if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-              || ex instanceof io.github.quipsharp.QuipsharpException
-              || ex instanceof io.github.quipsharp.finetune.FineTuneException
-              || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException) {
-            commandLine.getErr().println("error: " + ex.getMessage());
-            return 2;
-          }
-          throw ex;
-        });
-    return cli.execute(args);
+    // A bad flag value is one line with a pointer to the help, not the whole usage.
+    cli.setParameterExceptionHandler((ex, a) -> {
+      CommandLine c = ex.getCommandLine();
+      c.getErr().println("error: " + oneLine(ex.getMessage()) + " (see "
+          + c.getCommandSpec().qualifiedName() + " --help)");
+      c.getErr().flush();
+      return 2;
+    });
+    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      java.io.PrintWriter e = commandLine.getErr();
+      if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+          || ex instanceof io.github.quipsharp.QuipsharpException
+          || ex instanceof io.github.quipsharp.finetune.FineTuneException
+          || ex instanceof java.io.UncheckedIOException) {
+        e.println("error: " + oneLine(ex.getMessage()));
+        e.flush();
+        return 2;
+      }
+      if (ex instanceof java.io.IOException ioe) {
+        e.println("error: " + oneLine(io.github.quipsharp.OutputFolders.describe("input/output "
+            + "failed", ioe)));
+        e.flush();
+        return 2;
+      }
+      e.println("error: internal error: " + oneLine(String.valueOf(ex))
+          + " (please report it; QUIPSHARP_DEBUG=1 prints the stack trace)");
+      if (System.getenv("QUIPSHARP_DEBUG") != null) {
+        ex.printStackTrace(e);
+      }
+      e.flush();
+      return 1;
+    });
+    try {
+      return cli.execute(args);
+    } catch (OutOfMemoryError e) {
+      err.println("error: " + outOfMemory(args.length > 0 ? args[0] : ""));
+      err.flush();
+      return 2;
+    }
+  }
+
+  /** The message of an out-of-memory error: the heap there was and what to lower. */
+  static String outOfMemory(String command) {
+    String lower = switch (command) {
+      case "quantize" -> "--samples or --ctx (or --ft-batch / --ft-windows with --finetune)";
+      case "ppl" -> "--ctx or --max-tokens, or evaluate a shorter --text";
+      case "generate" -> "--max-tokens or the prompt";
+      case "finetune", "demo" -> "--ft-batch, --ft-windows or --ctx";
+      case "quantize-matrix", "bench" -> "--rows / --cols";
+      default -> "the sizes given";
+    };
+    return String.format(java.util.Locale.ROOT, "out of memory (the Java heap holds at most %.1f "
+        + "GiB): lower %s, or give Java more heap (java -Xmx<size> -jar quipsharp.jar ...)",
+        Runtime.getRuntime().maxMemory() / (double) (1L << 30), lower);
+  }
+
+  /** A message on one line (Jackson, the JDK and picocli may put details on further lines). */
+  static String oneLine(String message) {
+    if (message == null) {
+      return "(no message)";
+    }
+    return message.strip().replaceAll("\\s*[\\r\\n]+\\s*", "; ");
   }
 
   @Override

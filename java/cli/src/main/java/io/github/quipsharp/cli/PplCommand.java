@@ -60,14 +60,17 @@ final class PplCommand implements Callable<Integer> {
   @Option(names = "--json", description = "End with one JSON line: tokens, predictions, ppl, nll, seconds.")
   boolean json;
 
+  @CommandLine.Mixin LoadFlags load;
+
   @Override
   public Integer call() {
+    Flags.atLeast("--threads", threads, 1);
+    Flags.atLeast("--ctx", ctx, 1);
+    Flags.atLeast("--max-tokens", maxTokens, 0);
+    Flags.between("--calibration-fraction", fraction, 0, 1, false);
     BenchCommand.threads(threads);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    if (maxTokens < 0) {
-      throw new IllegalArgumentException("--max-tokens = " + maxTokens + " must be >= 0");
-    }
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
     int[] tokens = TextInput.tokens(tok, text, "text file");
     int total = tokens.length;
@@ -81,12 +84,19 @@ final class PplCommand implements Callable<Integer> {
       throw new IllegalArgumentException("text " + text + " gives " + tokens.length
           + " token(s) to evaluate; perplexity needs at least 2");
     }
-    try (LlamaModel m = LlamaModel.load(model)) {
+    try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
+      int context = m.config().maxSeqLen();
+      if (ctx > context && load.allowLongerContext) {
+        LoadFlags.warnLonger(err, "--ctx", ctx, context);
+      }
+      io.github.quipsharp.ModelQuantizer.requireContext(m.config(), ctx, load.allowLongerContext,
+          "--ctx");
       long start = System.nanoTime();
       Perplexity.Result r;
       ProgressBar bar = Progress.bar(err, "Perplexity", tokens.length - 1, "tokens");
       try {
-        r = Perplexity.evaluate(m, tokens, ctx, (done, all) -> bar.stepTo(done));
+        r = Perplexity.evaluate(m, tokens, ctx, (done, all) -> bar.stepTo(done),
+            load.allowLongerContext);
       } finally {
         Progress.close(bar, err);
       }

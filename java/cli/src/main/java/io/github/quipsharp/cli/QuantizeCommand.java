@@ -111,8 +111,20 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "BlockLDLQ refinement passes (default: ${DEFAULT-VALUE}).")
   int refinePasses;
 
+  @Option(names = "--allow-longer-context",
+      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
+          + "which it was never trained for; refused without it.")
+  boolean allowLongerContext;
+
   @Override
   public Integer call() {
+    Flags.oneOf("--bits", bits, 2, 3, 4);
+    Flags.atLeast("--samples", samples, 0);
+    Flags.atLeast("--ctx", ctx, 2);
+    Flags.between("--calibration-fraction", fraction, 0, 1, false);
+    Flags.atLeast("--refine-passes", refinePasses, 0);
+    Flags.atLeast("--threads", threads, 1);
+    ft.validate();
     BenchCommand.threads(threads);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
@@ -126,14 +138,17 @@ final class QuantizeCommand implements Callable<Integer> {
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
     int[] all = TextInput.tokens(tok, calibration, "calibration file");
     int[] cal = CalibrationSplit.calibration(all, fraction);
-    out.printf(Locale.ROOT, "quantize %s to %d bits (%s%s), calibration %s: %d of %d tokens%n",
-        model, bits, rounding, noRht ? ", no RHT" : "", calibration, cal.length, all.length);
-    out.flush();
+    // Printed when the run has passed its checks (the first progress report), so that a refused
+    // run prints nothing on stdout.
+    String header = String.format(Locale.ROOT, "quantize %s to %d bits (%s%s), calibration %s: %d "
+        + "of %d tokens%n", model, bits, rounding, noRht ? ", no RHT" : "", calibration, cal.length,
+        all.length);
     long start = System.nanoTime();
     boolean block = finetune == FinetuneMode.block || finetune == FinetuneMode.both;
     boolean e2e = finetune == FinetuneMode.e2e || finetune == FinetuneMode.both;
     FineTuning.setThreads(threads);
-    ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null);
+    ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null)
+        .withAllowLongerContext(allowLongerContext);
     // Both stages' settings are checked before anything runs.
     FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume) : null;
     BlockwiseTuner tuner = null;
@@ -144,10 +159,21 @@ final class QuantizeCommand implements Callable<Integer> {
     QuantizationInfo info;
     if (e2e && resume && QuantizedCheckpoint.isCheckpoint(this.out)
         && !Files.exists(this.out.resolve(".partial"))) {
-      out.println("quantization finished before; resuming its fine-tuning");
       info = QuantizedCheckpoint.readInfo(this.out);
+      out.print(header);
+      out.println("quantization finished before; resuming its fine-tuning");
     } else {
-      info = run(model, cal, cfg, this.out, opt, out, err);
+      CliProgress progress = new CliProgress(out, err, header);
+      try {
+        info = ModelQuantizer.quantize(model, cal, cfg, this.out, opt.withListener(progress));
+      } catch (RuntimeException e) {
+        throw progress.started() && Files.isDirectory(this.out.resolve(ModelQuantizer.PARTIAL))
+            ? new IllegalStateException(Main.oneLine(e.getMessage()) + "; the finished layer "
+                + "groups are kept in " + this.out.resolve(ModelQuantizer.PARTIAL) + ": the same "
+                + "command with --resume continues the run, deleting " + this.out
+                + " starts over", e)
+            : e;
+      }
       out.printf(Locale.ROOT, "wrote %s in %.1f s%s%n", this.out, (System.nanoTime() - start) / 1e9,
           tuner != null ? String.format(Locale.ROOT, " (%.1f s of it blockwise tuning)", tuner.seconds()) : "");
     }
@@ -170,10 +196,15 @@ final class QuantizeCommand implements Callable<Integer> {
     return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(new CliProgress(out, err)));
   }
 
-  /** Progress of quantization and fine-tuning: bars on err, result lines on out. */
+  /**
+   * Progress of quantization and fine-tuning: bars on err, result lines on out (after a header line,
+   * if one is given, at the first report).
+   */
   static final class CliProgress implements ProgressListener {
     private final PrintWriter out;
     private final PrintWriter err;
+    private String header;
+    private boolean started;
     private ProgressBar hessians;
     private ProgressBar layers;
     private ProgressBar tuning;
@@ -182,12 +213,32 @@ final class QuantizeCommand implements Callable<Integer> {
     private long epochStart = System.nanoTime();
 
     CliProgress(PrintWriter out, PrintWriter err) {
+      this(out, err, null);
+    }
+
+    CliProgress(PrintWriter out, PrintWriter err, String header) {
       this.out = out;
       this.err = err;
+      this.header = header;
+    }
+
+    /** Whether the run reported anything yet (it had passed its checks). */
+    boolean started() {
+      return started;
+    }
+
+    private void start() {
+      started = true;
+      if (header != null) {
+        out.print(header);
+        out.flush();
+        header = null;
+      }
     }
 
     @Override
     public void hessianProgress(int done, int total) {
+      start();
       if (hessians == null) {
         hessians = Progress.bar(err, "Hessians", total, "windows");
       }
@@ -200,12 +251,14 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public void layerStarted(int layer, LinearGroup group, int index, int total) {
+      start();
       groupStart = System.nanoTime();
       bar(index, total).setExtraMessage("layer " + layer + " " + group.key());
     }
 
     @Override
     public void layerFinished(LayerReport r, int index, int total, boolean resumed) {
+      start();
       ProgressBar b = bar(index, total);
       b.stepTo(index + 1);
       clearLine();
@@ -234,6 +287,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public void tuningStep(String stage, int epoch, int step, int steps, double loss) {
+      start();
       String key = stage + " " + epoch;
       if (layers != null) { // one bar at a time on the line: the quantizing bar resumes later
         layers.close();
@@ -253,6 +307,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public void tuningEpoch(String stage, int epoch, int epochs, double train, double valid) {
+      start();
       if (tuning != null) {
         tuning.close();
         tuning = null;
@@ -271,6 +326,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public void info(String message) {
+      start();
       clearLine();
       err.println(message);
       err.flush();

@@ -59,6 +59,12 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    Flags.atLeast("--rows", rows, 1);
+    Flags.atLeast("--cols", cols, 1);
+    Flags.oneOf("--bits", bits, 2, 3, 4);
+    Flags.atLeast("--refine-passes", refinePasses, 0);
+    Flags.atLeast("--threads", threads, 1);
+    requireHeap(rows, cols);
     BenchCommand.threads(threads);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
@@ -74,6 +80,25 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
     report(out, err, "BlockLDLQ + " + refinePasses + " refine passes", w, h, ldlq);
     report(out, err, "nearest rounding (RHT)", w, h, nearest);
     return 0;
+  }
+
+  /**
+   * Refuses up front a matrix whose Java arrays do not fit the heap: W, its decoding and the
+   * Hessian, 4 bytes per value each (the quantizer's own work arrays live in native memory).
+   */
+  static void requireHeap(int rows, int cols) {
+    long floats = 2L * rows * cols + (long) cols * cols;
+    long heap = Runtime.getRuntime().maxMemory();
+    if (rows * (long) cols > Integer.MAX_VALUE - 8 || (long) cols * cols > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("--rows " + rows + " x --cols " + cols + " is too large "
+          + "for one Java array (at most 2^31 - 9 values in W and in the cols x cols Hessian)");
+    }
+    if (4 * floats > heap) {
+      throw new IllegalArgumentException(String.format(Locale.ROOT, "--rows %d x --cols %d needs "
+          + "about %.1f GiB of Java heap (W, its decoding and the Hessian in float), more than this "
+          + "JVM's %.1f GiB: lower --rows / --cols, or give Java more heap (java -Xmx<size>)", rows,
+          cols, 4.0 * floats / (1L << 30), heap / (double) (1L << 30)));
+    }
   }
 
   private void report(PrintWriter out, PrintWriter err, String label, float[] w, float[] h,

@@ -68,9 +68,25 @@ final class SynthModelCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter o = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    Flags.atLeast("--dim", dim, 1);
+    Flags.atLeast("--hidden", hidden, 1);
+    Flags.atLeast("--layers", layers, 1);
+    Flags.atLeast("--heads", heads, 1);
+    Flags.atLeast("--kv-heads", kvHeads, 1);
+    Flags.atLeast("--vocab", vocab, 1);
+    Flags.atLeast("--ctx", ctx, 1);
+    if (heads % kvHeads != 0) {
+      throw new IllegalArgumentException("--heads " + heads + " is not a multiple of --kv-heads "
+          + kvHeads);
+    }
     if (dim % heads != 0) {
       throw new IllegalArgumentException("--dim " + dim + " is not a multiple of --heads " + heads);
     }
+    if ((dim / heads) % 2 != 0) {
+      throw new IllegalArgumentException("--dim " + dim + " / --heads " + heads + " = " + dim / heads
+          + " must be an even head size (RoPE rotates pairs)");
+    }
+    io.github.quipsharp.OutputFolders.requireEmpty(out, "--out"); // before the progress bar
     LlamaConfig c = new LlamaConfig("LlamaForCausalLM", dim, hidden, layers, heads, kvHeads,
         dim / heads, vocab, ctx, 10000.0, 1e-5, false, !untied, 1, 2);
     DType d = DType.valueOf(dtype.name().toUpperCase(Locale.ROOT));

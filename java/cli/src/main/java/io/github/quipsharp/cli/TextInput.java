@@ -1,6 +1,8 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.RegularFiles;
+import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -16,7 +18,9 @@ final class TextInput {
 
   /** The whole file as UTF-8 text; a clear error for a missing, unreadable, empty or non-UTF-8 file. */
   static String read(Path file, String what) {
+    RegularFiles.require(file, what); // a FIFO would block the command
     try {
+      requireHeapFor(file, what);
       byte[] bytes = Files.readAllBytes(file);
       String text = StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
@@ -35,8 +39,40 @@ final class TextInput {
     }
   }
 
+  /**
+   * Refuses up front a text that the heap cannot hold with its decoded string and its tokens
+   * (about {@value #HEAP_BYTES_PER_TEXT_BYTE} bytes of heap per byte of text), rather than failing
+   * with an out-of-memory error part-way.
+   */
+  static void requireHeapFor(Path file, String what) throws IOException {
+    long size = Files.size(file);
+    long heap = Runtime.getRuntime().maxMemory();
+    if (size > Integer.MAX_VALUE - 8 || size * HEAP_BYTES_PER_TEXT_BYTE > heap) {
+      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s %s is %,d bytes "
+          + "(%.1f MiB): too large for this JVM's heap of %.1f MiB (it needs about %d bytes per "
+          + "byte of text); use a shorter text or give Java more heap (java -Xmx<size>)", what,
+          file, size, size / 1048576.0, heap / 1048576.0, HEAP_BYTES_PER_TEXT_BYTE));
+    }
+  }
+
+  /**
+   * Heap per byte of text while it is read and encoded: the bytes, the string (up to 2 bytes per
+   * character), the tokenizer's pieces and the token ids (4 bytes per token).
+   */
+  static final int HEAP_BYTES_PER_TEXT_BYTE = 8;
+
   static Tokenizer tokenizer(Path model, Path override) {
+    // What the model path is comes first: a folder with only an unfinished run's .partial would
+    // otherwise be reported as a folder without a tokenizer.
+    ModelSource.checkPath(model);
     try {
+      Path file = override != null ? override : Tokenizer.locate(model);
+      // A FIFO would block the tokenizer's reader; a folder given as --tokenizer is never one.
+      String why = RegularFiles.whyNot(file);
+      if (why != null) {
+        throw new IllegalArgumentException((override != null ? "--tokenizer " : "tokenizer ") + file
+            + " " + why);
+      }
       return override != null ? Tokenizer.load(override) : Tokenizer.forModel(model);
     } catch (ModelFormatException e) {
       throw new IllegalArgumentException(e.getMessage() + (override == null
