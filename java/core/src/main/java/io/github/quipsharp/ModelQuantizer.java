@@ -294,13 +294,7 @@ public final class ModelQuantizer {
         opt.listener().info("resuming the interrupted run in " + out);
         return false;
       }
-      OutputFolders.requireEmpty(out, "--out");
-      try {
-        Files.createDirectories(partial);
-      } catch (IOException e) {
-        throw new IllegalArgumentException(OutputFolders.describe("--out " + out
-            + " cannot be created", e), e);
-      }
+      OutputFolders.createEmpty(out, partial, "--out");
       AtomicFiles.write(runFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
       return true;
     }

@@ -50,6 +50,20 @@ public final class OutputFolders {
     }
   }
 
+  /**
+   * Refuses a folder that holds anything ({@link #requireEmpty}), then creates {@code folder} (and
+   * its parents) under it; a folder that cannot be created is an {@link IllegalArgumentException}
+   * naming {@code out} and the reason.
+   */
+  public static void createEmpty(Path out, Path folder, String flag) {
+    requireEmpty(out, flag);
+    try {
+      Files.createDirectories(folder);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(describe(flag + " " + out + " cannot be created", e), e);
+    }
+  }
+
   /** {@code what: reason (file)} for a failed file operation, in one line. */
   public static String describe(String what, IOException e) {
     String reason;

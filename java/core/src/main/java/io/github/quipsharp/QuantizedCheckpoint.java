@@ -350,12 +350,13 @@ public final class QuantizedCheckpoint {
   public static QuantizationInfo readInfo(Path dir) {
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
+    QuantConfig cfg = checkHeader(json, file);
+    List<LayerReport> reports = reports(json, cfg, LlamaConfig.fromHuggingFace(json, file), file);
     CheckpointIntegrity integrity = CheckpointIntegrity.read(json, file);
     if (integrity != null) {
       integrity.checkConfig(json);
     }
-    QuantConfig cfg = checkHeader(json, file);
-    return new QuantizationInfo(cfg, reports(json, cfg, LlamaConfig.fromHuggingFace(json, file), file));
+    return new QuantizationInfo(cfg, reports);
   }
 
   /**
@@ -490,26 +491,28 @@ public final class QuantizedCheckpoint {
     Checks.notNull(options, "options");
     Path file = dir.resolve("config.json");
     JsonNode json = ModelSource.readJson(file);
-    CheckpointIntegrity integrity = options.verify() ? CheckpointIntegrity.read(json, file) : null;
-    if (integrity != null) {
-      integrity.checkConfig(json);
-    } else if (options.verify()) {
-      options.warnings().accept(dir + " has no digests (written by an older quipsharp or another "
-          + "tool): its tensors and config cannot be verified");
-    }
+    // First what the structure says (a newer format, a config that disagrees with the tensors'
+    // shapes: those name their own cause), then the digests (a consistent but changed field).
     QuantConfig cfg = checkHeader(json, file);
+    CheckpointIntegrity integrity = options.verify() ? CheckpointIntegrity.read(json, file) : null;
     LlamaConfig c = LlamaConfig.fromHuggingFace(json, file);
     QuantizationInfo info = new QuantizationInfo(cfg, reports(json, cfg, c, file));
     SafetensorsFile st = SafetensorsFile.open(dir.resolve("model.safetensors"));
     try {
+      Contents in = new Contents(dir, json, c, info, st, integrity);
+      in.checkShapes();
       if (integrity != null) {
+        integrity.checkConfig(json);
         integrity.checkTensorNames(st);
+      } else if (options.verify()) {
+        options.warnings().accept(dir + " has no digests (written by an older quipsharp or "
+            + "another tool): its tensors and config cannot be verified");
       }
+      return in;
     } catch (RuntimeException e) {
       st.close();
       throw e;
     }
-    return new Contents(dir, json, c, info, st, integrity);
   }
 
   /**
@@ -609,18 +612,43 @@ public final class QuantizedCheckpoint {
     }
 
     /** One quantized group, validated (shapes, dtypes, codebook, code range). */
-    public QuantizedGroup group(int layer, LinearGroup g) {
+    /** Checks every tensor's dtype and shape against the config (the header only). */
+    void checkShapes() {
+      for (WeightSpec s : WeightSpec.all(config)) {
+        if (!s.role().isLinear()) {
+          dense(s);
+        }
+      }
+      for (int l = 0; l < config.layers(); l++) {
+        for (LinearGroup g : LinearGroup.values()) {
+          groupShape(l, g);
+        }
+      }
+    }
+
+    /** Checks one group's tensors' dtypes and shapes; returns the group's padded shape. */
+    private QuantShape groupShape(int layer, LinearGroup g) {
       QuantConfig cfg = info.config();
       String p = "model.layers." + layer + "." + g.checkpointName() + ".";
-      int rows = g.rows(config);
-      int cols = g.cols(config);
-      QuantShape s = QuantShape.of(rows, cols, cfg.incoherence());
+      QuantShape s = QuantShape.of(g.rows(config), g.cols(config), cfg.incoherence());
       long words = QuipsharpNative.qs_packed_words(cfg.codebookId(), s.packedRows(), s.packedCols());
       file.requireShape(p + "Qidxs", DType.I64, s.packedRows(), words / s.packedRows());
       file.requireShape(p + "SU", DType.F16, s.rhtCols());
       file.requireShape(p + "SV", DType.F16, s.rhtRows());
       file.requireShape(p + "Wscale", DType.F16);
       file.requireShape(p + "codebook_id", DType.I64);
+      if (g.members().length > 1) {
+        file.requireShape(p + "fuse_scales", DType.F16, g.members().length);
+      }
+      return s;
+    }
+
+    public QuantizedGroup group(int layer, LinearGroup g) {
+      QuantConfig cfg = info.config();
+      String p = "model.layers." + layer + "." + g.checkpointName() + ".";
+      int rows = g.rows(config);
+      int cols = g.cols(config);
+      QuantShape s = groupShape(layer, g);
       for (String part : new String[] {"Qidxs", "SU", "SV", "Wscale", "codebook_id"}) {
         verify(p + part);
       }
@@ -632,7 +660,6 @@ public final class QuantizedCheckpoint {
       int members = g.members().length;
       float[] fuse = {1.0f};
       if (members > 1) {
-        file.requireShape(p + "fuse_scales", DType.F16, members);
         verify(p + "fuse_scales");
         fuse = file.readFloats(p + "fuse_scales");
       }
@@ -662,13 +689,13 @@ public final class QuantizedCheckpoint {
    */
   public static void writeTuned(Contents in, Path out, Map<String, float[]> replace,
       ObjectNode finetune) throws IOException {
+    for (Map.Entry<String, float[]> e : replace.entrySet()) {
+      requireF16(e.getValue(), "tuned " + e.getKey());
+    }
     Files.createDirectories(out);
     LlamaConfig c = in.config();
     String head = "lm_head.weight";
     boolean untie = c.tiedEmbeddings() && replace.containsKey(head);
-    for (Map.Entry<String, float[]> e : replace.entrySet()) {
-      requireF16(e.getValue(), "tuned " + e.getKey());
-    }
     Map<String, String> digests;
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         in.file.metadata())) {

@@ -43,13 +43,7 @@ public final class SyntheticModel {
     }
     // A new or empty folder only: an unrelated tokenizer.json left there would become this
     // model's tokenizer (tokenizer.json is looked for before tokenizer.bin).
-    OutputFolders.requireEmpty(out, "--out");
-    try {
-      Files.createDirectories(out);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(OutputFolders.describe("--out " + out
-          + " cannot be created", e), e);
-    }
+    OutputFolders.createEmpty(out, out, "--out");
     List<WeightSpec> tensors = WeightSpec.all(c);
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {

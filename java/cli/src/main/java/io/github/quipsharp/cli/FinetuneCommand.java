@@ -1,7 +1,6 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.CalibrationSplit;
-import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.finetune.EndToEndTuner;
@@ -77,10 +76,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
   @CommandLine.Mixin FineTuneFlags ft;
 
-  @Option(names = "--allow-longer-context",
-      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
-          + "which it was never trained for; refused without it.")
-  boolean allowLongerContext;
+  @CommandLine.Mixin ContextFlag context;
 
   @Override
   public Integer call() {
@@ -97,10 +93,7 @@ final class FinetuneCommand implements Callable<Integer> {
     }
     Path configFile = checkpoint.resolve("config.json");
     LlamaConfig config = LlamaConfig.fromHuggingFace(ModelSource.readJson(configFile), configFile);
-    ModelQuantizer.requireContext(config, ctx, allowLongerContext, "--ctx");
-    if (ctx > config.maxSeqLen()) {
-      LoadFlags.warnLonger(err, "--ctx", ctx, config.maxSeqLen());
-    }
+    context.check(config, ctx, err);
     Path fp = model;
     if (fp == null) {
       String recorded = ModelSource.readJson(checkpoint.resolve("config.json")).path("quipsharp")

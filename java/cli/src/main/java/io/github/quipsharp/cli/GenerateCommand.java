@@ -54,6 +54,8 @@ final class GenerateCommand implements Callable<Integer> {
 
   @CommandLine.Mixin LoadFlags load;
 
+  @CommandLine.Mixin ContextFlag context;
+
   @Override
   public Integer call() {
     Flags.atLeast("--threads", threads, 1);
@@ -72,14 +74,14 @@ final class GenerateCommand implements Callable<Integer> {
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
     try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
       Generation.Result r = generate(m, tok, prompt, maxTokens, sampler, out,
-          load.allowLongerContext);
-      int context = m.config().maxSeqLen();
+          context.allowLongerContext);
+      int contextLength = m.config().maxSeqLen();
       int length = r.promptTokens() + r.tokens().length;
-      if (load.allowLongerContext && length > context) {
-        LoadFlags.warnLonger(err, "the prompt and new tokens,", length, context);
-      } else if (length >= context && r.tokens().length < maxTokens) {
+      if (context.allowLongerContext && length > contextLength) {
+        ContextFlag.warn(err, "the prompt and new tokens,", length, contextLength);
+      } else if (length >= contextLength && r.tokens().length < maxTokens) {
         err.printf(Locale.ROOT, "stopped at the model's context length of %d tokens "
-            + "(max_position_embeddings); --allow-longer-context goes past it%n", context);
+            + "(max_position_embeddings); --allow-longer-context goes past it%n", contextLength);
       }
       out.printf(Locale.ROOT, "%d prompt tokens in %.3f s, %d new tokens, %.1f tokens/s%n",
           r.promptTokens(), r.prefillSeconds(), r.tokens().length, r.tokensPerSecond());

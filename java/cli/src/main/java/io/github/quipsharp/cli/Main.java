@@ -100,9 +100,12 @@ public final class Main implements Runnable {
       case "quantize-matrix", "bench" -> "--rows / --cols";
       default -> "the sizes given";
     };
-    return String.format(java.util.Locale.ROOT, "out of memory (the Java heap holds at most %.1f "
-        + "GiB): lower %s, or give Java more heap (java -Xmx<size> -jar quipsharp.jar ...)",
-        Runtime.getRuntime().maxMemory() / (double) (1L << 30), lower);
+    long heap = Runtime.getRuntime().maxMemory();
+    String size = heap >= 1L << 30
+        ? String.format(java.util.Locale.ROOT, "%.1f GiB", heap / (double) (1L << 30))
+        : (heap >> 20) + " MiB";
+    return "out of memory (the Java heap holds at most " + size + "): lower " + lower
+        + ", or give Java more heap (java -Xmx<size> -jar quipsharp.jar ...)";
   }
 
   /** A message on one line (Jackson, the JDK and picocli may put details on further lines). */

@@ -62,6 +62,8 @@ final class PplCommand implements Callable<Integer> {
 
   @CommandLine.Mixin LoadFlags load;
 
+  @CommandLine.Mixin ContextFlag context;
+
   @Override
   public Integer call() {
     Flags.atLeast("--threads", threads, 1);
@@ -85,18 +87,13 @@ final class PplCommand implements Callable<Integer> {
           + " token(s) to evaluate; perplexity needs at least 2");
     }
     try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
-      int context = m.config().maxSeqLen();
-      if (ctx > context && load.allowLongerContext) {
-        LoadFlags.warnLonger(err, "--ctx", ctx, context);
-      }
-      io.github.quipsharp.ModelQuantizer.requireContext(m.config(), ctx, load.allowLongerContext,
-          "--ctx");
+      context.check(m.config(), ctx, err);
       long start = System.nanoTime();
       Perplexity.Result r;
       ProgressBar bar = Progress.bar(err, "Perplexity", tokens.length - 1, "tokens");
       try {
         r = Perplexity.evaluate(m, tokens, ctx, (done, all) -> bar.stepTo(done),
-            load.allowLongerContext);
+            context.allowLongerContext);
       } finally {
         Progress.close(bar, err);
       }

@@ -111,10 +111,7 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "BlockLDLQ refinement passes (default: ${DEFAULT-VALUE}).")
   int refinePasses;
 
-  @Option(names = "--allow-longer-context",
-      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
-          + "which it was never trained for; refused without it.")
-  boolean allowLongerContext;
+  @CommandLine.Mixin ContextFlag context;
 
   @Override
   public Integer call() {
@@ -148,7 +145,7 @@ final class QuantizeCommand implements Callable<Integer> {
     boolean e2e = finetune == FinetuneMode.e2e || finetune == FinetuneMode.both;
     FineTuning.setThreads(threads);
     ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null)
-        .withAllowLongerContext(allowLongerContext);
+        .withAllowLongerContext(context.allowLongerContext);
     // Both stages' settings are checked before anything runs.
     FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume) : null;
     BlockwiseTuner tuner = null;

@@ -436,6 +436,31 @@ class BadInputCorpusTest {
     assertTrue(Main.outOfMemory("ppl").contains("lower --ctx or --max-tokens"));
   }
 
+  /**
+   * An out-of-memory error that no estimate foresaw (a 16 MiB heap, a 1.9 MB text that passes the
+   * up-front check): one line naming what to lower, exit code 2, no stack trace. Forked, so that
+   * this JVM's heap is not the one that runs out.
+   */
+  @Test
+  void case14OutOfMemoryAnywhereIsOneLine() throws Exception {
+    String all = Files.readString(SharedModels.require("tinystories-sample.txt"));
+    Path text = tmp.resolve("b.txt");
+    Files.writeString(text, all.repeat(14).substring(0, 1_900_000));
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(java, "-Xmx16m", "-cp", System.getProperty("java.class.path"),
+        Main.class.getName(), "ppl", "--model", model.toString(), "--text", text.toString(),
+        "--max-tokens", "1000").redirectOutput(tmp.resolve("out.txt").toFile())
+        .redirectError(tmp.resolve("err.txt").toFile()).start();
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "finished");
+    String err = Files.readString(tmp.resolve("err.txt"));
+    assumeTrue(p.exitValue() != 0, "skipped: 16 MiB of heap were enough this time");
+    assertEquals(2, p.exitValue(), err);
+    String line = errorLine(err);
+    assertTrue(line.startsWith("error: out of memory (the Java heap holds at most ")
+        && line.contains("MiB): lower --ctx or --max-tokens"), line);
+    assertEquals("", Files.readString(tmp.resolve("out.txt")));
+  }
+
   @Test
   void case15MisleadingMessagesAreClear() throws Exception {
     if (Files.isDirectory(Path.of("/proc/self"))) {

@@ -22,8 +22,11 @@ public final class ContentDigest {
   /** The algorithm's name as recorded next to the digests. */
   public static final String ALGORITHM = "crc32c";
 
-  /** Bytes mapped at a time when a file region is digested. */
-  private static final long CHUNK = 1L << 28;
+  /**
+   * Bytes read at a time when a file region is digested. Reading into one buffer measured 1.4–2.7
+   * GB/s on a busy development machine where mapping the file page by page gave 0.25–0.5 GB/s.
+   */
+  private static final int CHUNK = 1 << 20;
 
   private ContentDigest() {}
 
@@ -41,12 +44,23 @@ public final class ContentDigest {
     return hex(crc.getValue());
   }
 
-  /** The digest of {@code length} bytes of {@code channel} from {@code begin}, mapped in parts. */
+  /** The digest of {@code length} bytes of {@code channel} from {@code begin}, read in parts. */
   public static String of(FileChannel channel, long begin, long length) throws IOException {
+    return of(channel, begin, length, CHUNK);
+  }
+
+  static String of(FileChannel channel, long begin, long length, int chunk) throws IOException {
     CRC32C crc = new CRC32C();
+    ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.max(1, Math.min(chunk, length)));
     for (long done = 0; done < length; ) {
-      long n = Math.min(CHUNK, length - done);
-      crc.update(channel.map(FileChannel.MapMode.READ_ONLY, begin + done, n));
+      buffer.clear();
+      buffer.limit((int) Math.min(buffer.capacity(), length - done));
+      int n = channel.read(buffer, begin + done);
+      if (n <= 0) {
+        throw new java.io.EOFException("the file ends " + (length - done) + " bytes early");
+      }
+      buffer.flip();
+      crc.update(buffer);
       done += n;
     }
     return hex(crc.getValue());

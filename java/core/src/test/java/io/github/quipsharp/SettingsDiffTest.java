@@ -1,0 +1,48 @@
+package io.github.quipsharp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+class SettingsDiffTest {
+  static JsonNode json(String s) throws Exception {
+    return new ObjectMapper().readTree(s.replace('\'', '"'));
+  }
+
+  static final String RUN = "{'model': '/m', 'ctx': 256, 'windows': 24,"
+      + " 'quant_config': {'bits': 2, 'seed': 1, 'damping': 0.01},"
+      + " 'model_files': {'config.json': {'bytes': 600, 'crc32c': 'aaaa0000'},"
+      + "                 'model.safetensors': {'bytes': 1045096, 'crc32c': 'bbbb1111'}},"
+      + " 'tokenizer': {'file': 'tok512.bin', 'bytes': 6227, 'crc32c': 'cccc2222'}}";
+
+  @Test
+  void equalSettingsHaveNoDifference() throws Exception {
+    assertNull(SettingsDiff.describe(json(RUN), json(RUN)));
+  }
+
+  @Test
+  void eachDifferenceIsNamedWithItsFlagAndBothValues() throws Exception {
+    String now = RUN.replace("'bits': 2", "'bits': 3").replace("'ctx': 256", "'ctx': 128");
+    assertEquals("ctx (--ctx) was 256, now 128; quant_config.bits (--bits) was 2, now 3",
+        SettingsDiff.describe(json(RUN), json(now)));
+    assertEquals("quant_config.damping was 0.01, now 0.02",
+        SettingsDiff.describe(json(RUN), json(RUN.replace("0.01", "0.02"))));
+  }
+
+  @Test
+  void aChangedFileIsNamed() throws Exception {
+    String now = RUN.replace("bbbb1111", "dddd3333");
+    assertEquals("model file model.safetensors differs from the interrupted run's (crc32c "
+        + "bbbb1111, now dddd3333)", SettingsDiff.describe(json(RUN), json(now)));
+    now = RUN.replace("'tok512.bin', 'bytes': 6227", "'tokenizer.json', 'bytes': 9000");
+    assertEquals("tokenizer file tokenizer.json differs from the interrupted run's (file "
+        + "tok512.bin, now tokenizer.json, bytes 6227, now 9000)",
+        SettingsDiff.describe(json(RUN), json(now)));
+    now = RUN.replace("'model.safetensors'", "'model-00001-of-00002.safetensors'");
+    assertEquals("model file model-00001-of-00002.safetensors is new (the interrupted run had "
+        + "none); model file model.safetensors is gone", SettingsDiff.describe(json(RUN), json(now)));
+  }
+}
