@@ -102,8 +102,8 @@ final class DemoCommand implements Callable<Integer> {
       tuned = ckpt.resolveSibling(ckpt.getFileName() + "-e2e");
       o.printf(Locale.ROOT, "%nfine-tuning end to end into %s (%d epochs)%n", tuned, opt.epochs());
       o.flush();
-      EndToEndTuner.Report r = EndToEndTuner.tune(ckpt, model, cal, 256, tuned, opt,
-          new QuantizeCommand.CliProgress(o, err));
+      EndToEndTuner.Report r = QuantizeCommand.tuneEndToEnd(ckpt, model, cal, 256, tuned, opt, o,
+          err);
       tuneSeconds = r.seconds();
     }
     try (LlamaModel f = LlamaModel.load(model); LlamaModel m = LlamaModel.load(ckpt);

@@ -113,8 +113,8 @@ final class FinetuneCommand implements Callable<Integer> {
         + "%d epochs, batch %d)%n", checkpoint, fp, cal.length, calibration, opt.lr(), opt.signLr(),
         opt.epochs(), opt.batch());
     out.flush();
-    EndToEndTuner.Report r = EndToEndTuner.tune(checkpoint, fp, cal, ctx, this.out,
-        opt, new QuantizeCommand.CliProgress(out, err));
+    EndToEndTuner.Report r = QuantizeCommand.tuneEndToEnd(checkpoint, fp, cal, ctx, this.out,
+        opt, out, err);
     out.printf(Locale.ROOT, "end-to-end fine-tuning: %s in %.1f s; wrote %s%n",
         EndToEndTuner.describe(r), r.seconds(), this.out);
     return 0;

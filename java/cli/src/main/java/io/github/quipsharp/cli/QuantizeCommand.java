@@ -164,6 +164,7 @@ final class QuantizeCommand implements Callable<Integer> {
       try {
         info = ModelQuantizer.quantize(model, cal, cfg, this.out, opt.withListener(progress));
       } catch (RuntimeException e) {
+        progress.stop();
         throw progress.started() && Files.isDirectory(this.out.resolve(ModelQuantizer.PARTIAL))
             ? new IllegalStateException(Main.oneLine(e.getMessage()) + "; the finished layer "
                 + "groups are kept in " + this.out.resolve(ModelQuantizer.PARTIAL) + ": the same "
@@ -179,18 +180,35 @@ final class QuantizeCommand implements Callable<Integer> {
         info.layers().size());
     if (e2e) {
       out.flush();
-      EndToEndTuner.Report r = EndToEndTuner.tune(this.out, model, cal, ctx, this.out, e2eOpt,
-          new CliProgress(out, err));
+      EndToEndTuner.Report r = tuneEndToEnd(this.out, model, cal, ctx, this.out, e2eOpt, out, err);
       out.printf(Locale.ROOT, "end-to-end fine-tuning: %s in %.1f s; wrote %s%n",
           EndToEndTuner.describe(r), r.seconds(), this.out);
     }
     return 0;
   }
 
+  /** {@link EndToEndTuner#tune} with the CLI's progress, whose bars end if it fails. */
+  static EndToEndTuner.Report tuneEndToEnd(Path checkpoint, Path model, int[] cal, int ctx,
+      Path outDir, FineTuneOptions opt, PrintWriter out, PrintWriter err) {
+    CliProgress progress = new CliProgress(out, err);
+    try {
+      return EndToEndTuner.tune(checkpoint, model, cal, ctx, outDir, opt, progress);
+    } catch (RuntimeException e) {
+      progress.stop();
+      throw e;
+    }
+  }
+
   /** Runs the quantizer with progress bars on err and one line per layer group on out. */
   static QuantizationInfo run(Path model, int[] cal, QuantConfig cfg, Path outDir,
       ModelQuantizer.Options opt, PrintWriter out, PrintWriter err) {
-    return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(new CliProgress(out, err)));
+    CliProgress progress = new CliProgress(out, err);
+    try {
+      return ModelQuantizer.quantize(model, cal, cfg, outDir, opt.withListener(progress));
+    } catch (RuntimeException e) {
+      progress.stop();
+      throw e;
+    }
   }
 
   /**
@@ -217,6 +235,24 @@ final class QuantizeCommand implements Callable<Integer> {
       this.out = out;
       this.err = err;
       this.header = header;
+    }
+
+    /** Ends the bars that are open, so that an error line starts on a line of its own. */
+    void stop() {
+      boolean open = false;
+      for (ProgressBar b : new ProgressBar[] {hessians, layers, tuning}) {
+        if (b != null) {
+          b.close();
+          open = true;
+        }
+      }
+      hessians = null;
+      layers = null;
+      tuning = null;
+      if (open) {
+        err.println();
+        err.flush();
+      }
     }
 
     /** Whether the run reported anything yet (it had passed its checks). */
