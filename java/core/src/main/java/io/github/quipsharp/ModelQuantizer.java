@@ -281,7 +281,7 @@ public final class ModelQuantizer {
       if (Files.exists(partial)) {
         if (!opt.resume()) {
           throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
-              + "continue it, or choose another --out");
+              + "continue it, choose another --out, or delete " + out + " to start over");
         }
         JsonNode saved = Files.exists(runFile) ? readRunFile(runFile) : null;
         String differs = saved == null ? "it has no run.json"

@@ -97,6 +97,11 @@ final class PplCommand implements Callable<Integer> {
       } finally {
         Progress.close(bar, err);
       }
+      if (!Double.isFinite(r.ppl())) { // finite logits, but exp(mean NLL) beyond a double
+        throw new IllegalStateException(String.format(Locale.ROOT, "the perplexity overflows a "
+            + "double: the mean negative log-likelihood is %.1f nats per token (the model's "
+            + "logits are extreme)", r.nll() / r.predictions()));
+      }
       double seconds = (System.nanoTime() - start) / 1e9;
       out.printf(Locale.ROOT, "%s on %s%s: %d tokens (of %d), %d predictions, ppl %.4f (%.1f s)%n",
           model, text, heldout ? " (held-out part)" : "", r.tokens(), total, r.predictions(),
