@@ -140,11 +140,6 @@ public final class ModelQuantizer {
     }
   }
 
-  /** A run.json, as JSON (a malformed one is a one-line {@link ModelFormatException}). */
-  static JsonNode readRunFile(Path file) {
-    return ModelSource.readJson(file);
-  }
-
   /**
    * What differs between an interrupted run's recorded settings and a new run's, in one line, or
    * null when nothing does ({@link SettingsDiff}).
@@ -283,7 +278,7 @@ public final class ModelQuantizer {
           throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
               + "continue it, choose another --out, or delete " + out + " to start over");
         }
-        JsonNode saved = Files.exists(runFile) ? readRunFile(runFile) : null;
+        JsonNode saved = Files.exists(runFile) ? ModelSource.readJson(runFile) : null;
         String differs = saved == null ? "it has no run.json"
             : resumeMismatch(saved, JSON.readTree(JSON.writeValueAsString(settings)));
         if (differs != null) {
