@@ -127,6 +127,33 @@ public final class ModelQuantizer {
   }
 
   /**
+   * Heap that quantizing a layer group holds at once (§1.4): the members as read, stacked and as
+   * the original, and the decoded result (4 bytes each per weight), the Hessian sum (8 bytes per
+   * entry of the n x n matrix) and its mean (4). A lower bound: more is live at times.
+   */
+  static long groupHeapBytes(LlamaConfig c, LinearGroup g) {
+    long n = g.cols(c);
+    return 16L * g.rows(c) * n + 12L * n * n;
+  }
+
+  /**
+   * Refuses up front a model whose largest layer group cannot be quantized in {@code heap} bytes
+   * (it would fail with an out-of-memory error hours later, after the Hessians).
+   */
+  static void requireHeap(LlamaConfig c, long heap) {
+    LinearGroup g = Arrays.stream(LinearGroup.values())
+        .max(java.util.Comparator.comparingLong(x -> groupHeapBytes(c, x))).orElseThrow();
+    long need = groupHeapBytes(c, g);
+    if (need > heap) {
+      throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "quantizing layer "
+          + "group %s (%d x %d) needs at least %.1f GiB of Java heap (its weights and %d x %d "
+          + "Hessian), more than this JVM's %.1f GiB: give Java more heap (java -Xmx<size>)",
+          g.key(), g.rows(c), g.cols(c), need / (double) (1L << 30), g.cols(c), g.cols(c),
+          heap / (double) (1L << 30)));
+    }
+  }
+
+  /**
    * Refuses windows longer than the model's context length (max_position_embeddings): the model
    * never saw such positions, and its results there are not what it was measured for.
    *
@@ -178,6 +205,7 @@ public final class ModelQuantizer {
     }
 
     QuantizationInfo run() throws IOException {
+      requireHeap(mc, Runtime.getRuntime().maxMemory());
       ObjectNode settings = settings();
       QuantizedCheckpoint.requireDenseFitF16(src);
       boolean createdOut = !Files.exists(out);

@@ -93,7 +93,8 @@ public final class Main implements Runnable {
   /** The message of an out-of-memory error: the heap there was and what to lower. */
   static String outOfMemory(String command) {
     String lower = switch (command) {
-      case "quantize" -> "--samples or --ctx (or --ft-batch / --ft-windows with --finetune)";
+      case "quantize" -> "--samples or --ctx (the Hessian collection), --ft-batch or "
+          + "--ft-windows (fine-tuning)";
       case "ppl" -> "--ctx or --max-tokens, or evaluate a shorter --text";
       case "generate" -> "--max-tokens or the prompt";
       case "finetune", "demo" -> "--ft-batch, --ft-windows or --ctx";
