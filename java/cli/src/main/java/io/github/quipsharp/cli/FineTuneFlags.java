@@ -31,8 +31,8 @@ final class FineTuneFlags {
   /** Checks the values given, naming the flags (FineTuneOptions names its fields). */
   void validate() {
     Flags.atLeast("--ft-epochs", epochs, 0);
-    Flags.finitePositive("--ft-lr", lr);
-    Flags.finitePositive("--ft-sign-lr", signLr);
+    Flags.learningRate("--ft-lr", lr);
+    Flags.learningRate("--ft-sign-lr", signLr);
     Flags.atLeast("--ft-batch", batch, 1);
     Flags.atLeast("--ft-windows", windows, 0);
   }

@@ -30,9 +30,10 @@ final class Flags {
     }
   }
 
-  static void finitePositive(String flag, Double value) {
+  static void learningRate(String flag, Double value) {
     if (value != null && !(Double.isFinite(value) && value > 0)) {
-      throw new IllegalArgumentException(flag + " = " + value + " must be a finite number > 0");
+      throw new IllegalArgumentException(flag + " = " + value + ": learning rates must be positive "
+          + "and finite");
     }
   }
 
