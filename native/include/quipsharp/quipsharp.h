@@ -245,12 +245,15 @@ typedef struct qs_model_config {
                                 (partial_rotary_factor, Phi-3); 0 = head_dim */
   int32_t rope_type;         /* QS_ROPE_*: how the inverse frequencies are derived (qs_rope_frequencies) */
   double rope_factor;        /* linear, llama3, yarn: the context scaling factor (>= 1) */
-  double rope_low_freq_factor, rope_high_freq_factor; /* llama3 */
+  double rope_low_freq_factor;  /* llama3 */
+  double rope_high_freq_factor; /* llama3 */
   double rope_original_max_positions; /* llama3, yarn: the pre-training context */
   double rope_attention_factor; /* yarn: multiplies cos and sin; 0 = transformers' default, from
                                    rope_factor and rope_mscale / rope_mscale_all_dim */
-  double rope_beta_fast, rope_beta_slow; /* yarn: the ramp's rotation bounds; 0 = 32 and 1 */
-  double rope_mscale, rope_mscale_all_dim; /* yarn: 0 = absent */
+  double rope_beta_fast;     /* yarn: the ramp's rotation bounds; 0 = 32 */
+  double rope_beta_slow;     /* yarn: 0 = 1 */
+  double rope_mscale;        /* yarn: with rope_mscale_all_dim, the default attention factor; 0 = absent */
+  double rope_mscale_all_dim;
   int32_t rope_no_truncate;  /* yarn: 1 = keep the correction range's bounds fractional */
   double embed_scale;        /* the embedding rows are multiplied by it (Gemma: sqrt(dim) rounded to
                                 the model's dtype); 0 = 1 (no multiply) */
