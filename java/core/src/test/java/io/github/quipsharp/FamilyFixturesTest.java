@@ -150,6 +150,33 @@ class FamilyFixturesTest {
     assertTrue(decode <= bound, name + " decode vs native-dtype run: " + decode + " > " + bound);
   }
 
+  /** Perplexity runs every family: its NLL equals the one of transformers' logits of the same window. */
+  @Test
+  void perplexityOfEveryFamilyMatchesTransformersLogits() {
+    for (String name : FP32) {
+      Reference ref = Reference.of(name);
+      int t = ref.tokens().length;
+      int v = ref.prefill().length / t;
+      double nll = 0;
+      for (int i = 0; i + 1 < t; i++) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < v; j++) {
+          max = Math.max(max, ref.prefill()[i * v + j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < v; j++) {
+          sum += Math.exp(ref.prefill()[i * v + j] - max);
+        }
+        nll += max + Math.log(sum) - ref.prefill()[i * v + ref.tokens()[i + 1]];
+      }
+      try (LlamaModel m = LlamaModel.load(fixture(name))) {
+        Perplexity.Result r = Perplexity.evaluate(m, ref.tokens(), t - 1, null);
+        assertEquals(t - 1, r.predictions());
+        assertEquals(nll, r.nll(), 1e-4 * nll, name);
+      }
+    }
+  }
+
   /** transformers casts Gemma's normalizer sqrt(hidden) to the model dtype: 5.65625 in bf16. */
   @Test
   void gemmaEmbeddingScaleIsRoundedToTheModelDtype() throws IOException {

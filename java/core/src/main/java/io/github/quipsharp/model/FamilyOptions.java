@@ -92,6 +92,58 @@ public record FamilyOptions(
     }
   }
 
+  /**
+   * A one-line description for {@code inspect}, e.g. "GeGLU (gelu_pytorch_tanh), (1 + w) norms,
+   * embeddings x 5.65625, sliding window 8 on layers [0, 2]".
+   */
+  public String describe() {
+    List<String> parts = new java.util.ArrayList<>();
+    parts.add((activation == Activation.SILU ? "SwiGLU" : "GeGLU") + " (" + activation.jsonName() + ")");
+    if (qkvBias) {
+      parts.add("q/k/v biases");
+    }
+    if (outputBias) {
+      parts.add("o bias");
+    }
+    if (mlpBias) {
+      parts.add("MLP biases");
+    }
+    if (qkNorm) {
+      parts.add("q/k norms per head");
+    }
+    if (normUnitOffset) {
+      parts.add("(1 + w) norms");
+    }
+    if (sandwichNorms) {
+      parts.add("post-attention and pre/post-FFN norms");
+    }
+    if (embedScale > 0) {
+      parts.add("embeddings x " + (float) embedScale);
+    }
+    if (queryPreAttnScalar > 0) {
+      parts.add("attention scale 1/sqrt(" + queryPreAttnScalar + ")");
+    }
+    if (attentionSoftcap > 0) {
+      parts.add("attention soft-cap " + attentionSoftcap);
+    }
+    if (finalSoftcap > 0) {
+      parts.add("final soft-cap " + finalSoftcap);
+    }
+    if (slidingWindow > 0) {
+      List<Integer> layers = new java.util.ArrayList<>();
+      for (int l = 0; l < slidingLayers.size(); l++) {
+        if (slidingLayers.get(l)) {
+          layers.add(l);
+        }
+      }
+      parts.add("sliding window " + slidingWindow + (layers.size() == slidingLayers.size()
+          ? " on every layer" : " on layers " + layers));
+    } else {
+      parts.add("full attention");
+    }
+    return String.join(", ", parts);
+  }
+
   /** The attention window of {@code layer}: slidingWindow where the layer slides, else 0 (none). */
   public int windowOf(int layer) {
     return slidingWindow > 0 && layer < slidingLayers.size() && slidingLayers.get(layer) ? slidingWindow : 0;
