@@ -235,8 +235,16 @@ final class HuggingFaceConfig {
     return act;
   }
 
-  /** sqrt(hidden) as transformers multiplies Gemma's embeddings: a float32 tensor cast to the dtype. */
+  /**
+   * sqrt(hidden) as transformers multiplies Gemma's embeddings: a float32 tensor cast to the model's
+   * dtype; a checkpoint written by {@link LlamaConfig#toHuggingFace} states it as
+   * quipsharp.embed_scale.
+   */
   private double embedScale(int dim) {
+    JsonNode stated = json.path("quipsharp").path("embed_scale");
+    if (stated.isNumber() && stated.asDouble() > 0 && Double.isFinite(stated.asDouble())) {
+      return stated.asDouble();
+    }
     float scale = (float) Math.sqrt(dim);
     String dtype = json.hasNonNull("dtype") ? json.get("dtype").asText()
         : json.path("torch_dtype").asText("float32");

@@ -171,11 +171,17 @@ public record LlamaConfig(
   /**
    * The Hugging Face {@code config.json} fields of this config, in the transformers 4.x spelling
    * (top-level rope_theta and rope_scaling; {@link #fromHuggingFace} reads them back; the RoPE
-   * convention is kept under {@code quipsharp.rope_interleaved}).
+   * convention is kept under {@code quipsharp.rope_interleaved}, and Gemma's embedding scale under
+   * {@code quipsharp.embed_scale}, since it depends on the source model's dtype, which a checkpoint's
+   * {@code torch_dtype} no longer says).
    */
   public ObjectNode toHuggingFace() {
     ObjectNode o = HuggingFaceConfig.write(this);
-    o.putObject("quipsharp").put("rope_interleaved", ropeInterleaved);
+    ObjectNode qs = o.putObject("quipsharp");
+    qs.put("rope_interleaved", ropeInterleaved);
+    if (options.embedScale() > 0) {
+      qs.put("embed_scale", options.embedScale());
+    }
     return o;
   }
 }
