@@ -304,6 +304,10 @@ void accumulate_hessian(HessianSum& h, const float* x, int64_t count, int64_t n)
   h.tokens += count;
 }
 
+void require_layer(const qs_model& m, int32_t layer) {
+  require(layer >= 0 && layer < m.cfg.n_layers, "layer = ", layer, " must be in [0, ", m.cfg.n_layers, ")");
+}
+
 void require_tokens(const qs_model& m, const int32_t* tokens, int64_t count) {
   for (int64_t t = 0; t < count; ++t)
     require(tokens[t] >= 0 && tokens[t] < m.cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
@@ -635,7 +639,7 @@ extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t la
             " must be F32 or F16");
     const qs_model_config& c = model->cfg;
     const bool per_layer = kind >= QS_TENSOR_ATTN_NORM;
-    if (per_layer) require(layer >= 0 && layer < c.n_layers, "layer = ", layer, " must be in [0, ", c.n_layers, ")");
+    if (per_layer) require_layer(*model, layer);
     const char* name = kind_name(kind);
     if (kind == QS_TENSOR_Q_NORM || kind == QS_TENSOR_K_NORM)
       require(c.qk_norm != 0, "tensor ", name, " needs a config with qk_norm = 1");
@@ -727,8 +731,7 @@ extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
-            model->cfg.n_layers, ")");
+    require_layer(*model, layer);
     require(group >= QS_GROUP_QKV && group <= QS_GROUP_DOWN, "group = ", group, " is unknown");
     const std::vector<int64_t> members = group_members(*model, group);
     int64_t total = 0;
@@ -772,8 +775,7 @@ extern "C" int32_t qs_model_set_attention_window(qs_model* model, int32_t layer,
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
-            model->cfg.n_layers, ")");
+    require_layer(*model, layer);
     require(window >= 0, "window = ", window, " must be >= 0 (0: no window)");
     model->layers[layer].window = window;
   });
@@ -818,8 +820,7 @@ extern "C" int32_t qs_model_layer_forward(qs_model* model, int32_t layer, const 
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
-            model->cfg.n_layers, ")");
+    require_layer(*model, layer);
     require(count > 0 && count <= INT32_MAX, "count = ", count, " must be in [1, 2^31)");
     require_not_null(hidden_in, "hidden_in");
     require_not_null(hidden_out, "hidden_out");

@@ -13,9 +13,10 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * A model of a supported family ({@link io.github.quipsharp.model.ModelFamily}) held by the native engine (weights in native memory, never in Java arrays):
- * fp32/fp16 weights, or QuIP#-quantized linear groups. Runs the forward pass (prefill of a window or
- * one token at a time over the KV cache) and collects Hessians of the linear layers' inputs.
+ * A model of a supported family ({@link io.github.quipsharp.model.ModelFamily}) held by the native
+ * engine (weights in native memory, never in Java arrays): fp32/fp16 weights, or QuIP#-quantized
+ * linear groups. Runs the forward pass (prefill of a window or one token at a time over the KV
+ * cache) and collects Hessians of the linear layers' inputs.
  *
  * <p>Owns native memory: close it. One forward pass runs at a time (calls from several threads are
  * serialized).
