@@ -62,6 +62,38 @@ public final class LlamaModel implements AutoCloseable {
     this.guard = new CloseGuard("LlamaModel");
   }
 
+  /**
+   * RoPE's table for a config, as the engine derives it (transformers' modeling_rope_utils for the
+   * rope_type): the inverse frequency of each of the rotaryDim / 2 pairs, and the factor that
+   * multiplies cos and sin (YaRN's attention factor; 1 otherwise). For other forward passes (the
+   * libtorch model) that must rotate exactly as the engine does.
+   */
+  public static RopeTable ropeTable(LlamaConfig config) {
+    Checks.notNull(config, "config");
+    NativeCalls.ensureLoaded();
+    try (QuipsharpNative.qs_model_config c = new QuipsharpNative.qs_model_config()) {
+      c.head_dim(config.headDim());
+      c.rope_theta(config.ropeTheta());
+      setFamilyFields(c, config);
+      double[] inv = new double[config.rope().rotaryDim(config.headDim()) / 2];
+      double[] scaling = new double[1];
+      NativeCalls.check(QuipsharpNative.qs_rope_frequencies(c, inv, scaling), "ropeTable");
+      return new RopeTable(inv, scaling[0]);
+    }
+  }
+
+  /** See {@link #ropeTable}. */
+  public record RopeTable(double[] inverseFrequencies, double attentionScaling) {
+    public RopeTable {
+      inverseFrequencies = inverseFrequencies.clone();
+    }
+
+    @Override
+    public double[] inverseFrequencies() {
+      return inverseFrequencies.clone();
+    }
+  }
+
   /** The family fields of the engine's config (all zero for the plain Llama block). */
   private static void setFamilyFields(QuipsharpNative.qs_model_config c, LlamaConfig config) {
     FamilyOptions o = config.options();

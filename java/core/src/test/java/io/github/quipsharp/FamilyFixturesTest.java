@@ -150,6 +150,30 @@ class FamilyFixturesTest {
     assertTrue(decode <= bound, name + " decode vs native-dtype run: " + decode + " > " + bound);
   }
 
+  /**
+   * The RoPE table the engine exposes for other forward passes: the llama3 fixture's and the custom
+   * YaRN fixture's against transformers 5.17's ROPE_INIT_FUNCTIONS (float32, printed to 9 digits).
+   */
+  @Test
+  void ropeTablesEqualTransformers() throws IOException {
+    LlamaModel.RopeTable llama3 = LlamaModel.ropeTable(config(fixture("llama3"), new ArrayList<>()));
+    double[] want = {0.576056361, 0.00470075384, 0.000176776681, 6.64786967e-06};
+    double[] got = llama3.inverseFrequencies();
+    assertEquals(want.length, got.length);
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], got[i], 1e-6 * want[i], "llama3 inv_freq[" + i + "]");
+    }
+    assertEquals(1.0, llama3.attentionScaling());
+    LlamaModel.RopeTable yarn = LlamaModel.ropeTable(config(fixture("llama-yarn-custom"), new ArrayList<>()));
+    double[] wantYarn = {1.0, 0.0105112055, 0.000883883506, 7.43254423e-05};
+    for (int i = 0; i < wantYarn.length; i++) {
+      assertEquals(wantYarn[i], yarn.inverseFrequencies()[i], 1e-6 * wantYarn[i], "yarn inv_freq[" + i + "]");
+    }
+    assertEquals(1.188359976202698, yarn.attentionScaling(), 1e-12);
+    LlamaModel.RopeTable phi3 = LlamaModel.ropeTable(config(fixture("phi3"), new ArrayList<>()));
+    assertArrayEquals(new double[] {1.0, 0.01}, phi3.inverseFrequencies(), 1e-15, "rotary dims 4 of 8");
+  }
+
   /** Perplexity runs every family: its NLL equals the one of transformers' logits of the same window. */
   @Test
   void perplexityOfEveryFamilyMatchesTransformersLogits() {
