@@ -435,6 +435,7 @@ class FamilyFixturesTest {
     refused("gemma2", "rope_parameters", perLayer, "per layer type");
     refused("llama-yarn", "rope_parameters.truncate", n.textNode("no"), "boolean");
     refused("llama", "attention_bias", n.textNode("yes"), "boolean");
+    refused("gemma", "dtype", n.textNode("float8"), "float8");
   }
 
   @Test

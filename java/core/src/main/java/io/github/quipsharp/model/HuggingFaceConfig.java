@@ -251,7 +251,9 @@ final class HuggingFaceConfig {
     return switch (dtype) {
       case "bfloat16" -> HalfFloat.bf16ToFloat(HalfFloat.bf16FromFloat(scale));
       case "float16" -> HalfFloat.toFloat(HalfFloat.fromFloat(scale));
-      default -> scale;
+      case "float32", "auto" -> scale;
+      default -> throw new ModelFormatException(file, "dtype \"" + dtype + "\" is not float32, "
+          + "float16 or bfloat16 (Gemma's embedding scale is rounded to it)");
     };
   }
 
