@@ -30,6 +30,7 @@ public final class HfTokenizer implements Tokenizer {
   private final Path file;
   private final HfNativeTokenizer library;
   private final String[] pieces;
+  private final boolean[] special;
   private final int bos;
   private final int eos;
   private final PieceDecoder decoder;
@@ -38,12 +39,14 @@ public final class HfTokenizer implements Tokenizer {
       Path file,
       HfNativeTokenizer library,
       String[] pieces,
+      boolean[] special,
       PieceDecoder decoder,
       String bosToken,
       String eosToken) {
     this.file = file;
     this.library = library;
     this.pieces = pieces;
+    this.special = special;
     this.decoder = decoder;
     this.bos = idOf(bosToken);
     this.eos = idOf(eosToken);
@@ -100,7 +103,7 @@ public final class HfTokenizer implements Tokenizer {
       bosToken = configToken(c, "bos_token", bosToken, config);
       eosToken = configToken(c, "eos_token", eosToken, config);
     }
-    return new HfTokenizer(file, library, json.pieces, decoder, bosToken, eosToken);
+    return new HfTokenizer(file, library, json.pieces, json.special, decoder, bosToken, eosToken);
   }
 
   private static HfNativeTokenizer join(FutureTask<HfNativeTokenizer> task, Path file) {
@@ -166,6 +169,11 @@ public final class HfTokenizer implements Tokenizer {
       }
     }
     return -1;
+  }
+
+  /** Whether decoding skips {@code id} (a special added token). */
+  boolean isSpecial(int id) {
+    return id >= 0 && id < special.length && special[id];
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.github.quipsharp.tokenizer;
 
 import io.github.quipsharp.ModelFormatException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -101,5 +102,15 @@ public interface Tokenizer {
    */
   static Path locate(Path modelPath) {
     return TokenizerLocator.locate(modelPath);
+  }
+
+  /**
+   * The files beside a {@code tokenizer.json} that belong with it, those that exist: {@code
+   * tokenizer_config.json} (BOS, EOS, chat template), {@code special_tokens_map.json}, {@code
+   * chat_template.jinja} and {@code generation_config.json} (end-of-turn ids). A quantized
+   * checkpoint copies them with the tokenizer. None for a llama2.c tokenizer.
+   */
+  static List<Path> companionFiles(Path tokenizerFile) {
+    return TokenizerLocator.companions(tokenizerFile);
   }
 }
