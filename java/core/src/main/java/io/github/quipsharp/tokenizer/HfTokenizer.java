@@ -15,7 +15,7 @@ import java.util.concurrent.FutureTask;
  * A Hugging Face {@code tokenizer.json}, encoded and decoded by the Hugging Face {@code
  * tokenizers} library itself ({@link HfNativeTokenizer}), so the ids equal those of the Python
  * package on any text: byte-level BPE with the families' {@code Split} regexes (Llama 3, Qwen
- * 2.5/3), BPE with byte fallback (Gemma, Mistral, Llama 2), added and special tokens, every
+ * 2.5/3), BPE with byte fallback (Gemma, Mistral), added and special tokens, every
  * normalizer, pre-tokenizer and post-processor the library knows.
  *
  * <p>{@link #encode} with {@code addBos} adds the special tokens of the file's post-processor

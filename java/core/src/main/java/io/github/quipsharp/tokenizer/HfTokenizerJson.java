@@ -1,6 +1,5 @@
 package io.github.quipsharp.tokenizer;
 
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -111,11 +110,7 @@ final class HfTokenizerJson {
         throw new ModelFormatException(file, "malformed JSON: text after the top-level object");
       }
     } catch (JsonProcessingException e) {
-      JsonLocation at = e.getLocation();
-      String where =
-          at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-      throw new ModelFormatException(
-          file, "malformed JSON" + where + ": " + e.getOriginalMessage(), e);
+      throw HfJson.malformed(file, e);
     } catch (IOException e) {
       throw new ModelFormatException(file, "cannot read the file: " + e, e);
     }
