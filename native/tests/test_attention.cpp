@@ -20,6 +20,8 @@ struct Case {
   double scale;
   std::vector<float> q, keys, values;
   bool exact_scores = false;  // every kernel computes the scores without rounding
+  int64_t first = 0;          // sliding window: rows before it are not attended
+  double softcap = 0;         // > 0: scores soft-capped
 };
 
 // Float64 attention of every head, and the header's bound for each head's outputs.
@@ -29,9 +31,9 @@ void reference(const Case& c, bool scalar, std::vector<double>& out, std::vector
   bound.assign(c.heads, 0.0);
   for (int64_t h = 0; h < c.heads; ++h) {
     const int64_t kvo = h / group * hd;
-    std::vector<double> s(c.positions);
+    std::vector<double> s(c.positions, -INFINITY);
     double big = 0, vmax = 0, best = -INFINITY;
-    for (int64_t p = 0; p < c.positions; ++p) {
+    for (int64_t p = c.first; p < c.positions; ++p) {
       double dot = 0, abs = 0;
       for (int64_t i = 0; i < hd; ++i) {
         const double a = static_cast<double>(c.q[h * hd + i]) * c.keys[p * c.stride + kvo + i];
@@ -39,16 +41,16 @@ void reference(const Case& c, bool scalar, std::vector<double>& out, std::vector
         abs += std::fabs(a);
         vmax = std::max(vmax, std::fabs(static_cast<double>(c.values[p * c.stride + kvo + i])));
       }
-      s[p] = dot * c.scale;
+      s[p] = c.softcap > 0 ? c.softcap * std::tanh(dot * c.scale / c.softcap) : dot * c.scale;
       big = std::max(big, std::fabs(c.scale) * abs);
       best = std::max(best, s[p]);
     }
     double total = 0;
-    for (double& v : s) total += (v = std::exp(v - best));
-    for (int64_t p = 0; p < c.positions; ++p)
+    for (double& v : s) total += (v = std::exp(v - best));  // exp(-inf) = 0 outside the window
+    for (int64_t p = c.first; p < c.positions; ++p)
       for (int64_t i = 0; i < hd; ++i) out[h * hd + i] += s[p] / total * c.values[p * c.stride + kvo + i];
-    const double d = c.exact_scores ? 0.0 : (scalar ? 1.0 : hd / 8.0 + 16) * kEps * big;
-    bound[h] = 2 * vmax * std::expm1(2 * d) + (c.positions + 8) * kEps * vmax;
+    const double d = (c.exact_scores ? 0.0 : (scalar ? 1.0 : hd / 8.0 + 16) * kEps * big) + kEps * c.softcap;
+    bound[h] = 2 * vmax * std::expm1(2 * d) + (c.positions - c.first + 8) * kEps * vmax;
   }
 }
 
@@ -90,8 +92,13 @@ Case integer_case(Rng& rng, int64_t heads, int64_t kv_heads, int64_t positions, 
 
 std::vector<float> run(const Case& c, int32_t kernel) {
   std::vector<float> out(c.heads * c.head_dim, NAN);
-  CHECK_OK(qs_attention(c.q.data(), c.heads, c.kv_heads, c.keys.data(), c.values.data(), c.positions,
-                        c.head_dim, c.stride, c.scale, out.data(), kernel));
+  if (c.first == 0 && c.softcap == 0) {
+    CHECK_OK(qs_attention(c.q.data(), c.heads, c.kv_heads, c.keys.data(), c.values.data(), c.positions,
+                          c.head_dim, c.stride, c.scale, out.data(), kernel));
+  } else {
+    CHECK_OK(qs_attention_window(c.q.data(), c.heads, c.kv_heads, c.keys.data(), c.values.data(), c.first,
+                                 c.positions, c.head_dim, c.stride, c.scale, c.softcap, out.data(), kernel));
+  }
   return out;
 }
 
@@ -148,6 +155,45 @@ void test_exact_scores() {
   }
 }
 
+// Sliding windows (the rows before `first` hold NaN: no kernel may read them) and soft-capped scores,
+// alone and together, on random inputs large enough for the cap to bend them.
+void test_window_and_softcap() {
+  Rng rng(23);
+  double worst = 0;
+  const int64_t shapes[][5] = {{4, 2, 40, 16, 0}, {8, 8, 129, 64, 3}, {3, 1, 9, 13, 0}, {32, 8, 300, 128, 0}};
+  for (const auto& sh : shapes)
+    for (int64_t first : {int64_t{0}, int64_t{1}, sh[2] / 2, sh[2] - 1})
+      for (double softcap : {0.0, 0.5, 3.0}) {
+        if (first == 0 && softcap == 0) continue;
+        Case c = random_case(rng, sh[0], sh[1], sh[2], sh[3], sh[4], 2.0);
+        c.first = first;
+        c.softcap = softcap;
+        for (int64_t p = 0; p < first; ++p)
+          for (int64_t i = 0; i < c.kv_heads * c.head_dim; ++i) c.keys[p * c.stride + i] = c.values[p * c.stride + i] = NAN;
+        worst = std::max(worst, check_case(c));
+      }
+  std::printf("windows and soft caps: max error %.3g of the stated bound\n", worst);
+  // A window of one row returns that row's values exactly; a cap of 1e-3 makes the softmax nearly
+  // flat over the window (|score| < 1e-3), so the output is the mean of the values to 1e-3 relative.
+  Case c = random_case(rng, 2, 1, 20, 8, 0, 1.0);
+  c.first = 19;
+  for (int32_t kernel : qs_test::cpu_kernels()) {
+    const std::vector<float> out = run(c, kernel);
+    for (int i = 0; i < 8; ++i) CHECK(out[i] == c.values[19 * 8 + i] && out[8 + i] == c.values[19 * 8 + i]);
+  }
+  c.first = 10;
+  c.softcap = 1e-3;
+  for (int32_t kernel : qs_test::cpu_kernels()) {
+    const std::vector<float> out = run(c, kernel);
+    for (int i = 0; i < 8; ++i) {
+      double mean = 0, spread = 0;
+      for (int64_t p = 10; p < 20; ++p) mean += c.values[p * 8 + i] / 10.0;
+      for (int64_t p = 10; p < 20; ++p) spread = std::max(spread, std::fabs(double(c.values[p * 8 + i])));
+      CHECK_NEAR(out[i], mean, 3e-3 * spread);
+    }
+  }
+}
+
 void test_errors() {
   std::vector<float> q(16, 1.0f), kv(128, 1.0f), out(16);
   const auto call = [&](const float* qp, int64_t heads, int64_t kv_heads, int64_t positions, int64_t stride,
@@ -167,6 +213,17 @@ void test_errors() {
   CHECK_STATUS(call(q.data(), 1, 1, 8, 8, 1.0, 0), QS_ERR_NON_FINITE);
   q[9] = NAN;
   CHECK_STATUS(call(q.data(), 2, 1, 1, 8, 1.0, 0), QS_ERR_NON_FINITE);
+  q[9] = 1.0f;
+  const auto window = [&](int64_t first, int64_t positions, double softcap) {
+    return qs_attention_window(q.data(), 1, 1, kv.data(), kv.data(), first, positions, 8, 8, 1.0, softcap,
+                               out.data(), 0);
+  };
+  CHECK_STATUS(window(8, 8, 0), QS_ERR_INVALID_ARGUMENT);   // first must be < positions
+  CHECK_STATUS(window(-1, 8, 0), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(window(0, 7, -1), QS_ERR_INVALID_ARGUMENT);  // negative cap
+  CHECK_STATUS(window(0, 7, INFINITY), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(window(7, 8, 0), QS_ERR_NON_FINITE);          // row 7 holds the Inf
+  CHECK_STATUS(window(0, 7, 2.0), QS_OK);
 }
 
 }  // namespace
@@ -175,6 +232,7 @@ int main() {
   std::printf("avx2 attention: %s\n", qs_cpu_kernel_available(QS_KERNEL_AVX2) ? "tested" : "not on this CPU");
   test_random();
   test_exact_scores();
+  test_window_and_softcap();
   test_errors();
   TEST_MAIN_END();
 }

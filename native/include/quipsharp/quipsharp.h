@@ -190,6 +190,14 @@ QS_API int32_t qs_f32_to_f16(const float* x, int64_t count, uint16_t* out);
 QS_API int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads, const float* keys,
                             const float* values, int64_t positions, int64_t head_dim, int64_t stride,
                             double scale, float* out, int32_t kernel);
+/* The same over the cached rows first .. positions-1 only (a sliding window: 0 <= first < positions),
+ * with the scores soft-capped when softcap > 0: s <- softcap * tanh(s / softcap) after the scale and
+ * before the softmax (Gemma 2). qs_attention = first 0, softcap 0. The bound above holds over the
+ * attended rows, with eps * softcap added to d for the cap's rounding (tanh does not grow an error). */
+QS_API int32_t qs_attention_window(const float* q, int64_t heads, int64_t kv_heads, const float* keys,
+                                   const float* values, int64_t first, int64_t positions,
+                                   int64_t head_dim, int64_t stride, double scale, double softcap,
+                                   float* out, int32_t kernel);
 
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
@@ -210,7 +218,9 @@ QS_API int32_t qs_qlayer_forward(const qs_qlayer* layer, const float* x, int64_t
 
 /* ---- Llama inference engine (CPU) ----------------------------------------------------------- */
 
-/* Llama-family architecture: RMSNorm, RoPE, grouped-query attention with a KV cache, SwiGLU FFN. */
+/* Llama-family architecture: RMSNorm, RoPE, grouped-query attention with a KV cache, SwiGLU FFN.
+ * The fields after norm_eps describe the other families (Mistral, Qwen 2/3, Gemma 1/2, Phi-3); all of
+ * them zero is the Llama architecture. */
 typedef struct qs_model_config {
   int32_t dim;               /* hidden size */
   int32_t hidden_dim;        /* FFN width */
@@ -223,7 +233,49 @@ typedef struct qs_model_config {
   int32_t tied_embeddings;   /* 1: the output layer is the token embedding */
   double rope_theta;
   double norm_eps;
+  /* ---- family extensions (0 = the Llama behaviour) ---- */
+  int32_t activation;        /* QS_ACTIVATION_*: the FFN is w_down(act(w_gate x) * w_up x) */
+  int32_t norm_unit_offset;  /* 1: every RMSNorm multiplies by (1 + w) instead of w (Gemma) */
+  int32_t qk_norm;           /* 1: RMSNorm over each head of q and of k, weights [head_dim], after the
+                                projection (and bias) and before RoPE (Qwen 3) */
+  int32_t sandwich_norms;    /* 1: RMSNorm of the attention output and of the FFN output before each
+                                residual add (QS_TENSOR_POST_ATTN_NORM / _POST_FFN_NORM; Gemma 2) */
+  int32_t rotary_dim;        /* RoPE rotates the first rotary_dim entries of each head (pairs (i, i +
+                                rotary_dim/2), or (2i, 2i+1) interleaved); the rest pass through
+                                (partial_rotary_factor, Phi-3); 0 = head_dim */
+  int32_t rope_type;         /* QS_ROPE_*: how the inverse frequencies are derived (qs_rope_frequencies) */
+  double rope_factor;        /* linear, llama3, yarn: the context scaling factor (>= 1) */
+  double rope_low_freq_factor;  /* llama3 */
+  double rope_high_freq_factor; /* llama3 */
+  double rope_original_max_positions; /* llama3, yarn: the pre-training context */
+  double rope_attention_factor; /* yarn: multiplies cos and sin; 0 = transformers' default, from
+                                   rope_factor and rope_mscale / rope_mscale_all_dim */
+  double rope_beta_fast;     /* yarn: the ramp's rotation bounds; 0 = 32 */
+  double rope_beta_slow;     /* yarn: 0 = 1 */
+  double rope_mscale;        /* yarn: with rope_mscale_all_dim, the default attention factor; 0 = absent */
+  double rope_mscale_all_dim;
+  int32_t rope_no_truncate;  /* yarn: 1 = keep the correction range's bounds fractional */
+  double embed_scale;        /* the embedding rows are multiplied by it (Gemma: sqrt(dim) rounded to
+                                the model's dtype); 0 = 1 (no multiply) */
+  double attn_scale;         /* the attention scores' scale; 0 = 1 / sqrt(head_dim) */
+  double attn_softcap;       /* > 0: scores <- attn_softcap * tanh(scores / attn_softcap) (Gemma 2) */
+  double final_softcap;      /* > 0: logits <- final_softcap * tanh(logits / final_softcap) */
 } qs_model_config;
+
+#define QS_ACTIVATION_SILU 0      /* x sigmoid(x) (SwiGLU) */
+#define QS_ACTIVATION_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GeGLU) */
+#define QS_ACTIVATION_GELU 2      /* 0.5 x (1 + erf(x / sqrt(2))) */
+
+#define QS_ROPE_DEFAULT 0 /* inv_freq_i = rope_theta^(-2i / rotary_dim) */
+#define QS_ROPE_LINEAR 1  /* default / rope_factor */
+#define QS_ROPE_LLAMA3 2  /* Llama 3.1: low frequencies / factor, high kept, a smooth ramp between */
+#define QS_ROPE_YARN 3    /* YaRN: ramp between interpolated and extrapolated frequencies, scaled cos/sin */
+
+/* The RoPE table of a config: inv_freq (rotary_dim / 2 values, rotary_dim as in the config) and the
+ * factor that multiplies cos and sin (1 except for YaRN), as transformers' modeling_rope_utils derives
+ * them for the config's rope_type. */
+QS_API int32_t qs_rope_frequencies(const qs_model_config* config, double* inv_freq,
+                                   double* attention_scaling);
 
 typedef struct qs_model qs_model;
 
@@ -244,6 +296,19 @@ typedef struct qs_model qs_model;
 #define QS_TENSOR_W_GATE 9     /* [hidden, dim] (llama2.c w1) */
 #define QS_TENSOR_W_UP 10      /* [hidden, dim] (llama2.c w3) */
 #define QS_TENSOR_W_DOWN 11    /* [dim, hidden] (llama2.c w2) */
+/* Biases (optional: a bias left unset is zero), added to the member's output rows; for a quantized
+ * group after its fuse scales. Norm-like vectors, kept in F32. */
+#define QS_TENSOR_BQ 12        /* [heads * hd] */
+#define QS_TENSOR_BK 13        /* [kv_heads * hd] */
+#define QS_TENSOR_BV 14        /* [kv_heads * hd] */
+#define QS_TENSOR_BO 15        /* [dim] */
+#define QS_TENSOR_B_GATE 16    /* [hidden] */
+#define QS_TENSOR_B_UP 17      /* [hidden] */
+#define QS_TENSOR_B_DOWN 18    /* [dim] */
+#define QS_TENSOR_Q_NORM 19    /* [hd]: qk_norm only */
+#define QS_TENSOR_K_NORM 20    /* [hd]: qk_norm only */
+#define QS_TENSOR_POST_ATTN_NORM 21 /* [dim]: sandwich_norms only (Gemma 2's post_attention_layernorm) */
+#define QS_TENSOR_POST_FFN_NORM 22  /* [dim]: sandwich_norms only */
 
 /* Linear groups that share an input (§1.2): q,k,v; o; up,gate (up rows first); down. */
 #define QS_GROUP_QKV 0
@@ -256,8 +321,9 @@ QS_API qs_model* qs_model_create(const qs_model_config* config);
 QS_API void qs_model_free(qs_model* model);
 
 /* Copies one tensor (count values of src_dtype) into the model, converted to store_dtype (F32 or
- * F16; norms are always kept in F32). layer is ignored for the global kinds. Rejects wrong counts and
- * non-finite values (naming the tensor and the index). */
+ * F16; norms and biases are always kept in F32; with norm_unit_offset a norm is kept as 1 + w). layer
+ * is ignored for the global kinds. Rejects wrong counts and non-finite values (naming the tensor and
+ * the index), and q/k norms or sandwich norms that the config does not use. */
 QS_API int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t layer, int32_t src_dtype,
                                    const void* data, int64_t count, int32_t store_dtype);
 
@@ -270,6 +336,11 @@ QS_API int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t gr
                                       const float* s_in, const float* s_out, double wscale,
                                       int32_t use_rht, const float* fuse_scales, int32_t n_fuse);
 
+/* Sliding-window attention for one layer: a token at position p attends to positions
+ * max(0, p - window + 1) .. p (the last `window` positions, as transformers' sliding-window mask), in
+ * prefill and over the KV cache alike; window = 0 (the default) attends to every earlier position. */
+QS_API int32_t qs_model_set_attention_window(qs_model* model, int32_t layer, int32_t window);
+
 /* Runs `count` tokens at positions start_pos .. start_pos+count-1 (causal attention over the KV
  * cache, which must hold positions 0 .. start_pos-1 from earlier calls; start_pos = 0 starts a new
  * sequence). logits: count x vocab when all_logits, else vocab (the last token's). One call at a time
@@ -278,8 +349,8 @@ QS_API int32_t qs_model_forward(qs_model* model, const int32_t* tokens, int64_t 
                                 int64_t start_pos, float* logits, int32_t all_logits);
 
 /* Layer by layer (the distributed Hessian collection of §1.2 runs one block at a time over many
- * windows). qs_model_embed: hidden (count x dim) = the embedding rows of the tokens; needs only the
- * embedding. qs_model_layer_forward: hidden_out (count x dim) = block `layer` applied to the hidden
+ * windows). qs_model_embed: hidden (count x dim) = the embedding rows of the tokens, times embed_scale;
+ * needs only the embedding. qs_model_layer_forward: hidden_out (count x dim) = block `layer` applied to the hidden
  * states hidden_in of one sequence at positions 0 .. count-1 (causal attention within it); needs only
  * that layer's tensors (the others may be unset), adds the layer's Hessians while collection covers
  * it, and gives the same values, bit for bit, as that block inside qs_model_forward from position 0.

@@ -42,8 +42,8 @@ struct HeadRange {
 };
 
 void attend_scalar(const float* q, const float* keys, const float* values, int64_t stride,
-                   int64_t positions, int64_t hd, double scale, const HeadRange& heads, float* score,
-                   float* out) {
+                   int64_t positions, int64_t hd, double scale, double softcap, const HeadRange& heads,
+                   float* score, float* out) {
   for (int64_t h = heads.begin; h < heads.end; ++h) {
     const float* qh = q + h * hd;
     const int64_t kvo = heads.cache_offset(h, hd);
@@ -51,7 +51,7 @@ void attend_scalar(const float* q, const float* keys, const float* values, int64
       const float* kp = keys + p * stride + kvo;
       double sc = 0;
       for (int64_t i = 0; i < hd; ++i) sc += static_cast<double>(qh[i]) * kp[i];
-      score[p] = static_cast<float>(sc * scale);
+      score[p] = static_cast<float>(softcap > 0 ? softcap * std::tanh(sc * scale / softcap) : sc * scale);
     }
     const float inv = softmax_weights(score, positions);
     float* oh = out + h * hd;
@@ -91,7 +91,8 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
 __attribute__((target("avx2,fma"))) void attend_avx2(const float* q, const float* keys,
                                                      const float* values, int64_t stride,
                                                      int64_t positions, int64_t hd, double scale,
-                                                     const HeadRange& heads, float* score, float* out) {
+                                                     double softcap, const HeadRange& heads, float* score,
+                                                     float* out) {
   const float s = static_cast<float>(scale);
   const int64_t n = heads.end - heads.begin;
   for (int64_t p = 0; p < positions; ++p) {
@@ -101,6 +102,9 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* q, const float
       score[j * positions + p] = dot_avx2(q + h * hd, kp + heads.cache_offset(h, hd), hd) * s;
     }
   }
+  if (softcap > 0)  // Gemma 2: tanh bounds the scores (in double, then rounded once)
+    for (int64_t i = 0; i < n * positions; ++i)
+      score[i] = static_cast<float>(softcap * std::tanh(score[i] / softcap));
   for (int64_t j = 0; j < n; ++j) {
     float* sj = score + j * positions;
     const float inv = softmax_weights(sj, positions);
@@ -128,29 +132,37 @@ __attribute__((target("avx2,fma"))) void attend_avx2(const float* q, const float
 }  // namespace
 
 void attend_heads(const float* q, const float* keys, const float* values, int64_t stride,
-                  int64_t positions, int64_t head_dim, double scale, int64_t head_begin,
-                  int64_t head_end, int64_t group, float* score, float* out, int32_t kernel) {
+                  int64_t first, int64_t positions, int64_t head_dim, double scale, double softcap,
+                  int64_t head_begin, int64_t head_end, int64_t group, float* score, float* out,
+                  int32_t kernel) {
   const HeadRange heads{head_begin, head_end, group};
+  // A window starts the rows at `first`: the kernels see only the rows they attend to.
+  keys += first * stride;
+  values += first * stride;
+  positions -= first;
 #ifdef QS_X86
   if (kernel == QS_KERNEL_AVX2 || kernel == QS_KERNEL_AVX512) {
-    attend_avx2(q, keys, values, stride, positions, head_dim, scale, heads, score, out);
+    attend_avx2(q, keys, values, stride, positions, head_dim, scale, softcap, heads, score, out);
     return;
   }
 #endif
-  attend_scalar(q, keys, values, stride, positions, head_dim, scale, heads, score, out);
+  attend_scalar(q, keys, values, stride, positions, head_dim, scale, softcap, heads, score, out);
 }
 
 }  // namespace qs
 
-extern "C" int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads, const float* keys,
-                                const float* values, int64_t positions, int64_t head_dim,
-                                int64_t stride, double scale, float* out, int32_t kernel) {
+extern "C" int32_t qs_attention_window(const float* q, int64_t heads, int64_t kv_heads,
+                                       const float* keys, const float* values, int64_t first,
+                                       int64_t positions, int64_t head_dim, int64_t stride,
+                                       double scale, double softcap, float* out, int32_t kernel) {
   return qs::guard([&] {
     qs::require_not_null(q, "q");
     qs::require_not_null(keys, "keys");
     qs::require_not_null(values, "values");
     qs::require_not_null(out, "out");
     qs::require(positions > 0, "positions = ", positions, " must be positive");
+    qs::require(first >= 0 && first < positions, "first = ", first, " must be in [0, positions = ",
+                positions, ")");
     qs::require(head_dim > 0, "head_dim = ", head_dim, " must be positive");
     qs::require(kv_heads > 0 && heads > 0 && heads % kv_heads == 0, "heads = ", heads,
                 " must be a positive multiple of kv_heads = ", kv_heads);
@@ -160,9 +172,11 @@ extern "C" int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads,
     qs::require(positions <= INT64_MAX / 64 / stride && heads <= INT64_MAX / 64 / std::max(head_dim, positions),
                 "positions = ", positions, " x stride = ", stride, " is too large");
     qs::require(std::isfinite(scale), "scale must be finite");
+    qs::require(std::isfinite(softcap) && softcap >= 0, "softcap = ", softcap,
+                " must be finite and >= 0 (0: no cap)");
     qs::require_finite(q, heads * head_dim, "q");
     const auto rows_finite = [&](const float* rows, const char* name) {
-      for (int64_t p = 0; p < positions; ++p)
+      for (int64_t p = first; p < positions; ++p)
         for (int64_t i = 0; i < row; ++i)
           if (!std::isfinite(rows[p * stride + i]))
             qs::fail(QS_ERR_NON_FINITE, name, "[", p, "][", i, "] = ", rows[p * stride + i],
@@ -171,8 +185,15 @@ extern "C" int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads,
     rows_finite(keys, "keys");
     rows_finite(values, "values");
     const int32_t k = qs::resolve_kernel(kernel);
-    std::vector<float> score(static_cast<size_t>(heads * positions));
-    qs::attend_heads(q, keys, values, stride, positions, head_dim, scale, 0, heads, heads / kv_heads,
-                     score.data(), out, k);
+    std::vector<float> score(static_cast<size_t>(heads * (positions - first)));
+    qs::attend_heads(q, keys, values, stride, first, positions, head_dim, scale, softcap, 0, heads,
+                     heads / kv_heads, score.data(), out, k);
   });
+}
+
+extern "C" int32_t qs_attention(const float* q, int64_t heads, int64_t kv_heads, const float* keys,
+                                const float* values, int64_t positions, int64_t head_dim,
+                                int64_t stride, double scale, float* out, int32_t kernel) {
+  return qs_attention_window(q, heads, kv_heads, keys, values, 0, positions, head_dim, stride, scale,
+                             0.0, out, kernel);
 }

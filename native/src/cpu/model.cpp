@@ -3,6 +3,10 @@
 // SwiGLU, tied or untied output. Linear layers are dense (fp32 / fp16) or QuIP#-quantized groups
 // (§1.4 step 8 / §7.1: one stacked matrix per shared input, with fuse scales per member). While
 // Hessian collection is on, the inputs of every linear group are accumulated as sum x x^T (§1.2).
+// The other families are options of the same block, as transformers defines them: biases (Qwen 2,
+// Llama's attention_bias / mlp_bias), per-head q/k norms (Qwen 3), GeGLU, (1 + w) norms, scaled
+// embeddings, sandwich norms and soft-capping (Gemma 1/2), sliding windows (Mistral, Gemma 2, Qwen 2,
+// Phi-3), partial rotary dimensions (Phi-3) and the RoPE scalings linear, llama3 and YaRN.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,6 +28,7 @@ namespace {
 
 // From this many tokens on, dense layers use the GEMM (below: the mat-vec kernels).
 constexpr int64_t kGemmTokens = 4;
+constexpr double kPi = 3.141592653589793;
 
 float bf16_to_float(uint16_t b) {
   const uint32_t bits = static_cast<uint32_t>(b) << 16;
@@ -124,8 +129,14 @@ struct Quantized {
   }
 };
 
+// The seven linear members of a block, in tensor-kind order (QS_TENSOR_WQ ..), for their biases.
+enum Member { kQ, kK, kV, kO, kGate, kUp, kDown, kMembers };
+
 struct Layer {
   std::vector<float> attn_norm, ffn_norm;
+  std::vector<float> q_norm, k_norm, post_attn_norm, post_ffn_norm;  // family options (may be empty)
+  std::vector<float> bias[kMembers];  // empty: no bias
+  int64_t window = 0;                 // sliding-window length; 0: full causal attention
   Dense wq, wk, wv, wo, w_gate, w_up, w_down;
   std::unique_ptr<Quantized> q[4];  // per group, replaces the dense members when set
   std::vector<float> k_cache, v_cache;  // [capacity, kv_dim]
@@ -156,8 +167,85 @@ namespace {
 
 const char* kind_name(int32_t kind) {
   static const char* names[] = {"embed", "final_norm", "lm_head", "attn_norm", "ffn_norm", "wq",
-                                "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
-  return kind >= 0 && kind <= QS_TENSOR_W_DOWN ? names[kind] : "?";
+                                "wk", "wv", "wo", "w_gate", "w_up", "w_down", "bq", "bk", "bv",
+                                "bo", "b_gate", "b_up", "b_down", "q_norm", "k_norm",
+                                "post_attn_norm", "post_ffn_norm"};
+  return kind >= 0 && kind <= QS_TENSOR_POST_FFN_NORM ? names[kind] : "?";
+}
+
+bool is_norm_kind(int32_t kind) {
+  return kind == QS_TENSOR_FINAL_NORM || kind == QS_TENSOR_ATTN_NORM || kind == QS_TENSOR_FFN_NORM ||
+         kind == QS_TENSOR_Q_NORM || kind == QS_TENSOR_K_NORM || kind == QS_TENSOR_POST_ATTN_NORM ||
+         kind == QS_TENSOR_POST_FFN_NORM;
+}
+
+// The RoPE table of transformers' modeling_rope_utils for the config's rope_type (written from its
+// definitions, in double): inv_freq of the rotary_dim / 2 pairs and the factor on cos and sin.
+void rope_table(const qs_model_config& c, std::vector<double>& inv_freq, double& attention_scaling) {
+  const int64_t rd = c.rotary_dim > 0 ? c.rotary_dim : c.head_dim;
+  inv_freq.resize(static_cast<size_t>(rd / 2));
+  for (int64_t i = 0; i < rd / 2; ++i)
+    inv_freq[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(rd));
+  attention_scaling = 1.0;
+  const double factor = c.rope_factor;
+  switch (c.rope_type) {
+    case QS_ROPE_LINEAR:
+      for (double& f : inv_freq) f /= factor;
+      break;
+    case QS_ROPE_LLAMA3: {
+      // Wavelengths longer than original / low_freq_factor are divided by the factor, shorter than
+      // original / high_freq_factor kept, and the ones between blended by a linear ramp in
+      // original / wavelength.
+      const double original = c.rope_original_max_positions;
+      const double low_wavelen = original / c.rope_low_freq_factor;
+      const double high_wavelen = original / c.rope_high_freq_factor;
+      for (double& f : inv_freq) {
+        const double wavelen = 2 * kPi / f;
+        const double scaled = wavelen > low_wavelen ? f / factor : f;
+        if (wavelen < high_wavelen || wavelen > low_wavelen) {
+          f = scaled;
+        } else {
+          const double smooth = (original / wavelen - c.rope_low_freq_factor) /
+                                (c.rope_high_freq_factor - c.rope_low_freq_factor);
+          f = (1 - smooth) * scaled / factor + smooth * scaled;
+        }
+      }
+      break;
+    }
+    case QS_ROPE_YARN: {
+      // Pair i turns original / (2 pi / inv_freq_i) times over the pre-training context. Pairs that
+      // turn more than beta_fast times keep their frequency (extrapolation), pairs that turn fewer
+      // than beta_slow times are interpolated (divided by the factor), with a linear ramp over the
+      // pair indices between; cos and sin are scaled by the attention factor.
+      const double beta_fast = c.rope_beta_fast != 0 ? c.rope_beta_fast : 32.0;
+      const double beta_slow = c.rope_beta_slow != 0 ? c.rope_beta_slow : 1.0;
+      const double original = c.rope_original_max_positions;
+      const auto correction_dim = [&](double rotations) {
+        return static_cast<double>(rd) * std::log(original / (rotations * 2 * kPi)) /
+               (2 * std::log(c.rope_theta));
+      };
+      double low = correction_dim(beta_fast), high = correction_dim(beta_slow);
+      if (!c.rope_no_truncate) {
+        low = std::floor(low);
+        high = std::ceil(high);
+      }
+      low = std::max(low, 0.0);
+      high = std::min(high, static_cast<double>(rd - 1));
+      if (low == high) high += 0.001;  // transformers' guard against a zero-width ramp
+      for (int64_t i = 0; i < rd / 2; ++i) {
+        const double ramp = std::min(1.0, std::max(0.0, (static_cast<double>(i) - low) / (high - low)));
+        const double extrapolation = 1.0 - ramp;
+        inv_freq[i] = inv_freq[i] / factor * (1 - extrapolation) + inv_freq[i] * extrapolation;
+      }
+      const auto mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+      if (c.rope_attention_factor > 0) attention_scaling = c.rope_attention_factor;
+      else if (c.rope_mscale != 0 && c.rope_mscale_all_dim != 0)
+        attention_scaling = mscale(factor, c.rope_mscale) / mscale(factor, c.rope_mscale_all_dim);
+      else attention_scaling = mscale(factor, 1.0);
+      break;
+    }
+    default: break;
+  }
 }
 
 int64_t group_cols(const qs_model& m, int32_t group) {
@@ -179,6 +267,7 @@ std::vector<int64_t> group_members(const qs_model& m, int32_t group) {
   }
 }
 
+// out may be x (in place).
 void rmsnorm(const float* x, const float* w, int64_t n, double eps, float* out) {
   double ss = 0;
   for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
@@ -186,13 +275,15 @@ void rmsnorm(const float* x, const float* w, int64_t n, double eps, float* out) 
   for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (inv * x[i]);
 }
 
-// Rotates each head_dim slice of v (heads slices) for position pos.
+// Rotates the first 2 * inv_freq.size() entries of each head_dim slice of v (heads slices) for
+// position pos; cos and sin are multiplied by attention_scaling (YaRN; 1 otherwise).
 void rope(float* v, int64_t heads, int64_t hd, int64_t pos, const std::vector<double>& inv_freq,
-          bool interleaved) {
-  const int64_t half = hd / 2;
+          double attention_scaling, bool interleaved) {
+  const int64_t half = static_cast<int64_t>(inv_freq.size());
   for (int64_t i = 0; i < half; ++i) {
     const double angle = static_cast<double>(pos) * inv_freq[i];
-    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    const float c = static_cast<float>(std::cos(angle) * attention_scaling),
+                s = static_cast<float>(std::sin(angle) * attention_scaling);
     for (int64_t h = 0; h < heads; ++h) {
       float* x = v + h * hd;
       float& a = interleaved ? x[2 * i] : x[i];
@@ -213,6 +304,10 @@ void accumulate_hessian(HessianSum& h, const float* x, int64_t count, int64_t n)
   h.tokens += count;
 }
 
+void require_layer(const qs_model& m, int32_t layer) {
+  require(layer >= 0 && layer < m.cfg.n_layers, "layer = ", layer, " must be in [0, ", m.cfg.n_layers, ")");
+}
+
 void require_tokens(const qs_model& m, const int32_t* tokens, int64_t count) {
   for (int64_t t = 0; t < count; ++t)
     require(tokens[t] >= 0 && tokens[t] < m.cfg.vocab_size, "tokens[", t, "] = ", tokens[t],
@@ -226,6 +321,14 @@ void require_layer_complete(const qs_model& m, size_t l) {
   };
   need(!L.attn_norm.empty(), "attn_norm");
   need(!L.ffn_norm.empty(), "ffn_norm");
+  if (m.cfg.qk_norm) {
+    need(!L.q_norm.empty(), "q_norm");
+    need(!L.k_norm.empty(), "k_norm");
+  }
+  if (m.cfg.sandwich_norms) {
+    need(!L.post_attn_norm.empty(), "post_attn_norm");
+    need(!L.post_ffn_norm.empty(), "post_ffn_norm");
+  }
   if (!L.q[QS_GROUP_QKV]) {
     need(L.wq.set(), "wq");
     need(L.wk.set(), "wk");
@@ -256,7 +359,7 @@ void ensure_capacity(qs_model& m, int64_t needed) {
   m.capacity = cap;
 }
 
-// The embedding rows of `count` tokens (count x dim).
+// The embedding rows of `count` tokens (count x dim), times embed_scale when set (Gemma).
 void embed(const qs_model& m, const int32_t* tokens, int64_t count, float* x) {
   const int64_t dim = m.cfg.dim;
   for (int64_t t = 0; t < count; ++t) {
@@ -265,19 +368,51 @@ void embed(const qs_model& m, const int32_t* tokens, int64_t count, float* x) {
       x[t * dim + i] = m.embed.f32.empty() ? half_to_float(m.embed.f16[tok * dim + i])
                                            : m.embed.f32[tok * dim + i];
   }
+  if (m.cfg.embed_scale != 0) {
+    const float scale = static_cast<float>(m.cfg.embed_scale);
+    for (int64_t i = 0; i < count * dim; ++i) x[i] *= scale;
+  }
+}
+
+// v (count x rows) += bias per row, when the member has one.
+void add_bias(const std::vector<float>& bias, float* v, int64_t count, int64_t rows) {
+  if (bias.empty()) return;
+  for (int64_t t = 0; t < count; ++t)
+    for (int64_t r = 0; r < rows; ++r) v[t * rows + r] += bias[r];
+}
+
+// The FFN's gate activation times up, in place in gate.
+void gated_activation(int32_t activation, std::vector<float>& gate, const std::vector<float>& up) {
+  switch (activation) {
+    case QS_ACTIVATION_GELU_TANH:
+      for (size_t i = 0; i < gate.size(); ++i) {
+        const double g = gate[i];
+        gate[i] = static_cast<float>(0.5 * g * (1.0 + std::tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)))) * up[i];
+      }
+      break;
+    case QS_ACTIVATION_GELU:
+      for (size_t i = 0; i < gate.size(); ++i) {
+        const double g = gate[i];
+        gate[i] = static_cast<float>(0.5 * g * (1.0 + std::erf(g * 0.7071067811865476))) * up[i];
+      }
+      break;
+    default:
+      for (size_t i = 0; i < gate.size(); ++i) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+      }
+  }
 }
 
 // Work buffers of one block over `count` tokens, reused across the layers of a pass.
 struct BlockScratch {
   std::vector<double> inv_freq;
+  double attention_scaling = 1;
   std::vector<float> xb, q, k, v, att, o, gate, up, fused;
 
   BlockScratch(const qs_model& m, int64_t count) {
     const qs_model_config& c = m.cfg;
-    const int64_t hd = c.head_dim;
-    inv_freq.resize(static_cast<size_t>(hd / 2));
-    for (int64_t i = 0; i < hd / 2; ++i)
-      inv_freq[i] = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
+    rope_table(c, inv_freq, attention_scaling);
     xb.resize(static_cast<size_t>(count * c.dim));
     q.resize(static_cast<size_t>(count * m.q_dim));
     k.resize(static_cast<size_t>(count * m.kv_dim));
@@ -296,7 +431,7 @@ void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t star
   const qs_model_config& c = m.cfg;
   const int64_t dim = c.dim, hd = c.head_dim, heads = c.n_heads, kvh = c.n_kv_heads;
   const int64_t hidden = c.hidden_dim, qd = m.q_dim, kvd = m.kv_dim;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(static_cast<double>(hd));
   std::vector<float>&xb = s.xb, &q = s.q, &k = s.k, &v = s.v, &att = s.att, &o = s.o,
                      &gate = s.gate, &up = s.up, &fused = s.fused;
   const std::vector<double>& inv_freq = s.inv_freq;
@@ -321,10 +456,17 @@ void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t star
     L.wk.forward(xb.data(), count, k.data());
     L.wv.forward(xb.data(), count, v.data());
   }
+  add_bias(L.bias[kQ], q.data(), count, qd);
+  add_bias(L.bias[kK], k.data(), count, kvd);
+  add_bias(L.bias[kV], v.data(), count, kvd);
+  if (c.qk_norm) {  // Qwen 3: RMSNorm over each head, before RoPE
+    for (int64_t i = 0; i < count * heads; ++i) rmsnorm(&q[i * hd], L.q_norm.data(), hd, c.norm_eps, &q[i * hd]);
+    for (int64_t i = 0; i < count * kvh; ++i) rmsnorm(&k[i * hd], L.k_norm.data(), hd, c.norm_eps, &k[i * hd]);
+  }
   for (int64_t t = 0; t < count; ++t) {
     const int64_t pos = start + t;
-    rope(&q[t * qd], heads, hd, pos, inv_freq, c.rope_interleaved != 0);
-    rope(&k[t * kvd], kvh, hd, pos, inv_freq, c.rope_interleaved != 0);
+    rope(&q[t * qd], heads, hd, pos, inv_freq, s.attention_scaling, c.rope_interleaved != 0);
+    rope(&k[t * kvd], kvh, hd, pos, inv_freq, s.attention_scaling, c.rope_interleaved != 0);
     std::copy(&k[t * kvd], &k[t * kvd] + kvd, &L.k_cache[pos * kvd]);
     std::copy(&v[t * kvd], &v[t * kvd] + kvd, &L.v_cache[pos * kvd]);
   }
@@ -342,16 +484,22 @@ void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t star
     std::vector<float> score(static_cast<size_t>(per_task * (start + count)));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t t = task / chunks, h0 = task % chunks * per_task;
-      attend_heads(&q[t * qd], L.k_cache.data(), L.v_cache.data(), kvd, start + t + 1, hd, scale, h0,
-                   std::min(heads, h0 + per_task), group, score.data(), &att[t * qd], kernel);
+      const int64_t end = start + t + 1;
+      const int64_t first = L.window > 0 ? std::max<int64_t>(0, end - L.window) : 0;
+      attend_heads(&q[t * qd], L.k_cache.data(), L.v_cache.data(), kvd, first, end, hd, scale,
+                   c.attn_softcap, h0, std::min(heads, h0 + per_task), group, score.data(),
+                   &att[t * qd], kernel);
     }
   });
   if (hs) accumulate_hessian(hs[QS_GROUP_O], att.data(), count, qd);
   if (const Quantized* g = L.q[QS_GROUP_O].get()) g->forward(att.data(), count, o.data());
   else L.wo.forward(att.data(), count, o.data());
+  add_bias(L.bias[kO], o.data(), count, dim);
+  if (c.sandwich_norms)
+    for (int64_t t = 0; t < count; ++t) rmsnorm(&o[t * dim], L.post_attn_norm.data(), dim, c.norm_eps, &o[t * dim]);
   for (size_t i = 0; i < xsize; ++i) x[i] += o[i];
 
-  // FFN block: w_down(silu(w_gate x) * w_up x).
+  // FFN block: w_down(act(w_gate x) * w_up x).
   for (int64_t t = 0; t < count; ++t) rmsnorm(&x[t * dim], L.ffn_norm.data(), dim, c.norm_eps, &xb[t * dim]);
   if (hs) accumulate_hessian(hs[QS_GROUP_UPGATE], xb.data(), count, dim);
   if (const Quantized* g = L.q[QS_GROUP_UPGATE].get()) {
@@ -366,13 +514,15 @@ void block_forward(qs_model& m, int64_t l, float* x, int64_t count, int64_t star
     L.w_gate.forward(xb.data(), count, gate.data());
     L.w_up.forward(xb.data(), count, up.data());
   }
-  for (size_t i = 0; i < gate.size(); ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  add_bias(L.bias[kGate], gate.data(), count, hidden);
+  add_bias(L.bias[kUp], up.data(), count, hidden);
+  gated_activation(c.activation, gate, up);
   if (hs) accumulate_hessian(hs[QS_GROUP_DOWN], gate.data(), count, hidden);
   if (const Quantized* g = L.q[QS_GROUP_DOWN].get()) g->forward(gate.data(), count, o.data());
   else L.w_down.forward(gate.data(), count, o.data());
+  add_bias(L.bias[kDown], o.data(), count, dim);
+  if (c.sandwich_norms)
+    for (int64_t t = 0; t < count; ++t) rmsnorm(&o[t * dim], L.post_ffn_norm.data(), dim, c.norm_eps, &o[t * dim]);
   for (size_t i = 0; i < xsize; ++i) x[i] += o[i];
 }
 
@@ -392,10 +542,59 @@ void forward(qs_model& m, const int32_t* tokens, int64_t count, int64_t start, f
   for (int64_t t = first; t < count; ++t) rmsnorm(&x[t * dim], m.final_norm.data(), dim, c.norm_eps, &xb[(t - first) * dim]);
   const Dense& head = c.tied_embeddings ? m.embed : m.lm_head;
   head.forward(xb.data(), rows, logits);
+  if (c.final_softcap > 0)  // Gemma 2
+    for (int64_t i = 0; i < rows * c.vocab_size; ++i)
+      logits[i] = static_cast<float>(c.final_softcap * std::tanh(logits[i] / c.final_softcap));
+}
+
+// The family fields of a config (see quipsharp.h); the Llama fields are checked by the caller.
+void require_family_options(const qs_model_config& c) {
+  require(c.activation >= QS_ACTIVATION_SILU && c.activation <= QS_ACTIVATION_GELU, "activation = ",
+          c.activation, " is unknown");
+  for (int32_t flag : {c.norm_unit_offset, c.qk_norm, c.sandwich_norms, c.rope_no_truncate})
+    require(flag == 0 || flag == 1, "a family flag is ", flag, "; flags are 0 or 1");
+  require(c.rotary_dim >= 0 && c.rotary_dim <= c.head_dim && c.rotary_dim % 2 == 0, "rotary_dim = ",
+          c.rotary_dim, " must be even and in [0, head_dim = ", c.head_dim, "]");
+  require(c.rope_type >= QS_ROPE_DEFAULT && c.rope_type <= QS_ROPE_YARN, "rope_type = ", c.rope_type,
+          " is unknown");
+  const auto finite_nonneg = [](double v) { return std::isfinite(v) && v >= 0; };
+  for (double v : {c.rope_factor, c.rope_low_freq_factor, c.rope_high_freq_factor,
+                   c.rope_original_max_positions, c.rope_attention_factor, c.rope_beta_fast,
+                   c.rope_beta_slow, c.rope_mscale, c.rope_mscale_all_dim, c.embed_scale, c.attn_scale,
+                   c.attn_softcap, c.final_softcap})
+    require(finite_nonneg(v), "a RoPE, scale or soft-cap field is ", v, "; they are finite and >= 0");
+  if (c.rope_type != QS_ROPE_DEFAULT)
+    require(c.rope_factor > 0, "rope_factor = ", c.rope_factor, " must be positive for rope_type ", c.rope_type);
+  if (c.rope_type == QS_ROPE_LLAMA3)
+    require(c.rope_original_max_positions > 0 && c.rope_low_freq_factor > 0 &&
+                c.rope_high_freq_factor > c.rope_low_freq_factor,
+            "llama3 RoPE needs original_max_positions > 0 (", c.rope_original_max_positions,
+            ") and 0 < low_freq_factor (", c.rope_low_freq_factor, ") < high_freq_factor (",
+            c.rope_high_freq_factor, ")");
+  if (c.rope_type == QS_ROPE_YARN)
+    require(c.rope_original_max_positions > 0 && c.rope_theta > 1, "yarn RoPE needs ",
+            "original_max_positions > 0 (", c.rope_original_max_positions, ") and rope_theta > 1");
 }
 
 }  // namespace
 }  // namespace qs
+
+extern "C" int32_t qs_rope_frequencies(const qs_model_config* config, double* inv_freq,
+                                       double* attention_scaling) {
+  return qs::guard([&] {
+    qs::require_not_null(config, "config");
+    qs::require_not_null(inv_freq, "inv_freq");
+    qs::require_not_null(attention_scaling, "attention_scaling");
+    qs::require(config->head_dim > 0 && config->head_dim % 2 == 0, "head_dim = ", config->head_dim,
+                " must be positive and even");
+    qs::require(std::isfinite(config->rope_theta) && config->rope_theta > 0, "rope_theta = ",
+                config->rope_theta, " must be positive");
+    qs::require_family_options(*config);
+    std::vector<double> table;
+    qs::rope_table(*config, table, *attention_scaling);
+    std::copy(table.begin(), table.end(), inv_freq);
+  });
+}
 
 extern "C" qs_model* qs_model_create(const qs_model_config* config) {
   qs_model* result = nullptr;
@@ -414,6 +613,7 @@ extern "C" qs_model* qs_model_create(const qs_model_config* config) {
                 " must be positive");
     qs::require(std::isfinite(c.norm_eps) && c.norm_eps > 0, "norm_eps = ", c.norm_eps,
                 " must be positive");
+    qs::require_family_options(c);
     auto m = std::make_unique<qs_model>();
     m->cfg = c;
     m->q_dim = static_cast<int64_t>(c.n_heads) * c.head_dim;
@@ -433,13 +633,18 @@ extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t la
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(kind >= QS_TENSOR_EMBED && kind <= QS_TENSOR_W_DOWN, "tensor kind = ", kind, " is unknown");
+    require(kind >= QS_TENSOR_EMBED && kind <= QS_TENSOR_POST_FFN_NORM, "tensor kind = ", kind, " is unknown");
     require(src_dtype >= QS_DTYPE_F32 && src_dtype <= QS_DTYPE_BF16, "src_dtype = ", src_dtype, " is unknown");
     require(store_dtype == QS_DTYPE_F32 || store_dtype == QS_DTYPE_F16, "store_dtype = ", store_dtype,
             " must be F32 or F16");
     const qs_model_config& c = model->cfg;
     const bool per_layer = kind >= QS_TENSOR_ATTN_NORM;
-    if (per_layer) require(layer >= 0 && layer < c.n_layers, "layer = ", layer, " must be in [0, ", c.n_layers, ")");
+    if (per_layer) require_layer(*model, layer);
+    const char* name = kind_name(kind);
+    if (kind == QS_TENSOR_Q_NORM || kind == QS_TENSOR_K_NORM)
+      require(c.qk_norm != 0, "tensor ", name, " needs a config with qk_norm = 1");
+    if (kind == QS_TENSOR_POST_ATTN_NORM || kind == QS_TENSOR_POST_FFN_NORM)
+      require(c.sandwich_norms != 0, "tensor ", name, " needs a config with sandwich_norms = 1");
     const int64_t dim = c.dim, hidden = c.hidden_dim;
     int64_t out = 0, in = 0;  // in = 0: a vector
     switch (kind) {
@@ -449,10 +654,14 @@ extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t la
       case QS_TENSOR_WK: case QS_TENSOR_WV: out = model->kv_dim; in = dim; break;
       case QS_TENSOR_WO: out = dim; in = model->q_dim; break;
       case QS_TENSOR_W_GATE: case QS_TENSOR_W_UP: out = hidden; in = dim; break;
-      default: out = dim; in = hidden; break;
+      case QS_TENSOR_W_DOWN: out = dim; in = hidden; break;
+      case QS_TENSOR_BQ: out = model->q_dim; break;
+      case QS_TENSOR_BK: case QS_TENSOR_BV: out = model->kv_dim; break;
+      case QS_TENSOR_B_GATE: case QS_TENSOR_B_UP: out = hidden; break;
+      case QS_TENSOR_Q_NORM: case QS_TENSOR_K_NORM: out = c.head_dim; break;
+      default: out = dim; break;  // BO, B_DOWN, POST_ATTN_NORM, POST_FFN_NORM
     }
     const int64_t expected = in == 0 ? out : out * in;
-    const char* name = kind_name(kind);
     require(count == expected, "tensor ", name, per_layer ? " of layer " : "", per_layer ? std::to_string(layer) : "",
             " has ", count, " values but the config needs ", expected);
     require_not_null(data, "data");
@@ -463,11 +672,22 @@ extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t la
              per_layer ? std::to_string(layer) : "", " has a non-finite value at index ", i, ": ", val);
     }
     if (in == 0) {
-      std::vector<float>* dst = kind == QS_TENSOR_FINAL_NORM ? &model->final_norm
-                                : kind == QS_TENSOR_ATTN_NORM ? &model->layers[layer].attn_norm
-                                                              : &model->layers[layer].ffn_norm;
+      Layer* L = per_layer ? &model->layers[layer] : nullptr;
+      std::vector<float>* dst = nullptr;
+      switch (kind) {
+        case QS_TENSOR_FINAL_NORM: dst = &model->final_norm; break;
+        case QS_TENSOR_ATTN_NORM: dst = &L->attn_norm; break;
+        case QS_TENSOR_FFN_NORM: dst = &L->ffn_norm; break;
+        case QS_TENSOR_Q_NORM: dst = &L->q_norm; break;
+        case QS_TENSOR_K_NORM: dst = &L->k_norm; break;
+        case QS_TENSOR_POST_ATTN_NORM: dst = &L->post_attn_norm; break;
+        case QS_TENSOR_POST_FFN_NORM: dst = &L->post_ffn_norm; break;
+        default: dst = &L->bias[kind - QS_TENSOR_BQ]; break;  // biases, in member order
+      }
+      // Gemma's norms scale by (1 + w), which transformers computes in float: kept so here.
+      const float offset = is_norm_kind(kind) && c.norm_unit_offset ? 1.0f : 0.0f;
       dst->resize(static_cast<size_t>(count));
-      for (int64_t i = 0; i < count; ++i) (*dst)[i] = source_value(src_dtype, data, i);
+      for (int64_t i = 0; i < count; ++i) (*dst)[i] = offset + source_value(src_dtype, data, i);
       return;
     }
     Dense d;
@@ -511,8 +731,7 @@ extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
-            model->cfg.n_layers, ")");
+    require_layer(*model, layer);
     require(group >= QS_GROUP_QKV && group <= QS_GROUP_DOWN, "group = ", group, " is unknown");
     const std::vector<int64_t> members = group_members(*model, group);
     int64_t total = 0;
@@ -548,6 +767,17 @@ extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_
       default: L.w_down = Dense(); break;
     }
     L.q[group] = std::move(q);
+  });
+}
+
+extern "C" int32_t qs_model_set_attention_window(qs_model* model, int32_t layer, int32_t window) {
+  using namespace qs;
+  return guard([&] {
+    require_not_null(model, "model");
+    std::lock_guard<std::mutex> lock(model->mutex);
+    require_layer(*model, layer);
+    require(window >= 0, "window = ", window, " must be >= 0 (0: no window)");
+    model->layers[layer].window = window;
   });
 }
 
@@ -590,8 +820,7 @@ extern "C" int32_t qs_model_layer_forward(qs_model* model, int32_t layer, const 
   return guard([&] {
     require_not_null(model, "model");
     std::lock_guard<std::mutex> lock(model->mutex);
-    require(layer >= 0 && layer < model->cfg.n_layers, "layer = ", layer, " must be in [0, ",
-            model->cfg.n_layers, ")");
+    require_layer(*model, layer);
     require(count > 0 && count <= INT32_MAX, "count = ", count, " must be in [1, 2^31)");
     require_not_null(hidden_in, "hidden_in");
     require_not_null(hidden_out, "hidden_out");
@@ -668,7 +897,9 @@ extern "C" int64_t qs_model_weight_bytes(const qs_model* model) {
   int64_t total = static_cast<int64_t>(model->final_norm.size() * 4);
   total += model->cfg.tied_embeddings ? model->embed.bytes() : model->lm_head.bytes();
   for (const qs::Layer& L : model->layers) {
-    total += static_cast<int64_t>((L.attn_norm.size() + L.ffn_norm.size()) * 4);
+    for (const std::vector<float>* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffn_norm})
+      total += static_cast<int64_t>(v->size() * 4);
+    for (const std::vector<float>& b : L.bias) total += static_cast<int64_t>(b.size() * 4);
     for (const qs::Dense* d : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) total += d->bytes();
     for (const auto& q : L.q)
       if (q) total += qs_qlayer_weight_bytes(q->prepared.get());

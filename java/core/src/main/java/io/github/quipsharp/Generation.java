@@ -5,7 +5,8 @@ import java.util.function.Consumer;
 
 /**
  * Text generation: the prompt (BOS first) is prefilled in one forward pass, then one token at a time
- * over the KV cache until EOS, {@code maxTokens} new tokens, or the model's context length.
+ * over the KV cache until EOS (or another stop token, such as a chat template's end of turn),
+ * {@code maxTokens} new tokens, or the model's context length.
  */
 public final class Generation {
   private Generation() {}
@@ -26,8 +27,9 @@ public final class Generation {
   }
 
   /**
-   * Generates and streams each completed piece of text to {@code sink} (may be null), stopping at
-   * the model's context length at the latest.
+   * Generates a continuation of {@code prompt} (encoded with BOS) until EOS, and streams each
+   * completed piece of text to {@code sink} (may be null); stops at the model's context length at
+   * the latest.
    *
    * @throws IllegalArgumentException for a prompt longer than the model's context length
    * @throws NonFiniteActivationException when the logits are not finite, naming the first layer
@@ -45,18 +47,50 @@ public final class Generation {
    */
   public static Result generate(LlamaModel model, Tokenizer tok, String prompt, int maxTokens,
       Sampler sampler, Consumer<String> sink, boolean allowLongerContext) {
-    Checks.notNull(model, "model");
     Checks.notNull(tok, "tokenizer");
     Checks.notNull(prompt, "prompt");
+    return generate(model, tok, tok.encode(prompt, true, false), new int[] {tok.eosId()},
+        maxTokens, sampler, sink, allowLongerContext);
+  }
+
+  /**
+   * Generates after the token ids of a prompt (e.g. a chat prompt rendered by {@link
+   * io.github.quipsharp.tokenizer.ChatTemplate} and encoded without BOS) until one of {@code
+   * stopIds} (not part of the result), {@code maxTokens} new tokens or the model's context length,
+   * and streams each completed piece of text to {@code sink} (may be null). The text is decoded
+   * as the tokenizer's stream decoder gives it, which never splits a character; ids the model
+   * has beyond the tokenizer's vocabulary give no text.
+   *
+   * @throws IllegalArgumentException for a prompt longer than the model's context length
+   * @throws NonFiniteActivationException when the logits are not finite, naming the first layer
+   *     whose output is not
+   */
+  public static Result generate(LlamaModel model, Tokenizer tok, int[] promptIds, int[] stopIds,
+      int maxTokens, Sampler sampler, Consumer<String> sink) {
+    return generate(model, tok, promptIds, stopIds, maxTokens, sampler, sink, false);
+  }
+
+  /**
+   * {@link #generate(LlamaModel, Tokenizer, int[], int[], int, Sampler, Consumer)}; with {@code
+   * allowLongerContext} the prompt and the new tokens may run past the model's context length.
+   */
+  public static Result generate(LlamaModel model, Tokenizer tok, int[] promptIds, int[] stopIds,
+      int maxTokens, Sampler sampler, Consumer<String> sink, boolean allowLongerContext) {
+    Checks.notNull(model, "model");
+    Checks.notNull(tok, "tokenizer");
+    Checks.notNull(promptIds, "promptIds");
+    Checks.notNull(stopIds, "stopIds");
     Checks.notNull(sampler, "sampler");
     if (maxTokens < 0) {
       throw new IllegalArgumentException("maxTokens = " + maxTokens + " must be >= 0");
+    }
+    if (promptIds.length == 0) {
+      throw new IllegalArgumentException("the prompt has no tokens");
     }
     if (tok.vocabSize() > model.config().vocabSize()) {
       throw new IllegalArgumentException("the tokenizer has " + tok.vocabSize()
           + " tokens but the model only " + model.config().vocabSize());
     }
-    int[] promptIds = tok.encode(prompt, true, false);
     int limit = allowLongerContext ? maxTokens
         : Math.min(maxTokens, model.config().maxSeqLen() - promptIds.length);
     if (limit < 0) {
@@ -64,9 +98,10 @@ public final class Generation {
           + " tokens, more than the model's context length of " + model.config().maxSeqLen()
           + " (max_position_embeddings)");
     }
-    // The decoder sees the prompt first, so that the first new token keeps its leading space; the
-    // prompt's own text is not streamed again.
-    Tokenizer.StreamDecoder stream = tok.newStreamDecoder();
+    // The decoder sees the prompt first, so that the first new token keeps its leading space.
+    // What it returns for the prompt's own text, which can come late (a character still open at
+    // the end of the prompt completes with the next token), is not streamed again.
+    NewText stream = new NewText(tok, promptIds);
     for (int id : promptIds) {
       stream.push(id);
     }
@@ -79,15 +114,11 @@ public final class Generation {
     long t1 = System.nanoTime();
     for (; n < limit; n++) {
       int next = sampler.sample(logits);
-      if (next == tok.eosId()) {
+      if (contains(stopIds, next)) {
         break;
       }
       out[n] = next;
-      String piece = stream.push(next);
-      text.append(piece);
-      if (sink != null && !piece.isEmpty()) {
-        sink.accept(piece);
-      }
+      emit(stream.push(next), text, sink);
       if (n + 1 < limit) {
         int count = n + 1;
         logits = NonFiniteActivationException.checkedForward(model, new int[] {next},
@@ -95,11 +126,7 @@ public final class Generation {
             "the prompt and " + count + " generated token(s)");
       }
     }
-    String tail = stream.flush();
-    text.append(tail);
-    if (sink != null && !tail.isEmpty()) {
-      sink.accept(tail);
-    }
+    emit(stream.flush(), text, sink);
     long t2 = System.nanoTime();
     return new Result(promptIds.length, java.util.Arrays.copyOf(out, n), text.toString(),
         (t1 - t0) / 1e9, (t2 - t1) / 1e9);
@@ -110,5 +137,55 @@ public final class Generation {
     int[] all = java.util.Arrays.copyOf(prompt, prompt.length + count);
     System.arraycopy(generated, 0, all, prompt.length, count);
     return all;
+  }
+
+  private static boolean contains(int[] ids, int id) {
+    for (int s : ids) {
+      if (s == id) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void emit(String piece, StringBuilder text, Consumer<String> sink) {
+    text.append(piece);
+    if (sink != null && !piece.isEmpty()) {
+      sink.accept(piece);
+    }
+  }
+
+  /**
+   * The tokenizer's stream decoder over prompt and new tokens, less the prompt's text: the first
+   * {@code decode(prompt).length()} characters it returns (the stream equals decode) are dropped.
+   */
+  private static final class NewText {
+    private final Tokenizer.StreamDecoder stream;
+    private final int vocabSize;
+    private int skip;
+
+    NewText(Tokenizer tok, int[] promptIds) {
+      stream = tok.newStreamDecoder();
+      vocabSize = tok.vocabSize();
+      skip = tok.decode(promptIds).length();
+    }
+
+    /**
+     * Ids past the tokenizer's vocabulary (models pad their embedding, e.g. Qwen's 151,936 rows
+     * for 151,669 tokens) have no text; they decode to nothing, as in Hugging Face's decode.
+     */
+    String push(int id) {
+      return id < vocabSize ? drop(stream.push(id)) : "";
+    }
+
+    String flush() {
+      return drop(stream.flush());
+    }
+
+    private String drop(String piece) {
+      int cut = Math.min(skip, piece.length());
+      skip -= cut;
+      return piece.substring(cut);
+    }
   }
 }

@@ -25,6 +25,7 @@ public final class LayerState {
 
   /** The block's fp weights as the model file holds them (members stacked per group). */
   static LayerState fromSource(ModelSource src, int layer) {
+    src.config().requirePlainLlama("blockwise fine-tuning");
     LayerState s = new LayerState(layer, src.config());
     String p = "model.layers." + layer + ".";
     s.attnNorm = src.tensor(p + "input_layernorm.weight").toFloats();

@@ -1,8 +1,10 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.model.RopeConfig;
 import io.github.quipsharp.model.Tensor;
 import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
@@ -11,9 +13,10 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 
 /**
- * A Llama-family model held by the native engine (weights in native memory, never in Java arrays):
- * fp32/fp16 weights, or QuIP#-quantized linear groups. Runs the forward pass (prefill of a window or
- * one token at a time over the KV cache) and collects Hessians of the linear layers' inputs.
+ * A model of a supported family ({@link io.github.quipsharp.model.ModelFamily}) held by the native
+ * engine (weights in native memory, never in Java arrays): fp32/fp16 weights, or QuIP#-quantized
+ * linear groups. Runs the forward pass (prefill of a window or one token at a time over the KV
+ * cache) and collects Hessians of the linear layers' inputs.
  *
  * <p>Owns native memory: close it. One forward pass runs at a time (calls from several threads are
  * serialized).
@@ -40,13 +43,82 @@ public final class LlamaModel implements AutoCloseable {
       c.tied_embeddings(config.tiedEmbeddings() ? 1 : 0);
       c.rope_theta(config.ropeTheta());
       c.norm_eps(config.normEps());
+      setFamilyFields(c, config);
       QuipsharpNative.qs_model m = QuipsharpNative.qs_model_create(c);
       if (m == null || m.isNull()) {
         NativeCalls.check(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "LlamaModel");
       }
       this.handle = m;
+      try {
+        for (int l = 0; l < config.layers(); l++) {
+          NativeCalls.check(QuipsharpNative.qs_model_set_attention_window(m, l, config.options().windowOf(l)),
+              "LlamaModel window of layer " + l);
+        }
+      } catch (RuntimeException e) {
+        QuipsharpNative.qs_model_free(m);
+        throw e;
+      }
     }
     this.guard = new CloseGuard("LlamaModel");
+  }
+
+  /**
+   * RoPE's table for a config, as the engine derives it (transformers' modeling_rope_utils for the
+   * rope_type): the inverse frequency of each of the rotaryDim / 2 pairs, and the factor that
+   * multiplies cos and sin (YaRN's attention factor; 1 otherwise). For other forward passes (the
+   * libtorch model) that must rotate exactly as the engine does.
+   */
+  public static RopeTable ropeTable(LlamaConfig config) {
+    Checks.notNull(config, "config");
+    NativeCalls.ensureLoaded();
+    try (QuipsharpNative.qs_model_config c = new QuipsharpNative.qs_model_config()) {
+      c.head_dim(config.headDim());
+      c.rope_theta(config.ropeTheta());
+      setFamilyFields(c, config);
+      double[] inv = new double[config.rope().rotaryDim(config.headDim()) / 2];
+      double[] scaling = new double[1];
+      NativeCalls.check(QuipsharpNative.qs_rope_frequencies(c, inv, scaling), "ropeTable");
+      return new RopeTable(inv, scaling[0]);
+    }
+  }
+
+  /** See {@link #ropeTable}. */
+  public record RopeTable(double[] inverseFrequencies, double attentionScaling) {
+    public RopeTable {
+      inverseFrequencies = inverseFrequencies.clone();
+    }
+
+    @Override
+    public double[] inverseFrequencies() {
+      return inverseFrequencies.clone();
+    }
+  }
+
+  /** The family fields of the engine's config (all zero for the plain Llama block). */
+  private static void setFamilyFields(QuipsharpNative.qs_model_config c, LlamaConfig config) {
+    FamilyOptions o = config.options();
+    RopeConfig r = config.rope();
+    c.activation(o.activation().ordinal());
+    c.norm_unit_offset(o.normUnitOffset() ? 1 : 0);
+    c.qk_norm(o.qkNorm() ? 1 : 0);
+    c.sandwich_norms(o.sandwichNorms() ? 1 : 0);
+    int rotary = r.rotaryDim(config.headDim());
+    c.rotary_dim(rotary == config.headDim() ? 0 : rotary);
+    c.rope_type(r.type().ordinal());
+    c.rope_factor(r.type() == RopeConfig.Type.DEFAULT ? 0 : r.factor());
+    c.rope_low_freq_factor(r.lowFreqFactor());
+    c.rope_high_freq_factor(r.highFreqFactor());
+    c.rope_original_max_positions(r.originalMaxPositions());
+    c.rope_attention_factor(r.attentionFactor());
+    c.rope_beta_fast(r.betaFast());
+    c.rope_beta_slow(r.betaSlow());
+    c.rope_mscale(r.mscale());
+    c.rope_mscale_all_dim(r.mscaleAllDim());
+    c.rope_no_truncate(r.truncate() ? 0 : 1);
+    c.embed_scale(o.embedScale());
+    c.attn_scale(o.queryPreAttnScalar() > 0 ? o.attentionScale(config.headDim()) : 0);
+    c.attn_softcap(o.attentionSoftcap());
+    c.final_softcap(o.finalSoftcap());
   }
 
   /**
@@ -151,6 +223,17 @@ public final class LlamaModel implements AutoCloseable {
       case W_GATE -> QuipsharpNative.QS_TENSOR_W_GATE;
       case W_UP -> QuipsharpNative.QS_TENSOR_W_UP;
       case W_DOWN -> QuipsharpNative.QS_TENSOR_W_DOWN;
+      case BQ -> QuipsharpNative.QS_TENSOR_BQ;
+      case BK -> QuipsharpNative.QS_TENSOR_BK;
+      case BV -> QuipsharpNative.QS_TENSOR_BV;
+      case BO -> QuipsharpNative.QS_TENSOR_BO;
+      case B_GATE -> QuipsharpNative.QS_TENSOR_B_GATE;
+      case B_UP -> QuipsharpNative.QS_TENSOR_B_UP;
+      case B_DOWN -> QuipsharpNative.QS_TENSOR_B_DOWN;
+      case Q_NORM -> QuipsharpNative.QS_TENSOR_Q_NORM;
+      case K_NORM -> QuipsharpNative.QS_TENSOR_K_NORM;
+      case POST_ATTN_NORM -> QuipsharpNative.QS_TENSOR_POST_ATTN_NORM;
+      case POST_FFN_NORM -> QuipsharpNative.QS_TENSOR_POST_FFN_NORM;
     };
   }
 

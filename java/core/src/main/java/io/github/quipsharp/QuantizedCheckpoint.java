@@ -231,8 +231,8 @@ public final class QuantizedCheckpoint {
 
   /**
    * Copies the tokenizer of the model or checkpoint at {@code from} (the search of
-   * Tokenizer.forModel) into the folder {@code out}; one without a tokenizer stays without, and
-   * --tokenizer names it later.
+   * Tokenizer.forModel), with its companion files, into the folder {@code out}; one without a
+   * tokenizer stays without, and --tokenizer names it later.
    */
   private static void copyTokenizer(Path from, Path out) throws IOException {
     Path tok;
@@ -242,6 +242,10 @@ public final class QuantizedCheckpoint {
       return;
     }
     AtomicFiles.copy(tok, out.resolve(tok.getFileName()));
+    // BOS/EOS, the chat template and the end-of-turn ids of a tokenizer.json live beside it.
+    for (Path companion : Tokenizer.companionFiles(tok)) {
+      AtomicFiles.copy(companion, out.resolve(companion.getFileName()));
+    }
   }
 
   private static void addF16(SafetensorsWriter w, Tensor t, Path file) throws IOException {

@@ -1,21 +1,15 @@
 package io.github.quipsharp.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,12 +36,7 @@ class JarLoadingIT {
           "        QuantConfig.builder().bits(2).seed(3).build())) {",
           "      System.out.println(\"rows=\" + q.rows() + \" decoded=\" + q.decode().length);",
           "    }",
-          "    for (String line : Files.readAllLines(Paths.get(\"/proc/self/maps\"))) {",
-          "      if (line.contains(\"libquipsharp.so\")) {",
-          "        System.out.println(\"mapped=\" + line.substring(line.indexOf('/')));",
-          "        break;",
-          "      }",
-          "    }",
+          FreshJvm.printMappedLibrary("libquipsharp.so"),
           "  }",
           "}",
           "");
@@ -55,43 +44,16 @@ class JarLoadingIT {
   @Test
   void nativeLibraryLoadsFromTheJarsInAFreshJvm(@TempDir Path tmp) throws Exception {
     List<String> jars = artifactJars();
-    Path src = tmp.resolve("src/Consumer.java");
-    Files.createDirectories(src.getParent());
-    Files.writeString(src, CONSUMER, StandardCharsets.UTF_8);
-    Path classes = Files.createDirectories(tmp.resolve("classes"));
-    JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-    assertNotNull(javac, "a JDK (not a JRE) is needed to compile the consumer");
-    int rc =
-        javac.run(
-            null, null, null, "-cp", String.join(File.pathSeparator, jars), "-d",
-            classes.toString(), src.toString());
-    assertEquals(0, rc, "consumer compiles against the packaged jars");
-
     Path cache = Files.createDirectories(tmp.resolve("javacpp-cache"));
-    List<String> cp = new ArrayList<>(jars);
-    cp.add(0, classes.toString());
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            java,
-            "-Dorg.bytedeco.javacpp.cachedir=" + cache,
-            "-cp",
-            String.join(File.pathSeparator, cp),
-            "Consumer");
-    pb.environment().remove("LD_LIBRARY_PATH");
-    pb.environment().remove("JAVA_TOOL_OPTIONS");
-    pb.redirectErrorStream(true);
-    Process p = pb.start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "consumer finished");
-    assertEquals(0, p.exitValue(), "consumer exit code; output:\n" + output);
+    String output =
+        FreshJvm.run(
+            tmp, "Consumer", CONSUMER, jars,
+            List.of("-Dorg.bytedeco.javacpp.cachedir=" + cache), List.of());
 
     assertTrue(output.contains("code=735c"), output); // QUIPSHARP.md §10.2.5
     assertTrue(output.contains("supported11008=true"), output);
     assertTrue(output.contains("rows=32 decoded=2048"), output);
-    String mapped =
-        output.lines().filter(l -> l.startsWith("mapped=")).findFirst().orElse("mapped=<none>");
-    Path lib = Path.of(mapped.substring("mapped=".length()).trim());
+    Path lib = FreshJvm.mappedLibrary(output);
     assertTrue(
         lib.toAbsolutePath().startsWith(cache.toRealPath()) || lib.startsWith(cache),
         "libquipsharp.so must come from the JavaCPP cache extracted from the jar, not from "

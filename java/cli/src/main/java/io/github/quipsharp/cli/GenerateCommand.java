@@ -2,10 +2,13 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.Generation;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.Sampler;
+import io.github.quipsharp.tokenizer.ChatTemplate;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -26,6 +29,12 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, BOS only).")
   String prompt;
+
+  @Option(names = "--chat", description = "Send the prompt as a user message through the model's "
+      + "chat template (tokenizer_config.json \"chat_template\", or chat_template.jinja, next to "
+      + "the tokenizer) and stop at the end of the model's turn (e.g. <|eot_id|>, <|im_end|>, "
+      + "<end_of_turn>); prints only the answer.")
+  boolean chat;
 
   @Option(names = "--tokenizer", description = "Tokenizer file (default: the model's own).")
   Path tokenizer;
@@ -72,9 +81,11 @@ final class GenerateCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     Sampler sampler = new Sampler(temperature, topK, topP, seed);
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
+    ChatTemplate template = chat ? chatTemplate() : null;
     try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
-      Generation.Result r = generate(m, tok, prompt, maxTokens, sampler, out,
-          context.allowLongerContext);
+      Generation.Result r = template == null
+          ? generate(m, tok, prompt, maxTokens, sampler, out, context.allowLongerContext)
+          : chat(m, tok, template, prompt, maxTokens, sampler, out, context.allowLongerContext);
       int contextLength = m.config().maxSeqLen();
       int length = r.promptTokens() + r.tokens().length;
       if (context.allowLongerContext && length > contextLength) {
@@ -88,6 +99,28 @@ final class GenerateCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
+  }
+
+  /** The template next to the tokenizer in use; a model without one is a one-line error. */
+  private ChatTemplate chatTemplate() {
+    Path tokFile = tokenizer != null ? tokenizer : Tokenizer.locate(model);
+    try {
+      return ChatTemplate.forTokenizer(tokFile);
+    } catch (ModelFormatException e) {
+      throw new IllegalArgumentException("--chat needs a chat template: " + e.getMessage(), e);
+    }
+  }
+
+  static Generation.Result chat(LlamaModel m, Tokenizer tok, ChatTemplate template, String prompt,
+      int maxTokens, Sampler sampler, PrintWriter out, boolean allowLongerContext) {
+    String rendered = template.render(List.of(new ChatTemplate.Message("user", prompt)), true);
+    Generation.Result r = Generation.generate(m, tok, tok.encode(rendered, false, false),
+        template.stopIds(tok), maxTokens, sampler, piece -> {
+          out.print(piece);
+          out.flush();
+        }, allowLongerContext);
+    out.println();
+    return r;
   }
 
   static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,

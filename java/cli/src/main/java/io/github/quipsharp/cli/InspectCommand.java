@@ -64,9 +64,13 @@ final class InspectCommand implements Callable<Integer> {
       LlamaConfig c = m.config();
       QuantizationInfo q = m.quantization();
       out.printf(Locale.ROOT, "model %s%n", model);
-      out.printf(Locale.ROOT, "  architecture %s, %s RoPE (theta %.0f), norm eps %.1e%n",
-          c.architecture(), c.ropeInterleaved() ? "interleaved (llama2.c)" : "rotate-half (HF)",
-          c.ropeTheta(), c.normEps());
+      out.printf(Locale.ROOT, "  architecture %s (family %s), %s RoPE (theta %s), norm eps %.1e%n",
+          c.architecture(), c.family().modelType(),
+          c.ropeInterleaved() ? "interleaved (llama2.c)" : "rotate-half (HF)",
+          new java.math.BigDecimal(c.ropeTheta()).stripTrailingZeros().toPlainString(), c.normEps());
+      out.printf(Locale.ROOT, "  RoPE %s, rotating %d of %d dims per head%n", c.rope().describe(),
+          c.rope().rotaryDim(c.headDim()), c.headDim());
+      out.printf(Locale.ROOT, "  block: %s%n", c.options().describe());
       out.printf(Locale.ROOT, "  dim %d, hidden %d, layers %d, heads %d, kv heads %d, head dim %d, "
               + "vocab %d, context %d, %s embeddings%n", c.dim(), c.hiddenDim(), c.layers(),
           c.heads(), c.kvHeads(), c.headDim(), c.vocabSize(), c.maxSeqLen(),

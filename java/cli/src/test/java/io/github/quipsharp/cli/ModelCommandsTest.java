@@ -34,6 +34,28 @@ class ModelCommandsTest {
     return new ObjectMapper().readTree(lines[lines.length - 1]);
   }
 
+  /** The transformers-written family fixtures of the core module's tests. */
+  static Path family(String name) {
+    return Path.of("..", "core", "src", "test", "resources", "families", name);
+  }
+
+  @Test
+  void inspectShowsTheFamilyAndItsRope() {
+    String llama3 = run(0, "inspect", "--model", family("llama3").toString())[0];
+    assertTrue(llama3.contains("LlamaForCausalLM (family llama)") && llama3.contains("theta 500000")
+        && llama3.contains("llama3 (factor 8, low_freq_factor 1, high_freq_factor 4, original context 16)")
+        && llama3.contains("tied embeddings"), llama3);
+    String gemma2 = run(0, "inspect", "--model", family("gemma2").toString())[0];
+    assertTrue(gemma2.contains("Gemma2ForCausalLM (family gemma2)") && gemma2.contains("gelu_pytorch_tanh")
+        && gemma2.contains("attention soft-cap 1.5") && gemma2.contains("final soft-cap 30.0")
+        && gemma2.contains("sliding window 8 on layers [0, 2]"), gemma2);
+    String phi3 = run(0, "inspect", "--model", family("phi3").toString())[0];
+    assertTrue(phi3.contains("partial_rotary_factor 0.5, rotating 4 of 8 dims"), phi3);
+    String yarn = run(0, "inspect", "--model", family("llama-yarn-custom").toString())[0];
+    assertTrue(yarn.contains("yarn (factor 8, original context 32, attention_factor default, beta_fast 8, "
+        + "beta_slow 2, mscale 1.5, mscale_all_dim 0.5, truncate false)"), yarn);
+  }
+
   @Test
   void syntheticModelThroughEveryCommand() throws Exception {
     Path text = tmp.resolve("text.txt");

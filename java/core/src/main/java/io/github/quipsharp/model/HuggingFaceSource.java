@@ -4,22 +4,40 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.TensorInfo;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A Hugging Face model folder: {@code config.json} plus {@code model.safetensors}, or shards listed
- * by {@code model.safetensors.index.json}. Every shard is opened (header validated) up front.
+ * by {@code model.safetensors.index.json}. Every shard is opened (header validated) up front. Fused
+ * file tensors (Phi-3's qkv_proj, gate_up_proj) are served as their parts under the Llama names, as
+ * row slices of the mapped tensor.
  */
 final class HuggingFaceSource implements ModelSource {
+  private static final Pattern LAYER = Pattern.compile("^model\\.layers\\.(\\d+)\\.");
+
   private final Path dir;
   private final LlamaConfig config;
   private final Map<String, SafetensorsFile> files = new LinkedHashMap<>();
   private final Map<String, SafetensorsFile> byTensor = new HashMap<>();
+  /** Llama name of a part -> {fused tensor, first row, rows}. */
+  private final Map<String, Part> parts = new HashMap<>();
+
+  private record Part(WeightSpec.FusedTensor fused, long firstRow, long rows) {}
 
   private HuggingFaceSource(Path dir, LlamaConfig config) {
     this.dir = dir;
@@ -59,7 +77,10 @@ final class HuggingFaceSource implements ModelSource {
         throw new ModelFormatException(dir, "has neither model.safetensors nor "
             + "model.safetensors.index.json");
       }
+      s.checkLayerCount(configFile);
+      s.mapFusedTensors();
       ModelSource.validate(s);
+      s.warnUnusedTensors(System.err::println);
       return s;
     } catch (RuntimeException e) {
       s.close();
@@ -80,6 +101,58 @@ final class HuggingFaceSource implements ModelSource {
               + " is listed in model.safetensors.index.json but absent from this shard");
         }
       }
+    }
+  }
+
+  /** The layers the files hold (model.layers.N.*) against num_hidden_layers. */
+  private void checkLayerCount(Path configFile) {
+    int fileLayers = 0;
+    for (String name : byTensor.keySet()) {
+      Matcher m = LAYER.matcher(name);
+      if (m.find()) {
+        fileLayers = Math.max(fileLayers, Integer.parseInt(m.group(1)) + 1);
+      }
+    }
+    if (fileLayers != config.layers()) {
+      throw new ModelFormatException(configFile, "num_hidden_layers = " + config.layers() + " but the "
+          + "safetensors files hold " + fileLayers + " layers (model.layers.0 .. model.layers."
+          + (fileLayers - 1) + ")");
+    }
+  }
+
+  private void mapFusedTensors() {
+    for (WeightSpec.FusedTensor f : WeightSpec.fused(config)) {
+      Tensor t = tensor(f.name());
+      ModelSource.requireWeight(this, t, f.shape());
+      long first = 0;
+      for (int i = 0; i < f.parts().size(); i++) {
+        parts.put(f.parts().get(i), new Part(f, first, f.rows()[i]));
+        first += f.rows()[i];
+      }
+    }
+  }
+
+  /** One warning line naming the file tensors that the config does not use (none is read). */
+  void warnUnusedTensors(Consumer<String> warn) {
+    Set<String> used = new HashSet<>();
+    for (WeightSpec w : WeightSpec.all(config)) {
+      used.add(w.name());
+    }
+    for (WeightSpec.FusedTensor f : WeightSpec.fused(config)) {
+      used.add(f.name());
+    }
+    List<String> unused = new ArrayList<>();
+    for (String name : byTensor.keySet()) {
+      // Old Llama checkpoints store RoPE's inverse frequencies as a buffer; the config defines them.
+      if (!used.contains(name) && !name.endsWith("rotary_emb.inv_freq")) {
+        unused.add(name);
+      }
+    }
+    if (!unused.isEmpty()) {
+      Collections.sort(unused);
+      warn.accept("warning: " + dir + ": " + unused.size() + " tensor(s) that " + config.architecture()
+          + " with this config does not use are ignored: " + String.join(", ",
+              unused.subList(0, Math.min(8, unused.size()))) + (unused.size() > 8 ? ", ..." : ""));
     }
   }
 
@@ -109,6 +182,15 @@ final class HuggingFaceSource implements ModelSource {
 
   @Override
   public Tensor tensor(String name) {
+    Part part = parts.get(name);
+    if (part != null) {
+      Tensor whole = tensor(part.fused().name());
+      long cols = whole.shape()[1];
+      long bytes = whole.dtype().byteSize();
+      ByteBuffer rows = whole.data().slice(Math.toIntExact(part.firstRow() * cols * bytes),
+          Math.toIntExact(part.rows() * cols * bytes)).order(ByteOrder.LITTLE_ENDIAN);
+      return new Tensor(name, whole.dtype(), new long[] {part.rows(), cols}, rows);
+    }
     SafetensorsFile f = byTensor.get(name);
     if (f == null) {
       throw new ModelFormatException(dir, "tensor " + name + " is missing from the safetensors files");

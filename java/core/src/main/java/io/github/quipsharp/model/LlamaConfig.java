@@ -1,20 +1,24 @@
 package io.github.quipsharp.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ModelFormatException;
 import java.nio.file.Path;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
- * The shape and hyper-parameters of a Llama-family model (LlamaForCausalLM, MistralForCausalLM and
- * llama2.c checkpoints).
+ * The shape and hyper-parameters of a model of a supported family ({@link ModelFamily}: Llama 1-3,
+ * Mistral, Qwen 2/2.5/3, Gemma 1/2, Phi-3, and llama2.c checkpoints): the Llama block's sizes, RoPE
+ * ({@link #rope}) and what the family changes in the block ({@link #options}).
  *
  * @param architecture the Hugging Face architecture name ("LlamaForCausalLM" for llama2.c files)
  * @param ropeInterleaved true: RoPE rotates adjacent pairs (2i, 2i+1) as llama2.c does; false:
- *     Hugging Face's rotate-half pairs (i, i + headDim/2)
+ *     Hugging Face's rotate-half pairs (i, i + rotaryDim/2)
  * @param maxSeqLen the longest context the model was trained for (max_position_embeddings)
+ * @param ropeTheta the RoPE base (rope_theta, top-level in transformers 4.x, in rope_parameters in 5.x)
+ * @param rope the rope_type and its parameters, and the rotary fraction of each head
+ * @param options the family's block options (biases, extra norms, activation, windows, soft-caps)
  */
 public record LlamaConfig(
     String architecture,
@@ -31,12 +35,18 @@ public record LlamaConfig(
     boolean ropeInterleaved,
     boolean tiedEmbeddings,
     int bosId,
-    int eosId) {
+    int eosId,
+    RopeConfig rope,
+    FamilyOptions options) {
 
   /** Architectures whose forward pass the engine implements. */
-  public static final Set<String> ARCHITECTURES = Set.of("LlamaForCausalLM", "MistralForCausalLM");
+  public static final Set<String> ARCHITECTURES = Set.copyOf(ModelFamily.architectures());
 
   public LlamaConfig {
+    if (ModelFamily.ofArchitecture(architecture) == null) {
+      throw new IllegalArgumentException("architecture \"" + architecture + "\" is not one of "
+          + ModelFamily.architectures());
+    }
     if (dim <= 0 || hiddenDim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0
         || vocabSize <= 0) {
       throw new IllegalArgumentException("model sizes must be positive: " + describe(dim, hiddenDim,
@@ -49,11 +59,73 @@ public record LlamaConfig(
     if (headDim % 2 != 0) {
       throw new IllegalArgumentException("head_dim = " + headDim + " must be even (RoPE pairs)");
     }
+    if (maxSeqLen <= 0) {
+      throw new IllegalArgumentException("max_position_embeddings = " + maxSeqLen + " must be positive");
+    }
+    if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) {
+      throw new IllegalArgumentException("rope_theta = " + ropeTheta + " must be a positive number");
+    }
+    if (!(normEps > 0) || Double.isInfinite(normEps)) {
+      throw new IllegalArgumentException("rms_norm_eps = " + normEps + " must be a positive number");
+    }
+    if (rope == null || options == null) {
+      throw new IllegalArgumentException("rope and options must not be null");
+    }
+    int rotary = rope.rotaryDim(headDim);
+    if (rotary <= 0 || rotary % 2 != 0) {
+      throw new IllegalArgumentException("partial_rotary_factor " + rope.partialRotaryFactor()
+          + " gives " + rotary + " rotary dimensions of head_dim " + headDim + "; RoPE needs a positive "
+          + "even number");
+    }
+    if (options.slidingWindow() > 0 && options.slidingLayers().size() != layers) {
+      throw new IllegalArgumentException("sliding layers list " + options.slidingLayers().size()
+          + " layers for a model of " + layers);
+    }
+  }
+
+  /**
+   * A Llama-architecture config (plain RoPE, no family options): the constructor of the first
+   * versions, kept for callers that build Llama shapes (llama2.c files, synthetic models).
+   */
+  public LlamaConfig(String architecture, int dim, int hiddenDim, int layers, int heads, int kvHeads,
+      int headDim, int vocabSize, int maxSeqLen, double ropeTheta, double normEps,
+      boolean ropeInterleaved, boolean tiedEmbeddings, int bosId, int eosId) {
+    this(architecture, dim, hiddenDim, layers, heads, kvHeads, headDim, vocabSize, maxSeqLen,
+        ropeTheta, normEps, ropeInterleaved, tiedEmbeddings, bosId, eosId, RopeConfig.DEFAULT,
+        FamilyOptions.LLAMA);
   }
 
   private static String describe(int dim, int hidden, int layers, int heads, int kv, int hd, int v) {
     return "dim " + dim + ", hidden " + hidden + ", layers " + layers + ", heads " + heads
         + ", kv_heads " + kv + ", head_dim " + hd + ", vocab " + v;
+  }
+
+  /** The family of {@link #architecture}. */
+  public ModelFamily family() {
+    return ModelFamily.ofArchitecture(architecture);
+  }
+
+  /**
+   * True for the plain Llama block (no family option, plain RoPE over whole heads): what the libtorch
+   * model and the blockwise fine-tuning implement so far.
+   */
+  public boolean isPlainLlama() {
+    return options.equals(FamilyOptions.LLAMA) && rope.equals(RopeConfig.DEFAULT)
+        && (family() == ModelFamily.LLAMA || family() == ModelFamily.MISTRAL);
+  }
+
+  /**
+   * Throws an {@link IllegalArgumentException} naming {@code what} and the architecture unless the
+   * config is the {@linkplain #isPlainLlama plain Llama block}: for the code paths that implement
+   * only that block (the libtorch model and blockwise fine-tuning), which would be silently wrong on
+   * another family.
+   */
+  public void requirePlainLlama(String what) {
+    if (!isPlainLlama()) {
+      throw new IllegalArgumentException(what + " supports the plain Llama block only (default RoPE, no "
+          + "biases, windows or family options); " + architecture + " with rope " + rope.describe()
+          + " is not supported yet");
+    }
   }
 
   /** Rows of q_proj (heads × headDim). */
@@ -66,110 +138,50 @@ public record LlamaConfig(
     return kvHeads * headDim;
   }
 
-  /** Parameters of the weights (embedding, norms, linear layers, untied head). */
+  /** Parameters of the weights (embedding, norms, biases, linear layers, untied head). */
   public long parameterCount() {
-    long perLayer = 2L * dim + (long) qDim() * dim * 2 + 2L * kvDim() * dim + 3L * hiddenDim * dim;
-    return (long) vocabSize * dim * (tiedEmbeddings ? 1 : 2) + dim + layers * perLayer;
+    long n = 0;
+    for (WeightSpec w : WeightSpec.all(this)) {
+      long p = 1;
+      for (long d : w.shape()) {
+        p *= d;
+      }
+      n += p;
+    }
+    return n;
   }
 
   /**
-   * Reads a Hugging Face {@code config.json} (LlamaForCausalLM / MistralForCausalLM fields).
+   * Reads a Hugging Face {@code config.json} of a supported family (transformers 4.x or 5.x
+   * spelling); keys the engine does not know are named in one warning line on standard error.
    *
-   * @throws ModelFormatException for an unknown architecture, a missing or invalid field, or an
-   *     unsupported feature (biases, rope scaling, an activation other than SiLU)
+   * @throws ModelFormatException for an unknown architecture, a missing or invalid field, or a key
+   *     that would change the forward pass in a way the engine does not implement (named with the
+   *     file)
    */
   public static LlamaConfig fromHuggingFace(JsonNode json, Path file) {
-    if (!json.isObject()) {
-      throw new ModelFormatException(file, "config is not a JSON object");
-    }
-    String arch = json.path("architectures").path(0).asText("");
-    if (!ARCHITECTURES.contains(arch)) {
-      throw new ModelFormatException(file, "architecture \"" + arch + "\" is not supported (this "
-          + "engine runs " + String.join(", ", ARCHITECTURES.stream().sorted().toList()) + ")");
-    }
-    for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
-      if (json.path(bias).asBoolean(false)) {
-        throw new ModelFormatException(file, bias + " = true is not supported (Llama has no biases)");
-      }
-    }
-    JsonNode scaling = json.path("rope_scaling");
-    if (!scaling.isMissingNode() && !scaling.isNull()) {
-      throw new ModelFormatException(file, "rope_scaling " + scaling + " is not supported");
-    }
-    String act = json.path("hidden_act").asText("silu");
-    if (!act.equals("silu")) {
-      throw new ModelFormatException(file, "hidden_act = " + act + " is not supported (SwiGLU = silu)");
-    }
-    int dim = requiredInt(json, "hidden_size", file);
-    int heads = requiredInt(json, "num_attention_heads", file);
-    int kv = json.has("num_key_value_heads") && !json.get("num_key_value_heads").isNull()
-        ? requiredInt(json, "num_key_value_heads", file) : heads;
-    int headDim = json.has("head_dim") && !json.get("head_dim").isNull()
-        ? requiredInt(json, "head_dim", file) : dim / Math.max(heads, 1);
-    try {
-      return new LlamaConfig(
-          arch,
-          dim,
-          requiredInt(json, "intermediate_size", file),
-          requiredInt(json, "num_hidden_layers", file),
-          heads,
-          kv,
-          headDim,
-          requiredInt(json, "vocab_size", file),
-          json.path("max_position_embeddings").asInt(2048),
-          json.path("rope_theta").asDouble(10000.0),
-          json.path("rms_norm_eps").asDouble(1e-6),
-          json.path("quipsharp").path("rope_interleaved").asBoolean(false),
-          json.path("tie_word_embeddings").asBoolean(false),
-          json.path("bos_token_id").asInt(1),
-          firstInt(json.path("eos_token_id"), 2));
-    } catch (IllegalArgumentException e) {
-      throw new ModelFormatException(file, e.getMessage(), e);
-    }
+    return fromHuggingFace(json, file, System.err::println);
   }
 
-  private static int firstInt(JsonNode node, int fallback) {
-    if (node.isArray()) {
-      return node.path(0).asInt(fallback);
-    }
-    return node.asInt(fallback);
-  }
-
-  private static int requiredInt(JsonNode json, String field, Path file) {
-    JsonNode n = json.get(field);
-    if (n == null || !n.canConvertToInt() || !n.isIntegralNumber()) {
-      throw new ModelFormatException(file, "field \"" + field + "\" is missing or not an integer"
-          + (n == null ? "" : " (" + n + ")"));
-    }
-    return n.asInt();
+  /** As {@link #fromHuggingFace(JsonNode, Path)}, with the warning line (if any) sent to {@code warnings}. */
+  public static LlamaConfig fromHuggingFace(JsonNode json, Path file, Consumer<String> warnings) {
+    return HuggingFaceConfig.read(json, file, warnings);
   }
 
   /**
-   * The Hugging Face {@code config.json} fields of this config ({@link #fromHuggingFace} reads them
-   * back; the RoPE convention is kept under {@code quipsharp.rope_interleaved}).
+   * The Hugging Face {@code config.json} fields of this config, in the transformers 4.x spelling
+   * (top-level rope_theta and rope_scaling; {@link #fromHuggingFace} reads them back; the RoPE
+   * convention is kept under {@code quipsharp.rope_interleaved}, and Gemma's embedding scale under
+   * {@code quipsharp.embed_scale}, since it depends on the source model's dtype, which a checkpoint's
+   * {@code torch_dtype} no longer says).
    */
   public ObjectNode toHuggingFace() {
-    ObjectNode o = JsonNodeFactory.instance.objectNode();
-    o.putArray("architectures").add(architecture);
-    o.put("model_type", architecture.startsWith("Mistral") ? "mistral" : "llama");
-    o.put("hidden_size", dim);
-    o.put("intermediate_size", hiddenDim);
-    o.put("num_hidden_layers", layers);
-    o.put("num_attention_heads", heads);
-    o.put("num_key_value_heads", kvHeads);
-    o.put("head_dim", headDim);
-    o.put("vocab_size", vocabSize);
-    o.put("max_position_embeddings", maxSeqLen);
-    o.put("rms_norm_eps", normEps);
-    o.put("rope_theta", ropeTheta);
-    o.putNull("rope_scaling");
-    o.put("hidden_act", "silu");
-    o.put("attention_bias", false);
-    o.put("mlp_bias", false);
-    o.put("tie_word_embeddings", tiedEmbeddings);
-    o.put("bos_token_id", bosId);
-    o.put("eos_token_id", eosId);
-    o.putObject("quipsharp").put("rope_interleaved", ropeInterleaved);
+    ObjectNode o = HuggingFaceConfig.write(this);
+    ObjectNode qs = o.putObject("quipsharp");
+    qs.put("rope_interleaved", ropeInterleaved);
+    if (options.embedScale() > 0) {
+      qs.put("embed_scale", options.embedScale());
+    }
     return o;
   }
 }

@@ -119,7 +119,15 @@ public interface ModelSource extends AutoCloseable {
   }
 
   private static void check(ModelSource source, String name, long... shape) {
-    Tensor t = source.tensor(name);
+    requireWeight(source, source.tensor(name), shape);
+  }
+
+  /**
+   * Checks a weight tensor of {@code source}: dtype F32, F16 or BF16 and the given shape, else a
+   * {@link ModelFormatException} naming the file and the tensor.
+   */
+  static void requireWeight(ModelSource source, Tensor t, long... shape) {
+    String name = t.name();
     if (!WEIGHT_DTYPES.contains(t.dtype())) {
       throw new ModelFormatException(source.path(), "tensor " + name + " has dtype " + t.dtype()
           + "; weights must be F32, F16 or BF16");

@@ -24,16 +24,20 @@ final class HfJson {
       }
       return root;
     } catch (JsonProcessingException e) {
-      JsonLocation at = e.getLocation();
-      String where =
-          at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-      throw new ModelFormatException(
-          file, "malformed JSON" + where + ": " + e.getOriginalMessage(), e);
+      throw malformed(file, e);
     } catch (NoSuchFileException e) {
       throw new ModelFormatException(file, "no such file", e);
     } catch (IOException e) {
       throw new ModelFormatException(file, "cannot read the file: " + e, e);
     }
+  }
+
+  /** "malformed JSON at line L, column C: reason", naming the file. */
+  static ModelFormatException malformed(Path file, JsonProcessingException e) {
+    JsonLocation at = e.getLocation();
+    String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+    return new ModelFormatException(
+        file, "malformed JSON" + where + ": " + e.getOriginalMessage(), e);
   }
 
   /** True for a missing field and for JSON null. */

@@ -1,104 +1,99 @@
 package io.github.quipsharp.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.google.common.primitives.ImmutableIntArray;
 import io.github.quipsharp.ModelFormatException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.function.UnaryOperator;
+import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
- * A Hugging Face {@code tokenizer.json} with a BPE model, as Llama and Mistral checkpoints ship it.
+ * A Hugging Face {@code tokenizer.json}, encoded and decoded by the Hugging Face {@code
+ * tokenizers} library itself ({@link HfNativeTokenizer}), so the ids equal those of the Python
+ * package on any text: byte-level BPE with the families' {@code Split} regexes (Llama 3, Qwen
+ * 2.5/3), BPE with byte fallback (Gemma, Mistral), added and special tokens, every
+ * normalizer, pre-tokenizer and post-processor the library knows.
  *
- * <p>Encoding runs Hugging Face's pipeline: added tokens such as {@code <s>} are found in the text
- * first; each stretch between them is normalized (e.g. Prepend {@code ▁}, Replace {@code " "} by
- * {@code ▁}), pre-tokenized (e.g. Metaspace) and BPE-encoded ({@link BpeModel}). The {@code
- * post_processor} is not used: {@link #encode} adds BOS and EOS when asked. BOS and EOS are the
- * {@code bos_token} / {@code eos_token} of a {@code tokenizer_config.json} next to the file when it
- * names them, else {@code <s>} and {@code </s>}.
+ * <p>{@link #encode} with {@code addBos} adds the special tokens of the file's post-processor
+ * ({@code TemplateProcessing}: BOS for Llama 3, Gemma and Mistral; nothing for Qwen, whose file
+ * adds none), i.e. the library's {@code add_special_tokens=True}. {@link #bosId} and {@link
+ * #eosId} are the {@code bos_token} / {@code eos_token} of a {@code tokenizer_config.json} next to
+ * the file when it names them, else {@code <s>} and {@code </s>} when the vocabulary has them.
+ * {@link #decode} is the library's decoding with special tokens skipped; the stream decoder gives
+ * the same text piece by piece ({@link HfDecoderSpec}).
  */
 public final class HfTokenizer implements Tokenizer {
   private final Path file;
-  private final UnaryOperator<String> normalizer;
-  private final HfPreTokenizer preTokenizer;
-  private final BpeModel model;
-  private final AddedTokens added;
-
-  /** Token strings by id, added tokens included; null for ids nothing defines. */
+  private final HfNativeTokenizer library;
   private final String[] pieces;
-
+  private final boolean[] special;
   private final int bos;
   private final int eos;
   private final PieceDecoder decoder;
 
   private HfTokenizer(
       Path file,
-      UnaryOperator<String> normalizer,
-      HfPreTokenizer preTokenizer,
-      BpeModel model,
-      AddedTokens added,
-      HfDecoderSpec decoderSpec,
+      HfNativeTokenizer library,
+      String[] pieces,
+      boolean[] special,
+      PieceDecoder decoder,
       String bosToken,
       String eosToken) {
     this.file = file;
-    this.normalizer = normalizer;
-    this.preTokenizer = preTokenizer;
-    this.model = model;
-    this.added = added;
-    int size = model.size();
-    for (AddedTokens.Token t : added.all()) {
-      size = Math.max(size, t.id() + 1);
-    }
-    pieces = new String[size];
-    for (int id = 0; id < model.size(); id++) {
-      pieces[id] = model.token(id);
-    }
-    boolean[] special = new boolean[size];
-    for (AddedTokens.Token t : added.all()) {
-      pieces[t.id()] = t.content();
-      special[t.id()] |= t.special();
-    }
-    bos = idOf(bosToken);
-    eos = idOf(eosToken);
-    int unk = model.unkId();
-    for (int id : new int[] {bos, eos, unk}) {
-      if (id >= 0) {
-        special[id] = true;
-      }
-    }
-    byte[][] text = new byte[size][];
-    int[] rawByte = new int[size];
-    for (int id = 0; id < size; id++) {
-      rawByte[id] = -1;
-      if (pieces[id] == null || special[id]) {
-        continue;
-      }
-      if (decoderSpec.byteFallback) {
-        rawByte[id] = Llama2cTokenizer.byteTokenValue(pieces[id]);
-      }
-      text[id] = decoderSpec.perToken.apply(pieces[id]).getBytes(StandardCharsets.UTF_8);
-    }
-    decoder = new PieceDecoder(text, rawByte, decoderSpec.stripChar, decoderSpec.stripCount);
+    this.library = library;
+    this.pieces = pieces;
+    this.special = special;
+    this.decoder = decoder;
+    this.bos = idOf(bosToken);
+    this.eos = idOf(eosToken);
   }
 
   /**
    * Reads a {@code tokenizer.json} (and the {@code tokenizer_config.json} beside it, if any, for
    * the BOS and EOS tokens).
    *
-   * @throws ModelFormatException naming the file for malformed JSON or an unsupported model,
-   *     normalizer, pre-tokenizer or decoder kind
+   * @throws ModelFormatException naming the file for malformed JSON, a component type the library
+   *     does not know (or one refused here), or anything else the library cannot read
    */
   public static HfTokenizer read(Path tokenizerJson) {
     Path file = tokenizerJson;
-    JsonNode root = HfJson.readTree(file);
-    BpeModel model = BpeModel.parse(root.get("model"), file);
-    UnaryOperator<String> normalizer = HfNormalizer.parse(root.get("normalizer"), file);
-    HfPreTokenizer preTokenizer = HfPreTokenizer.parse(root.get("pre_tokenizer"), file);
-    HfDecoderSpec decoderSpec = HfDecoderSpec.parse(root.get("decoder"), file);
-    AddedTokens added = AddedTokens.parse(root.get("added_tokens"), normalizer, file);
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new ModelFormatException(file, "no such file", e);
+    } catch (IOException e) {
+      throw new ModelFormatException(file, "cannot read the file: " + e, e);
+    }
+    // The library builds its tokenizer (about 2 s for Gemma 3's 33 MB) while Java reads the
+    // vocabulary, except when the file mentions a Precompiled normalizer: Java must refuse that
+    // before the library sees it (see HfTokenizerJson).
+    FutureTask<HfNativeTokenizer> nativeLoad =
+        new FutureTask<>(
+            () -> HfNativeTokenizer.create(new String(bytes, StandardCharsets.UTF_8), file));
+    boolean parallel = !contains(bytes, "\"Precompiled\"".getBytes(StandardCharsets.UTF_8));
+    if (parallel) {
+      Thread loader = new Thread(nativeLoad, "quipsharp-tokenizer-load");
+      loader.setDaemon(true);
+      loader.start();
+    }
+    HfTokenizerJson json;
+    PieceDecoder decoder;
+    try {
+      json = HfTokenizerJson.parse(bytes, file);
+      decoder = HfDecoderSpec.decoder(json.decoder, json.pieces, json.special, file);
+    } catch (RuntimeException e) {
+      nativeLoad.cancel(false); // a tokenizer built anyway is freed when unreachable
+      throw e;
+    }
+    if (!parallel) {
+      nativeLoad.run();
+    }
+    HfNativeTokenizer library = join(nativeLoad, file);
     String bosToken = "<s>";
     String eosToken = "</s>";
     Path parent = file.toAbsolutePath().getParent();
@@ -108,15 +103,50 @@ public final class HfTokenizer implements Tokenizer {
       bosToken = configToken(c, "bos_token", bosToken, config);
       eosToken = configToken(c, "eos_token", eosToken, config);
     }
-    return new HfTokenizer(
-        file, normalizer, preTokenizer, model, added, decoderSpec, bosToken, eosToken);
+    return new HfTokenizer(file, library, json.pieces, json.special, decoder, bosToken, eosToken);
   }
 
-  /** {@code "bos_token": "<s>"} or {@code {"content": "<s>", ...}}; null keeps the default. */
-  private static String configToken(JsonNode config, String field, String absent, Path file) {
+  private static HfNativeTokenizer join(FutureTask<HfNativeTokenizer> task, Path file) {
+    try {
+      return task.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw new ModelFormatException(file, "cannot load the tokenizer: " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ModelFormatException(file, "interrupted while loading the tokenizer", e);
+    }
+  }
+
+  private static boolean contains(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (haystack[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * {@code "bos_token": "<s>"} or {@code {"content": "<s>", ...}}; an absent key keeps the
+   * default, JSON null means none.
+   */
+  static String configToken(JsonNode config, String field, String absent, Path file) {
     JsonNode value = config.get(field);
-    if (HfJson.isNull(value)) {
+    if (value == null || value.isMissingNode()) {
       return absent;
+    }
+    if (value.isNull()) {
+      return null;
     }
     if (value.isTextual()) {
       return value.asText();
@@ -128,13 +158,22 @@ public final class HfTokenizer implements Tokenizer {
         file, "\"" + field + "\" is " + HfJson.abbreviate(value) + ", not a string or object");
   }
 
-  private int idOf(String token) {
-    for (AddedTokens.Token t : added.all()) {
-      if (t.content().equals(token)) {
-        return t.id();
+  /** The id of a token string (added tokens included), or -1. */
+  int idOf(String token) {
+    if (token == null) {
+      return -1;
+    }
+    for (int id = 0; id < pieces.length; id++) {
+      if (token.equals(pieces[id])) {
+        return id;
       }
     }
-    return model.id(token);
+    return -1;
+  }
+
+  /** Whether decoding skips {@code id} (a special added token). */
+  boolean isSpecial(int id) {
+    return id >= 0 && id < special.length && special[id];
   }
 
   @Override
@@ -154,47 +193,53 @@ public final class HfTokenizer implements Tokenizer {
 
   @Override
   public int[] encode(String text, boolean addBos, boolean addEos) {
-    ImmutableIntArray.Builder out = ImmutableIntArray.builder(text.length() / 3 + 4);
-    if (addBos) {
-      out.add(require(bos, "BOS"));
+    if (addEos && eos < 0) {
+      throw new IllegalStateException(file + " defines no EOS token");
     }
-    List<String> words = new ArrayList<>();
-    for (AddedTokens.Segment raw : added.splitRaw(text)) {
-      if (raw.isAdded()) {
-        out.add(raw.addedId());
-        continue;
-      }
-      String normalized = normalizer.apply(raw.text());
-      for (AddedTokens.Segment seg : added.splitNormalized(normalized, raw.atTextStart())) {
-        if (seg.isAdded()) {
-          out.add(seg.addedId());
-          continue;
-        }
-        words.clear();
-        preTokenizer.split(seg.text(), seg.atTextStart(), words);
-        for (String word : words) {
-          if (!word.isEmpty()) {
-            model.encodeWord(word, out);
-          }
-        }
-      }
+    int[] ids = library.encode(replaceLoneSurrogates(text), addBos);
+    // A post-processor that already ends with EOS is not followed by a second one.
+    if (addEos && !(addBos && ids.length > 0 && ids[ids.length - 1] == eos)) {
+      ids = Arrays.copyOf(ids, ids.length + 1);
+      ids[ids.length - 1] = eos;
     }
-    if (addEos) {
-      out.add(require(eos, "EOS"));
-    }
-    return out.build().toArray();
+    return ids;
   }
 
-  private int require(int id, String what) {
-    if (id < 0) {
-      throw new IllegalStateException(file + " defines no " + what + " token");
+  /**
+   * Java strings may hold unpaired surrogates, which are not text and which Python strings passed
+   * to the library cannot hold; they become U+FFFD, as the JDK's UTF-8 encoder would write them.
+   */
+  private static String replaceLoneSurrogates(String text) {
+    StringBuilder out = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean paired =
+          Character.isHighSurrogate(c)
+              ? i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))
+              : !Character.isLowSurrogate(c);
+      if (Character.isHighSurrogate(c) && paired) {
+        if (out != null) {
+          out.append(c).append(text.charAt(i + 1));
+        }
+        i++;
+        continue;
+      }
+      if (!paired && out == null) {
+        out = new StringBuilder(text.length()).append(text, 0, i);
+      }
+      if (out != null) {
+        out.append(paired ? c : Utf8.REPLACEMENT);
+      }
     }
-    return id;
+    return out == null ? text : out.toString();
   }
 
   @Override
   public String decode(int[] ids) {
-    return decoder.decode(ids);
+    for (int id : ids) {
+      checkId(id);
+    }
+    return library.decode(ids);
   }
 
   @Override
@@ -204,16 +249,15 @@ public final class HfTokenizer implements Tokenizer {
 
   @Override
   public String piece(int id) {
+    checkId(id);
+    return pieces[id];
+  }
+
+  private void checkId(int id) {
     if (id < 0 || id >= pieces.length) {
       throw new IllegalArgumentException(
           "token id " + id + " is outside the vocabulary [0, " + pieces.length + ")");
     }
-    return pieces[id];
-  }
-
-  /** The BPE model, for tests. */
-  BpeModel model() {
-    return model;
   }
 
   @Override

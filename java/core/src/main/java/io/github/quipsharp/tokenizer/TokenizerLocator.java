@@ -7,10 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /** Finds the tokenizer file next to a model, for {@link Tokenizer#forModel}. */
 final class TokenizerLocator {
   private static final String LOOKED_FOR = "tokenizer.json, tokenizer.bin or a single tok*.bin";
+  private static final String[] COMPANIONS = {
+    "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"
+  };
 
   private TokenizerLocator() {}
 
@@ -60,6 +64,20 @@ final class TokenizerLocator {
             + names
             + " and no tokenizer.json or tokenizer.bin to choose; "
             + "load the right one with Tokenizer.load");
+  }
+
+  static List<Path> companions(Path tokenizerFile) {
+    List<Path> out = new ArrayList<>();
+    if (!String.valueOf(tokenizerFile.getFileName()).toLowerCase(Locale.ROOT).endsWith(".json")) {
+      return out;
+    }
+    for (String name : COMPANIONS) {
+      Path candidate = tokenizerFile.resolveSibling(name);
+      if (Files.isRegularFile(candidate)) {
+        out.add(candidate);
+      }
+    }
+    return out;
   }
 
   private static boolean isSelf(Path candidate, Path self) {

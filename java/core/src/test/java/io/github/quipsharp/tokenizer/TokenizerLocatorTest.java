@@ -95,4 +95,21 @@ class TokenizerLocatorTest {
     e = assertThrows(ModelFormatException.class, () -> Tokenizer.load(bin));
     assertTrue(e.getMessage().contains("too short"), e.getMessage());
   }
+
+  @Test
+  void companionFilesOfATokenizerJson(@TempDir Path dir) throws IOException {
+    Path json = dir.resolve("tokenizer.json");
+    Files.writeString(json, "{}");
+    assertEquals(java.util.List.of(), Tokenizer.companionFiles(json));
+    for (String name :
+        new String[] {"generation_config.json", "tokenizer_config.json", "unrelated.json"}) {
+      Files.writeString(dir.resolve(name), "{}");
+    }
+    assertEquals(
+        java.util.List.of(
+            dir.resolve("tokenizer_config.json"), dir.resolve("generation_config.json")),
+        Tokenizer.companionFiles(json));
+    Files.write(dir.resolve("tok512.bin"), new byte[0]);
+    assertEquals(java.util.List.of(), Tokenizer.companionFiles(dir.resolve("tok512.bin")));
+  }
 }

@@ -99,9 +99,22 @@ class TokenizerRoundTripTest {
     assertEquals("", stream.push(3 + 0xF0));
     assertEquals("", stream.push(3 + 0x9F));
     assertEquals("", stream.push(3 + 0x98));
-    assertEquals("😀", stream.push(3 + 0x80));
-    assertEquals("", stream.push(3 + 0xE6)); // an unfinished character at the end
-    assertEquals("\uFFFD", stream.flush());
+    if (tok instanceof HfTokenizer) {
+      // The library decodes a run of byte tokens as a whole (one U+FFFD per token when it is not
+      // valid UTF-8), so a finished character waits for the token that ends the run.
+      assertEquals("", stream.push(3 + 0x80));
+      int x = tok.encode("x", false, false)[0];
+      assertEquals("😀 x", stream.push(x));
+      assertEquals("", stream.push(3 + 0xE6)); // an unfinished character at the end
+      assertEquals("\uFFFD", stream.flush());
+      int[] brokenRun = {3 + 0xF0, 3 + 0x9F, 3 + 0x98, 3 + 0x80, 3 + 0xE6};
+      assertEquals("\uFFFD".repeat(5), tok.decode(brokenRun));
+      assertEquals(tok.decode(brokenRun), streamed(tok, brokenRun));
+    } else {
+      assertEquals("😀", stream.push(3 + 0x80));
+      assertEquals("", stream.push(3 + 0xE6)); // an unfinished character at the end
+      assertEquals("\uFFFD", stream.flush());
+    }
   }
 
   @ParameterizedTest

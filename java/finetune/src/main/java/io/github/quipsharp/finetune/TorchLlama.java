@@ -146,6 +146,7 @@ final class TorchLlama {
     final TorchLinear[] groups;
 
     Block(LlamaConfig config, int layer, Tensor attnNorm, Tensor ffnNorm, TorchLinear[] groups) {
+      config.requirePlainLlama("the libtorch model"); // no biases, extra norms, windows (yet)
       this.config = config;
       this.layer = layer;
       this.attnNorm = attnNorm;
