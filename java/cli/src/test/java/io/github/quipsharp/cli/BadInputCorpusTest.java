@@ -295,12 +295,52 @@ class BadInputCorpusTest {
         "Once upon a time"}, "layer 2", "non-finite");
   }
 
+  /** A copy of stories260K-hf whose config.json {@code edit} changed. */
+  Path withConfig(String name, java.util.function.Consumer<ObjectNode> edit) throws IOException {
+    Path m = copyOf(model, name);
+    ModelEdits.editJson(m.resolve("config.json"), edit);
+    return m;
+  }
+
+  static double pplOf(Result r) throws IOException {
+    String[] lines = r.out().strip().split("\n");
+    return new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[lines.length - 1])
+        .get("ppl").asDouble();
+  }
+
   @Test
-  void case05ContextLengthZeroIsNotAccepted() throws Exception {
-    // (Item 5's other fields belong to the model-config work: see LlamaConfig.)
-    Path m = copyOf(model, "ctx0");
-    ModelEdits.editJson(m.resolve("config.json"), o -> o.put("max_position_embeddings", 0));
-    refused(List.of(m), ppl(m), "max_position_embeddings");
+  void case05ConfigFieldsThatChangeTheMathAreUsedOrRefused() throws Exception {
+    // transformers 5 keeps rope_theta in rope_parameters: read from there, not the default 10000.
+    Path rp = withConfig("rope-parameters", o -> {
+      o.remove("rope_theta");
+      o.putObject("rope_parameters").put("rope_type", "default").put("rope_theta", 5000.0);
+    });
+    Result r = run(0, "inspect", "--model", rp.toString());
+    assertTrue(r.out().contains("(theta 5000)"), r.out());
+    refused(List.of(model), ppl(withConfig("fast", o -> o.put("rope_theta", "fast"))),
+        "rope_theta", "fast");
+    refused(List.of(model), ppl(withConfig("fewer", o -> o.put("num_hidden_layers", 3))),
+        "num_hidden_layers = 3", "5 layers");
+    refused(List.of(model), ppl(withConfig("ctx0", o -> o.put("max_position_embeddings", 0))),
+        "max_position_embeddings");
+    // Mistral's sliding window: no effect on windows shorter than it, an effect on longer ones.
+    Path sw = withConfig("sw", o -> {
+      o.putArray("architectures").add("MistralForCausalLM");
+      o.put("model_type", "mistral");
+      o.put("sliding_window", 16);
+    });
+    Path full = withConfig("nosw", o -> {
+      o.putArray("architectures").add("MistralForCausalLM");
+      o.put("model_type", "mistral");
+      o.putNull("sliding_window");
+    });
+    String[] shortWindows = {"--ctx", "8", "--max-tokens", "400", "--json"};
+    assertEquals(pplOf(run(0, ppl(full, shortWindows))), pplOf(run(0, ppl(sw, shortWindows))),
+        1e-9);
+    String[] longWindows = {"--ctx", "256", "--max-tokens", "600", "--json"};
+    double a = pplOf(run(0, ppl(full, longWindows)));
+    double b = pplOf(run(0, ppl(sw, longWindows)));
+    assertTrue(Math.abs(a - b) > 1e-3 * a, "sliding_window 16 changes ppl at ctx 256: " + a + " " + b);
   }
 
   @Test
