@@ -122,4 +122,27 @@ class FamilyCommandsTest {
     assertTrue(Math.abs(wrong / want - 1) > 50 * 2e-5, "the fixture separates the two thetas");
     assertTrue(Math.abs(got / want - 1) <= 2e-5, got + " vs transformers' " + want);
   }
+
+  /**
+   * A checkpoint without the quipsharp section (the published reference layout; ReferenceCheckpointTest
+   * covers the whole layout): inspect says which settings it does not know instead of defaults.
+   */
+  @Test
+  void inspectOfThePublishedLayoutInventsNoSettings() throws Exception {
+    Path tok = family("char-tokenizer").resolve("tokenizer.json");
+    Path q = tmp.resolve("mistral-q2");
+    run(0, "quantize", "--model", family("mistral").toString(), "--tokenizer", tok.toString(), "--calibration",
+        family("ppl-text.txt").toString(), "--bits", "2", "--ctx", "32", "--out", q.toString());
+    com.fasterxml.jackson.databind.node.ObjectNode c =
+        (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(q.resolve("config.json").toFile());
+    c.remove("quipsharp");
+    JSON.writeValue(q.resolve("config.json").toFile(), c);
+    String out = run(0, "inspect", "--model", q.toString())[0];
+    assertTrue(out.contains("quantized: 2 bits, published QuIP# layout") && !out.contains("BLOCK_LDLQ")
+        && !out.contains("seed 0"), out);
+    JsonNode r = lastJson(run(0, "ppl", "--model", q.toString(), "--tokenizer", tok.toString(), "--text",
+        family("ppl-text.txt").toString(), "--ctx", "64", "--json")[0]);
+    assertEquals(2, r.get("bits").asInt());
+    assertTrue(Double.isFinite(r.get("ppl").asDouble()));
+  }
 }
