@@ -324,11 +324,6 @@ public final class SyntheticModel {
     return back.equals(c) ? plain : json;
   }
 
-  /** The number of tensors {@link #write} writes for {@code c} (fused tensors count once). */
-  public static int tensorCount(LlamaConfig c) {
-    return tensors(c).size();
-  }
-
   /** A tensor of the file: name, shape and the index of its random stream. */
   private record FileTensor(String name, long[] shape, WeightSpec.Role role, int stream) {
     long elements() {

@@ -133,11 +133,19 @@ final class SynthModelCommand implements Callable<Integer> {
     // BOS/EOS: the tokenizer's (the family's where it has none), else the byte tokenizer's 1 and 2.
     LlamaConfig c = a.config(shape, dt, tok == null ? 1 : tok.bosId(), tok == null ? 2 : tok.eosId());
     long start = System.nanoTime();
-    ProgressBar bar = Progress.bar(err, "Writing", SyntheticModel.tensorCount(c), "tensors");
+    // The bar starts with the first tensor, so that a refusal before any write is the only line.
+    ProgressBar[] bar = new ProgressBar[1];
     try {
-      SyntheticModel.write(out, c, dt, seed, tokFile, (name, done, all) -> bar.stepTo(done));
+      SyntheticModel.write(out, c, dt, seed, tokFile, (name, done, all) -> {
+        if (bar[0] == null) {
+          bar[0] = Progress.bar(err, "Writing", all, "tensors");
+        }
+        bar[0].stepTo(done);
+      });
     } finally {
-      Progress.close(bar, err);
+      if (bar[0] != null) {
+        Progress.close(bar[0], err);
+      }
     }
     o.printf(Locale.ROOT, "wrote %s: %s (%s), %,d parameters, %s, in %.1f s%n", out, c.architecture(),
         a.cliName(), c.parameterCount(), dtype, (System.nanoTime() - start) / 1e9);

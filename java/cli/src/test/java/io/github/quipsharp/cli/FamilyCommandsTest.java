@@ -145,4 +145,32 @@ class FamilyCommandsTest {
     assertEquals(2, r.get("bits").asInt());
     assertTrue(Double.isFinite(r.get("ppl").asDouble()));
   }
+
+  /** synth-model's bad inputs: one line with exit code 2, and nothing written. */
+  @Test
+  void synthModelBadInputsAreOneLineAndWriteNothing() throws Exception {
+    Path out = tmp.resolve("never");
+    String err = run(2, "synth-model", "--arch", "llama4", "--dim", "32", "--out", out.toString())[1];
+    assertTrue(err.startsWith("error: --arch llama4 is not one of llama, llama3") && err.strip().lines().count() == 1, err);
+    err = run(2, "synth-model", "--tied", "--untied", "--dim", "32", "--out", out.toString())[1];
+    assertTrue(err.contains("--tied and --untied"), err);
+    Path qwen = models().resolve("qwen3-tokenizer");
+    err = run(2, "synth-model", "--arch", "qwen3", "--tokenizer", qwen.toString(), "--vocab", "1000",
+        "--dim", "32", "--heads", "4", "--hidden", "64", "--out", out.toString())[1];
+    assertTrue(err.contains("151669 tokens") && err.contains("--vocab must be at least 151669")
+        && err.strip().lines().count() == 1, err);
+    err = run(2, "synth-model", "--tokenizer", tmp.resolve("absent").toString(), "--dim", "32",
+        "--out", out.toString())[1];
+    assertTrue(err.contains("--tokenizer") && err.contains("does not exist"), err);
+    assertFalse(Files.exists(out), "nothing written");
+    // A folder that holds an unrelated tokenizer: the new model would be read with it.
+    Path busy = tmp.resolve("busy");
+    Files.createDirectories(busy);
+    Files.writeString(busy.resolve("tokenizer.json"), "{}");
+    err = run(2, "synth-model", "--dim", "32", "--heads", "4", "--hidden", "64", "--out", busy.toString())[1];
+    assertTrue(err.contains("already holds tokenizer files [tokenizer.json]"), err);
+    try (var files = Files.list(busy)) {
+      assertEquals(1, files.count());
+    }
+  }
 }
