@@ -272,7 +272,9 @@ public final class SyntheticModel {
       w.commit();
     }
     if (tokenizer != null) {
-      AtomicFiles.copy(tokenizer, out.resolve(tokenizer.getFileName()));
+      // Under the name Tokenizer.forModel looks for first, whatever the source file is called.
+      boolean json = tokenizer.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".json");
+      AtomicFiles.copy(tokenizer, out.resolve(json ? "tokenizer.json" : "tokenizer.bin"));
       for (Path companion : companions) {
         AtomicFiles.copy(companion, out.resolve(companion.getFileName()));
       }
@@ -283,7 +285,10 @@ public final class SyntheticModel {
         JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(configFile(c, dtypeName)));
   }
 
-  /** Names of the files a tokenizer search or a tokenizer copy would find or overwrite. */
+  /**
+   * Refuses a folder that holds files a tokenizer search would find or a tokenizer copy would
+   * overwrite: the new model would be read with an unrelated tokenizer.
+   */
   private static void refuseTokenizerFiles(Path out) throws IOException {
     if (!Files.isDirectory(out)) {
       return;

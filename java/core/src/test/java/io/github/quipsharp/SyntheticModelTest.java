@@ -210,6 +210,18 @@ class SyntheticModelTest {
     }
   }
 
+  /** A llama2.c tokenizer of another name is copied as tokenizer.bin, where the model search finds it. */
+  @Test
+  void aLlama2cTokenizerIsCopiedUnderTheNameTheSearchFinds() throws IOException {
+    Path tok512 = SharedModels.require("stories260K/tok512.bin");
+    Path dir = tmp.resolve("tok512");
+    SyntheticModel.write(dir, Arch.LLAMA.config(new Shape(16, 32, 1, 2, 2, 8, 512, 64, true), DType.F16, 1, 2),
+        DType.F16, 1, tok512, null);
+    assertArrayEquals(Files.readAllBytes(tok512), Files.readAllBytes(dir.resolve("tokenizer.bin")));
+    assertEquals(dir.resolve("tokenizer.bin"), Tokenizer.locate(dir));
+    assertEquals(512, Tokenizer.forModel(dir).vocabSize());
+  }
+
   @Test
   void aVocabularySmallerThanTheTokenizerIsRefusedBeforeAnyWrite() throws IOException {
     Path tokFile = SharedModels.require("qwen3-tokenizer").resolve("tokenizer.json");
