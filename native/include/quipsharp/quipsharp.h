@@ -372,6 +372,8 @@ QS_API int64_t qs_model_group_cols(const qs_model* model, int32_t group);
 
 /* Bytes of weights that a forward pass reads (codes, dense weights, norms, embedding row excluded). */
 QS_API int64_t qs_model_weight_bytes(const qs_model* model);
+/* Of those, the bytes of the output layer (lm_head, or the embedding when tied). */
+QS_API int64_t qs_model_head_bytes(const qs_model* model);
 
 /* ---- Benchmarks (behind `quipsharp bench`; never used by tests to assert speed) ------------- */
 

@@ -892,10 +892,15 @@ extern "C" int64_t qs_model_group_cols(const qs_model* model, int32_t group) {
   return model == nullptr ? -1 : qs::group_cols(*model, group);
 }
 
+extern "C" int64_t qs_model_head_bytes(const qs_model* model) {
+  if (model == nullptr) return 0;
+  return model->cfg.tied_embeddings ? model->embed.bytes() : model->lm_head.bytes();
+}
+
 extern "C" int64_t qs_model_weight_bytes(const qs_model* model) {
   if (model == nullptr) return 0;
   int64_t total = static_cast<int64_t>(model->final_norm.size() * 4);
-  total += model->cfg.tied_embeddings ? model->embed.bytes() : model->lm_head.bytes();
+  total += qs_model_head_bytes(model);
   for (const qs::Layer& L : model->layers) {
     for (const std::vector<float>* v : {&L.attn_norm, &L.ffn_norm, &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffn_norm})
       total += static_cast<int64_t>(v->size() * 4);

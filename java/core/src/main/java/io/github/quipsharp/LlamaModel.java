@@ -386,6 +386,14 @@ public final class LlamaModel implements AutoCloseable {
     return guard.read(() -> QuipsharpNative.qs_model_weight_bytes(handle));
   }
 
+  /**
+   * Of {@link #weightBytes}, the bytes of the output layer (lm_head, or the embedding when tied),
+   * which stays fp16 in a quantized checkpoint.
+   */
+  public long headBytes() {
+    return guard.read(() -> QuipsharpNative.qs_model_head_bytes(handle));
+  }
+
   public boolean isClosed() {
     return guard.isClosed();
   }

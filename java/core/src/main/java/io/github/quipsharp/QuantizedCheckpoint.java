@@ -421,24 +421,128 @@ public final class QuantizedCheckpoint {
     String codebook = qp.path("codebook").asText();
     int cb = java.util.Arrays.asList(CODEBOOKS).indexOf(codebook);
     if (cb < 0) {
-      throw new ModelFormatException(file, "codebook \"" + codebook + "\" is not one of "
+      throw new ModelFormatException(file, "quip_params.codebook \"" + codebook + "\" is not one of "
           + String.join(", ", CODEBOOKS));
     }
     if (qp.path("codebook_version").asInt(-1) != CODEBOOK_VERSIONS[cb]) {
-      throw new ModelFormatException(file, "codebook_version " + qp.path("codebook_version")
+      throw new ModelFormatException(file, "quip_params.codebook_version " + qp.path("codebook_version")
           + " of " + codebook + " is not the supported version " + CODEBOOK_VERSIONS[cb]);
     }
+    checkQuipParams(qp, cb, file);
     QuantConfig cfg = qs.has("quant_config") ? configFrom(qs.get("quant_config"), file)
         : QuantConfig.builder().bits(cb + 2).build();
     if (cfg.bits() != cb + 2) {
       throw new ModelFormatException(file, "quant_config bits " + cfg.bits() + " disagree with codebook "
           + codebook);
     }
+    // The reference uses resid_scale_override only when > 0 (-1: the codebook's rho2, §4.2); a 2-bit
+    // codebook has no residual stage, so there it changes nothing.
     double resid = qp.path("resid_scale_override").asDouble(-1);
-    if (resid > 0 && resid != cfg.residualScale()) {
+    if (resid > 0 && cb > 0 && resid != cfg.residualScale()) {
       cfg = cfg.toBuilder().residualScale(resid).build();
     }
     return cfg;
+  }
+
+  /** quip_params keys this loader knows (QUIPSHARP.md §8.3 and the options of §5.5). */
+  private static final Set<String> QUIP_PARAMS = Set.of("codebook", "codebook_version", "codesz",
+      "idx_dtype", "packsz", "lora_rank", "rescale_WH", "resid_scale_override", "model_version",
+      "outlier_channel_split");
+
+  /**
+   * The quip_params variants of the reference (QUIPSHARP.md §8.3, §5.5): read where the engine
+   * runs them (int64 packed codes; int16 unpacked E8P12 codes; resid_scale_override), else refused
+   * by name, one line naming the key and the file. Unknown keys: one warning line.
+   */
+  private static void checkQuipParams(JsonNode qp, int cb, Path file) {
+    String codebook = CODEBOOKS[cb];
+    long codesz = quipLong(qp, "codesz", 8, file);
+    if (codesz != 8) {
+      throw new ModelFormatException(file, "quip_params.codesz " + codesz + " is not supported (" + codebook
+          + " codes 8 weights each)");
+    }
+    String idx = idxDtype(qp, file);
+    if (idx.equals("torch.int16") && cb != 0) {
+      throw new ModelFormatException(file, "quip_params.idx_dtype torch.int16 (unpacked codes) is supported "
+          + "for E8P12 only; " + codebook + " codes are wider than 16 bits");
+    }
+    if (qp.has("packsz")) {
+      double packsz = quipNumber(qp, "packsz", file);
+      double want = idx.equals("torch.int16") ? 1 : PACKSZ[cb];
+      if (Math.abs(packsz - want) > 1e-3) {
+        throw new ModelFormatException(file, "quip_params.packsz " + packsz + " does not match " + codebook
+            + " with idx_dtype " + idx + " (" + want + ")");
+      }
+    }
+    long lora = quipLong(qp, "lora_rank", 0, file);
+    if (lora != 0) {
+      throw new ModelFormatException(file, "quip_params.lora_rank " + lora + " is not supported (the "
+          + "low-rank correction, QUIPSHARP.md §5.5; only lora_rank 0 checkpoints load)");
+    }
+    for (String flag : new String[] {"rescale_WH", "outlier_channel_split"}) {
+      JsonNode n = qp.get(flag);
+      if (n != null && !n.isNull()) {
+        if (!n.isBoolean()) {
+          throw new ModelFormatException(file, "quip_params." + flag + " = " + n + " is not a boolean");
+        }
+        if (n.asBoolean()) {
+          throw new ModelFormatException(file, "quip_params." + flag + " = true is not supported (QUIPSHARP.md "
+              + "§5.5: only checkpoints quantized without it load)");
+        }
+      }
+    }
+    if (qp.has("resid_scale_override") && !qp.get("resid_scale_override").isNull()) {
+      double r = quipNumber(qp, "resid_scale_override", file);
+      if (!Double.isFinite(r)) {
+        throw new ModelFormatException(file, "quip_params.resid_scale_override " + r + " is not finite");
+      }
+    }
+    long version = quipLong(qp, "model_version", 1, file);
+    if (version != 1) {
+      throw new ModelFormatException(file, "quip_params.model_version " + version + " is not supported "
+          + "(this loader reads the layout of model_version 1, QUIPSHARP.md §8.3)");
+    }
+    List<String> unknown = new ArrayList<>();
+    for (java.util.Iterator<String> it = qp.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!QUIP_PARAMS.contains(k)) {
+        unknown.add(k);
+      }
+    }
+    if (!unknown.isEmpty()) {
+      System.err.println("warning: " + file + ": quip_params " + String.join(", ", unknown)
+          + (unknown.size() == 1 ? " is" : " are") + " unknown to this loader and ignored");
+    }
+  }
+
+  /** quip_params.idx_dtype: "torch.int64" (packed, §8.4; the default) or "torch.int16" (unpacked). */
+  private static String idxDtype(JsonNode qp, Path file) {
+    JsonNode n = qp.get("idx_dtype");
+    String idx = n == null || n.isNull() ? "torch.int64" : n.asText();
+    if (!idx.equals("torch.int64") && !idx.equals("torch.int16")) {
+      throw new ModelFormatException(file, "quip_params.idx_dtype " + n + " is not supported (torch.int64 "
+          + "packed codes, or torch.int16 unpacked E8P12 codes)");
+    }
+    return idx;
+  }
+
+  private static double quipNumber(JsonNode qp, String key, Path file) {
+    JsonNode n = qp.get(key);
+    if (!n.isNumber()) {
+      throw new ModelFormatException(file, "quip_params." + key + " = " + n + " is not a number");
+    }
+    return n.asDouble();
+  }
+
+  private static long quipLong(JsonNode qp, String key, long fallback, Path file) {
+    JsonNode n = qp.get(key);
+    if (n == null || n.isNull()) {
+      return fallback;
+    }
+    if (!n.isIntegralNumber()) {
+      throw new ModelFormatException(file, "quip_params." + key + " = " + n + " is not an integer");
+    }
+    return n.asLong();
   }
 
   /** Loads a checkpoint folder into the engine (each tensor checked as {@code options} say). */
@@ -552,6 +656,8 @@ public final class QuantizedCheckpoint {
     private final JsonNode json;
     private final LlamaConfig config;
     private final QuantizationInfo info;
+    /** quip_params.idx_dtype torch.int16: Qidxs holds unpacked codes. */
+    private final boolean unpackedCodes;
     final SafetensorsFile file;
     private final CheckpointIntegrity integrity; // null: not verified
     private final Set<String> verified = new java.util.HashSet<>();
@@ -564,6 +670,7 @@ public final class QuantizedCheckpoint {
       this.info = info;
       this.file = file;
       this.integrity = integrity;
+      this.unpackedCodes = json.path("quip_params").path("idx_dtype").asText("").equals("torch.int16");
     }
 
     /** Checks a tensor against its digest, once, when this checkpoint is verified. */
@@ -615,7 +722,6 @@ public final class QuantizedCheckpoint {
       return file.readFloats(s.name());
     }
 
-    /** One quantized group, validated (shapes, dtypes, codebook, code range). */
     /** Checks every tensor's dtype and shape against the config (the header only). */
     void checkShapes() {
       for (WeightSpec s : WeightSpec.all(config)) {
@@ -634,9 +740,16 @@ public final class QuantizedCheckpoint {
     private QuantShape groupShape(int layer, LinearGroup g) {
       QuantConfig cfg = info.config();
       String p = "model.layers." + layer + "." + g.checkpointName() + ".";
-      QuantShape s = QuantShape.of(g.rows(config), g.cols(config), cfg.incoherence());
-      long words = QuipsharpNative.qs_packed_words(cfg.codebookId(), s.packedRows(), s.packedCols());
-      file.requireShape(p + "Qidxs", DType.I64, s.packedRows(), words / s.packedRows());
+      int rows = g.rows(config);
+      int cols = g.cols(config);
+      QuantShape s = QuantShape.of(rows, cols, cfg.incoherence());
+      if (!unpackedCodes) {
+        long words = QuipsharpNative.qs_packed_words(cfg.codebookId(), s.packedRows(), s.packedCols());
+        file.requireShape(p + "Qidxs", DType.I64, s.packedRows(), words / s.packedRows());
+      } else {
+        // idx_dtype torch.int16: one 16-bit E8P12 code (§3.4) per 8 weights, row-major.
+        file.requireShape(p + "Qidxs", DType.I16, s.rhtRows(), s.codeCols() / 8);
+      }
       file.requireShape(p + "SU", DType.F16, s.rhtCols());
       file.requireShape(p + "SV", DType.F16, s.rhtRows());
       file.requireShape(p + "Wscale", DType.F16);
@@ -647,6 +760,7 @@ public final class QuantizedCheckpoint {
       return s;
     }
 
+    /** One quantized group, validated (shapes, dtypes, codebook, code range). */
     public QuantizedGroup group(int layer, LinearGroup g) {
       QuantConfig cfg = info.config();
       String p = "model.layers." + layer + "." + g.checkpointName() + ".";
@@ -669,12 +783,21 @@ public final class QuantizedCheckpoint {
       }
       int[] codes;
       try {
-        codes = QuantizedLinear.unpackCodes(file.readLongs(p + "Qidxs"), s, cfg);
+        codes = unpackedCodes ? unsigned16(file.readShorts(p + "Qidxs"))
+            : QuantizedLinear.unpackCodes(file.readLongs(p + "Qidxs"), s, cfg);
       } catch (IllegalArgumentException e) {
         throw new ModelFormatException(file.path(), "tensor " + p + "Qidxs: " + e.getMessage(), e);
       }
       return new QuantizedGroup(layer, g, rows, cols, cfg, codes, file.readFloats(p + "SU"),
           file.readFloats(p + "SV"), file.readScalarFloat(p + "Wscale"), fuse);
+    }
+
+    private static int[] unsigned16(short[] v) {
+      int[] out = new int[v.length];
+      for (int i = 0; i < v.length; i++) {
+        out[i] = v[i] & 0xFFFF;
+      }
+      return out;
     }
 
     @Override

@@ -1,11 +1,14 @@
 package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.ModelFamily;
 import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.HalfFloat;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
+import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,15 +22,22 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * A Llama-shaped model with random weights for speed and scale work (the real model here is tiny):
- * linear weights and embeddings N(0, 0.02²), norms 1, written as a Hugging Face folder
- * (config.json, model.safetensors) with a byte-level llama2.c tokenizer ({@code tokenizer.bin}:
- * BOS/EOS, the 256 byte tokens, printable ASCII, then letter pairs) when the vocabulary has room
- * for the byte tokens.
+ * A model of a supported family with random weights, for speed and scale work (the real model here
+ * is tiny), written as a Hugging Face folder as the family's own checkpoints are: {@code config.json}
+ * with the family's keys, {@code model.safetensors} under the family's tensor names (Phi-3's fused
+ * {@code qkv_proj} and {@code gate_up_proj}), and a tokenizer: a real one copied with its companion
+ * files ({@link #write(Path, LlamaConfig, DType, long, Path, Progress)}), else a byte-level llama2.c
+ * tokenizer ({@code tokenizer.bin}: BOS/EOS, the 256 byte tokens, printable ASCII, then letter pairs)
+ * when the vocabulary has room for the byte tokens.
+ *
+ * <p>Values: linear weights, embeddings and biases N(0, 0.02²); norms 1, except Gemma's, which are
+ * stored as w with the effective scale 1 + w and are written as 0 (transformers' initialization).
  */
 public final class SyntheticModel {
   /** Standard deviation of the random weights. */
   public static final double WEIGHT_SD = 0.02;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private SyntheticModel() {}
 
@@ -36,52 +46,346 @@ public final class SyntheticModel {
     void tensorWritten(String name, int done, int total);
   }
 
+  /**
+   * The sizes of a synthetic model.
+   *
+   * @param tied whether the head shares the embedding (no {@code lm_head.weight})
+   */
+  public record Shape(int dim, int hidden, int layers, int heads, int kvHeads, int headDim, int vocab,
+      int ctx, boolean tied) {
+    public Shape {
+      if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0
+          || vocab <= 0 || ctx <= 0) {
+        throw new IllegalArgumentException("model sizes must be positive: dim " + dim + ", hidden "
+            + hidden + ", layers " + layers + ", heads " + heads + ", kv heads " + kvHeads
+            + ", head dim " + headDim + ", vocab " + vocab + ", ctx " + ctx);
+      }
+    }
+  }
+
+  /**
+   * The families {@code synth-model --arch} writes. Each one's {@link #shape} is that of a real
+   * model of the family (named in {@link #model}), and {@link #config} gives the family's
+   * config.json keys with their values in that model (RoPE, biases, norms, soft-caps, windows).
+   */
+  public enum Arch {
+    /** Llama 2 7B's block (the long-standing synth-model default; vocabulary 512 for the byte tokenizer). */
+    LLAMA("llama", ModelFamily.LLAMA, "Llama-2-7B block, byte tokenizer vocabulary",
+        new Shape(4096, 11008, 32, 32, 32, 128, 512, 4096, true)),
+    /** Llama 3.1 8B: theta 500000, llama3 RoPE scaling (factor 8, original context 8192). */
+    LLAMA3("llama3", ModelFamily.LLAMA, "Llama-3.1-8B",
+        new Shape(4096, 14336, 32, 32, 8, 128, 128256, 131072, false)),
+    /** Mistral 7B v0.1: sliding window 4096 on every layer. */
+    MISTRAL("mistral", ModelFamily.MISTRAL, "Mistral-7B-v0.1",
+        new Shape(4096, 14336, 32, 32, 8, 128, 32000, 32768, false)),
+    /** Qwen 2.5 7B: q/k/v biases, theta 1000000. */
+    QWEN2("qwen2", ModelFamily.QWEN2, "Qwen2.5-7B",
+        new Shape(3584, 18944, 28, 28, 4, 128, 152064, 32768, false)),
+    /** Qwen 3 8B: per-head q/k norms, head_dim 128. */
+    QWEN3("qwen3", ModelFamily.QWEN3, "Qwen3-8B",
+        new Shape(4096, 12288, 36, 32, 8, 128, 151936, 40960, false)),
+    /** Gemma 7B: GeGLU, (1 + w) norms, embeddings x sqrt(hidden), head_dim 256, tied head. */
+    GEMMA("gemma", ModelFamily.GEMMA, "Gemma-7B",
+        new Shape(3072, 24576, 28, 16, 16, 256, 256000, 8192, true)),
+    /** Gemma 2 9B: sandwich norms, soft-caps 50 / 30, window 4096 on alternate layers. */
+    GEMMA2("gemma2", ModelFamily.GEMMA2, "Gemma-2-9B",
+        new Shape(3584, 14336, 42, 16, 8, 256, 256000, 8192, true)),
+    /** Phi-3 mini 4k: fused qkv_proj and gate_up_proj, sliding window 2047. */
+    PHI3("phi3", ModelFamily.PHI3, "Phi-3-mini-4k",
+        new Shape(3072, 8192, 32, 32, 32, 96, 32064, 4096, false));
+
+    private final String cliName;
+    private final ModelFamily family;
+    private final String model;
+    private final Shape shape;
+
+    Arch(String cliName, ModelFamily family, String model, Shape shape) {
+      this.cliName = cliName;
+      this.family = family;
+      this.model = model;
+      this.shape = shape;
+    }
+
+    /** The {@code --arch} value. */
+    public String cliName() {
+      return cliName;
+    }
+
+    public ModelFamily family() {
+      return family;
+    }
+
+    /** The real model whose shape and settings are the defaults. */
+    public String model() {
+      return model;
+    }
+
+    /** The real model's sizes (all its layers). */
+    public Shape shape() {
+      return shape;
+    }
+
+    /** The arch named {@code name} ({@link #cliName}), or null. */
+    public static Arch ofName(String name) {
+      for (Arch a : values()) {
+        if (a.cliName.equals(name)) {
+          return a;
+        }
+      }
+      return null;
+    }
+
+    /** The default BOS and EOS ids of the family's tokenizer. */
+    int[] specialIds() {
+      return switch (this) {
+        case LLAMA3 -> new int[] {128000, 128001};
+        case QWEN2 -> new int[] {151643, 151643};
+        case QWEN3 -> new int[] {151643, 151645};
+        case GEMMA, GEMMA2 -> new int[] {2, 1};
+        case PHI3 -> new int[] {1, 32000};
+        default -> new int[] {1, 2};
+      };
+    }
+
+    /**
+     * The config.json of a model of this arch with sizes {@code s} in {@code dtype}, in the spelling
+     * the family's published checkpoints use (transformers 4.x: top-level rope_theta and
+     * rope_scaling); {@code bos} / {@code eos} &lt; 0 take the family's ids.
+     */
+    public ObjectNode configJson(Shape s, DType dtype, int bos, int eos) {
+      ObjectNode c = JSON.createObjectNode();
+      c.putArray("architectures").add(family.architecture());
+      c.put("model_type", family.modelType());
+      c.put("hidden_size", s.dim());
+      c.put("intermediate_size", s.hidden());
+      c.put("num_hidden_layers", s.layers());
+      c.put("num_attention_heads", s.heads());
+      c.put("num_key_value_heads", s.kvHeads());
+      c.put("head_dim", s.headDim());
+      c.put("vocab_size", s.vocab());
+      c.put("max_position_embeddings", s.ctx());
+      c.put("tie_word_embeddings", s.tied());
+      c.put("bos_token_id", bos >= 0 ? bos : specialIds()[0]);
+      c.put("eos_token_id", eos >= 0 ? eos : specialIds()[1]);
+      c.put("torch_dtype", dtypeName(dtype));
+      c.put("rms_norm_eps", switch (family) {
+        case LLAMA, MISTRAL, PHI3 -> 1e-5;
+        default -> 1e-6;
+      });
+      c.put("rope_theta", switch (this) {
+        case LLAMA3 -> 500000.0;
+        case QWEN2, QWEN3 -> 1000000.0;
+        default -> 10000.0;
+      });
+      c.put(this == GEMMA2 ? "hidden_activation" : "hidden_act",
+          family.isGemma() ? "gelu_pytorch_tanh" : "silu");
+      switch (this) {
+        case LLAMA3 -> c.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0)
+            .put("low_freq_factor", 1.0).put("high_freq_factor", 4.0)
+            .put("original_max_position_embeddings", 8192);
+        case MISTRAL -> c.put("sliding_window", 4096);
+        case QWEN2, QWEN3 -> c.put("use_sliding_window", false).put("sliding_window", s.ctx())
+            .put("max_window_layers", s.layers());
+        case GEMMA2 -> c.put("query_pre_attn_scalar", 256).put("attn_logit_softcapping", 50.0)
+            .put("final_logit_softcapping", 30.0).put("sliding_window", 4096);
+        case PHI3 -> c.put("sliding_window", 2047);
+        default -> { }
+      }
+      return c;
+    }
+
+    /** {@link #configJson} read as the engine reads it. */
+    public LlamaConfig config(Shape s, DType dtype, int bos, int eos) {
+      ObjectNode json = configJson(s, dtype, bos, eos);
+      try {
+        return LlamaConfig.fromHuggingFace(json, Path.of("synth-model --arch " + cliName),
+            w -> {
+              throw new IllegalStateException(w);
+            });
+      } catch (ModelFormatException e) {
+        throw new IllegalArgumentException(e.getMessage(), e);
+      }
+    }
+  }
+
+  static String dtypeName(DType dtype) {
+    return switch (dtype) {
+      case F16 -> "float16";
+      case BF16 -> "bfloat16";
+      case F32 -> "float32";
+      default -> throw new IllegalArgumentException("dtype " + dtype + " must be f16, bf16 or f32");
+    };
+  }
+
+  /** Writes a model with the byte-level llama2.c tokenizer (none when the vocabulary is under 259). */
   public static void write(Path out, LlamaConfig c, DType dtype, long seed, Progress progress)
       throws IOException {
-    if (dtype != DType.F16 && dtype != DType.F32 && dtype != DType.BF16) {
-      throw new IllegalArgumentException("dtype " + dtype + " must be f16, bf16 or f32");
+    write(out, c, dtype, seed, null, progress);
+  }
+
+  /**
+   * Writes a model of config {@code c} into the folder {@code out} (created; it must hold no model
+   * and no tokenizer). {@code tokenizer}: a tokenizer file to copy with its companion files ({@link
+   * Tokenizer#companionFiles}), or null for the byte-level llama2.c tokenizer. config.json is written
+   * last, so that an interrupted run leaves no folder that loads as a model.
+   *
+   * @throws IllegalArgumentException for a dtype other than f16/bf16/f32, an {@code out} that holds
+   *     a model or a tokenizer, a tokenizer with more tokens than the vocabulary, or a tensor of more
+   *     than 2 GiB
+   * @throws ModelFormatException for a tokenizer file that cannot be read
+   */
+  public static void write(Path out, LlamaConfig c, DType dtype, long seed, Path tokenizer,
+      Progress progress) throws IOException {
+    String dtypeName = dtypeName(dtype);
+    if (Files.exists(out.resolve("config.json")) || Files.exists(out.resolve("model.safetensors"))) {
+      throw new IllegalArgumentException(out + " already holds a model; choose a new --out");
     }
-    // A new or empty folder only: an unrelated tokenizer.json left there would become this
-    // model's tokenizer (tokenizer.json is looked for before tokenizer.bin).
+    List<Path> companions = List.of();
+    if (tokenizer != null) {
+      int tokens = Tokenizer.load(tokenizer).vocabSize();
+      if (tokens > c.vocabSize()) {
+        throw new IllegalArgumentException("tokenizer " + tokenizer + " has " + tokens + " tokens, more "
+            + "than the model's vocabulary of " + c.vocabSize() + " (--vocab must be at least " + tokens + ")");
+      }
+      companions = Tokenizer.companionFiles(tokenizer);
+    }
+    refuseTokenizerFiles(out);
+    List<FileTensor> tensors = tensors(c);
+    for (FileTensor t : tensors) {
+      long bytes = t.elements() * dtype.byteSize();
+      if (bytes > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("tensor " + t.name() + " " + java.util.Arrays.toString(t.shape())
+            + " would take " + bytes + " bytes in " + dtypeName + "; synth-model writes tensors of at "
+            + "most 2 GiB (use f16 or bf16, or a smaller --vocab / --dim)");
+      }
+    }
+    // A new or empty folder only (checked after the specific refusals above).
     OutputFolders.createEmpty(out, out, "--out");
-    List<WeightSpec> tensors = WeightSpec.all(c);
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {
       for (int i = 0; i < tensors.size(); i++) {
-        String name = tensors.get(i).name();
-        long[] shape = tensors.get(i).shape();
-        boolean norm = tensors.get(i).role().isNorm();
-        long count = 1;
-        for (long d : shape) {
-          count *= d;
-        }
-        ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(count * dtype.byteSize()))
-            .order(ByteOrder.LITTLE_ENDIAN);
-        SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + i);
-        for (long k = 0; k < count; k += 2) {
-          // Box-Muller: two normals per pair of uniforms.
-          double u = 1.0 - rnd.nextDouble();
-          double v = rnd.nextDouble();
-          double r = Math.sqrt(-2 * Math.log(u)) * WEIGHT_SD;
-          put(b, dtype, k, norm ? 1f : (float) (r * Math.cos(2 * Math.PI * v)));
-          if (k + 1 < count) {
-            put(b, dtype, k + 1, norm ? 1f : (float) (r * Math.sin(2 * Math.PI * v)));
-          }
-        }
-        w.add(name, dtype, shape, b);
+        FileTensor t = tensors.get(i);
+        w.add(t.name(), dtype, t.shape(), values(t, dtype, seed, c.options().normUnitOffset()));
         if (progress != null) {
-          progress.tensorWritten(name, i + 1, tensors.size());
+          progress.tensorWritten(t.name(), i + 1, tensors.size());
         }
       }
       w.commit();
     }
-    if (c.vocabSize() >= 259) {
+    if (tokenizer != null) {
+      // Under the name Tokenizer.forModel looks for first, whatever the source file is called.
+      boolean json = tokenizer.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".json");
+      AtomicFiles.copy(tokenizer, out.resolve(json ? "tokenizer.json" : "tokenizer.bin"));
+      for (Path companion : companions) {
+        AtomicFiles.copy(companion, out.resolve(companion.getFileName()));
+      }
+    } else if (c.vocabSize() >= 259) {
       AtomicFiles.write(out.resolve("tokenizer.bin"), byteTokenizer(c.vocabSize()));
     }
-    byte[] config = new ObjectMapper().writerWithDefaultPrettyPrinter()
-        .writeValueAsBytes(c.toHuggingFace().put("torch_dtype", dtype == DType.F16 ? "float16"
-            : dtype == DType.BF16 ? "bfloat16" : "float32"));
-    AtomicFiles.write(out.resolve("config.json"), config);
+    AtomicFiles.write(out.resolve("config.json"),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(configFile(c, dtypeName)));
+  }
+
+  /**
+   * Refuses a folder that holds files a tokenizer search would find or a tokenizer copy would
+   * overwrite: the new model would be read with an unrelated tokenizer.
+   */
+  private static void refuseTokenizerFiles(Path out) throws IOException {
+    if (!Files.isDirectory(out)) {
+      return;
+    }
+    List<String> found = new ArrayList<>();
+    try (var entries = Files.list(out)) {
+      entries.map(p -> p.getFileName().toString()).filter(n -> n.equals("tokenizer.json")
+          || n.equals("tokenizer.bin") || (n.startsWith("tok") && n.endsWith(".bin"))
+          || TOKENIZER_COMPANIONS.contains(n)).sorted().forEach(found::add);
+    }
+    if (!found.isEmpty()) {
+      throw new IllegalArgumentException("--out " + out + " is not empty: it already holds tokenizer files "
+          + found + " that the new model would be read with; choose a new or empty folder (nothing "
+          + "was overwritten)");
+    }
+  }
+
+  private static final java.util.Set<String> TOKENIZER_COMPANIONS = java.util.Set.of(
+      "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json");
+
+  /**
+   * config.json: the config's Hugging Face keys, the dtype and Phi-3's pad id; the quipsharp section only where
+   * the plain keys would read back differently (llama2.c RoPE order).
+   */
+  private static ObjectNode configFile(LlamaConfig c, String dtypeName) {
+    ObjectNode json = c.toHuggingFace().put("torch_dtype", dtypeName);
+    if (c.family() == ModelFamily.PHI3) {
+      // Phi3Config's default pad id is 32000 (<|endoftext|>), an embedding row that a smaller
+      // vocabulary lacks: transformers then refuses the model.
+      if (c.vocabSize() > 32000) {
+        json.put("pad_token_id", 32000);
+      } else {
+        json.putNull("pad_token_id");
+      }
+    }
+    ObjectNode plain = json.deepCopy();
+    plain.remove("quipsharp");
+    LlamaConfig back = LlamaConfig.fromHuggingFace(plain, Path.of("config.json"), w -> { });
+    return back.equals(c) ? plain : json;
+  }
+
+  /** A tensor of the file: name, shape and the index of its random stream. */
+  private record FileTensor(String name, long[] shape, WeightSpec.Role role, int stream) {
+    long elements() {
+      long n = 1;
+      for (long d : shape) {
+        n *= d;
+      }
+      return n;
+    }
+  }
+
+  /**
+   * The file's tensors: {@link WeightSpec#all} (stream = its index there, so that a Llama model is
+   * the same as before families existed), with the parts of fused tensors replaced by the fused
+   * tensor (stream of its first part).
+   */
+  private static List<FileTensor> tensors(LlamaConfig c) {
+    List<WeightSpec> specs = WeightSpec.all(c);
+    Map<String, WeightSpec.FusedTensor> fusedByFirst = new java.util.HashMap<>();
+    java.util.Set<String> parts = new java.util.HashSet<>();
+    for (WeightSpec.FusedTensor f : WeightSpec.fused(c)) {
+      fusedByFirst.put(f.parts().get(0), f);
+      parts.addAll(f.parts());
+    }
+    List<FileTensor> out = new ArrayList<>();
+    for (int i = 0; i < specs.size(); i++) {
+      WeightSpec s = specs.get(i);
+      WeightSpec.FusedTensor f = fusedByFirst.get(s.name());
+      if (f != null) {
+        out.add(new FileTensor(f.name(), f.shape(), s.role(), i));
+      } else if (!parts.contains(s.name())) {
+        out.add(new FileTensor(s.name(), s.shape(), s.role(), i));
+      }
+    }
+    return out;
+  }
+
+  /** Gaussian values (Box-Muller, two per pair of uniforms), or the norm's constant. */
+  private static ByteBuffer values(FileTensor t, DType dtype, long seed, boolean unitOffsetNorms) {
+    long count = t.elements();
+    ByteBuffer b = ByteBuffer.allocateDirect(Math.toIntExact(count * dtype.byteSize()))
+        .order(ByteOrder.LITTLE_ENDIAN);
+    boolean norm = t.role().isNorm();
+    float constant = unitOffsetNorms ? 0f : 1f; // Gemma stores w of the scale 1 + w
+    SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + t.stream());
+    for (long k = 0; k < count; k += 2) {
+      double u = 1.0 - rnd.nextDouble();
+      double v = rnd.nextDouble();
+      double r = Math.sqrt(-2 * Math.log(u)) * WEIGHT_SD;
+      put(b, dtype, k, norm ? constant : (float) (r * Math.cos(2 * Math.PI * v)));
+      if (k + 1 < count) {
+        put(b, dtype, k + 1, norm ? constant : (float) (r * Math.sin(2 * Math.PI * v)));
+      }
+    }
+    return b;
   }
 
   private static void put(ByteBuffer b, DType dtype, long index, float v) {

@@ -182,7 +182,8 @@ final class BenchCommand implements Runnable {
         "Generation speed of a model (fp or quantized): prefills a one-token prompt (BOS), runs",
         "--warmup decoding steps, then times --tokens steps of one token each over the KV cache",
         "(forward pass plus greedy sampling; no text output).",
-        "JSON keys: tokens_per_s, seconds_per_token, weight_bytes_per_token, and the settings."
+        "JSON keys: tokens_per_s, seconds_per_token, weight_bytes_per_token, head_bytes_per_token",
+        "(the output layer's part of them), head_share, and the settings."
       })
   static final class Generate implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -230,8 +231,9 @@ final class BenchCommand implements Runnable {
         double tps = tokens / seconds;
         int bits = m.quantization() == null ? 16 : m.quantization().config().bits();
         out.printf(Locale.ROOT, "generate %s, %d threads: %.2f tokens/s (%.2f ms/token, %,d weight "
-            + "bytes per token)%n", model, io.github.quipsharp.NativeThreads.get(), tps,
-            1e3 * seconds / tokens, m.weightBytes());
+            + "bytes per token, %.1f %% of them the output layer's)%n", model,
+            io.github.quipsharp.NativeThreads.get(), tps, 1e3 * seconds / tokens, m.weightBytes(),
+            100.0 * m.headBytes() / m.weightBytes());
         ObjectNode json = JSON.createObjectNode();
         json.put("benchmark", "generate");
         json.put("machine", KernelBenchmarks.machineDescription());
@@ -245,6 +247,11 @@ final class BenchCommand implements Runnable {
         json.put("tokens_per_s", tps);
         json.put("seconds_per_token", seconds / tokens);
         json.put("weight_bytes_per_token", m.weightBytes());
+        // The fp16 head's part of those bytes: at a 128k vocabulary it dominates a quantized model.
+        json.put("head_bytes_per_token", m.headBytes());
+        json.put("head_share", (double) m.headBytes() / m.weightBytes());
+        json.put("vocab_size", c.vocabSize());
+        json.put("architecture", c.architecture());
         printJson(out, json);
       }
       return 0;

@@ -82,6 +82,10 @@ final class InspectCommand implements Callable<Integer> {
       out.printf(Locale.ROOT, "  weights read per token %,d bytes%n", m.weightBytes());
       if (q == null) {
         out.println("  not quantized");
+      } else if (!io.github.quipsharp.model.ModelSource.readJson(model.resolve("config.json")).has("quipsharp")) {
+        // A published QuIP# checkpoint (reference layout, §8.3) records only its codebook.
+        out.printf(Locale.ROOT, "  quantized: %d bits, published QuIP# layout (no quipsharp section: the "
+            + "rounding, seed and per-group proxy losses are not recorded)%n", q.config().bits());
       } else {
         out.printf(Locale.ROOT, "  quantized: %d bits, %s rounding, %s, seed %d, refine passes %d, "
                 + "damping %.3g%n", q.config().bits(), q.config().rounding(),

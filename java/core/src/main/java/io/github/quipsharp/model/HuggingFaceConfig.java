@@ -651,7 +651,13 @@ final class HuggingFaceConfig {
       case GEMMA2 -> {
         putWindow(n, o.slidingWindow());
         putLayerTypes(n, c);
-        n.put("query_pre_attn_scalar", o.queryPreAttnScalar());
+        // transformers' Gemma2Config types it int (and refuses 256.0); fractional values stay exact.
+        double scalar = o.queryPreAttnScalar();
+        if (scalar == Math.rint(scalar) && scalar < Integer.MAX_VALUE) {
+          n.put("query_pre_attn_scalar", (int) scalar);
+        } else {
+          n.put("query_pre_attn_scalar", scalar);
+        }
         putCap(n, "attn_logit_softcapping", o.attentionSoftcap());
         putCap(n, "final_logit_softcapping", o.finalSoftcap());
       }

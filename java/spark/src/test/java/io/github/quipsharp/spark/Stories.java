@@ -86,6 +86,19 @@ final class Stories {
     return out;
   }
 
+  /** max |got - want| / max |want| of two Hessian sums of the same group (token counts equal). */
+  static double relativeDifference(io.github.quipsharp.LlamaModel.HessianSum want,
+      io.github.quipsharp.LlamaModel.HessianSum got) {
+    org.junit.jupiter.api.Assertions.assertEquals(want.tokens(), got.tokens());
+    double scale = 0;
+    double diff = 0;
+    for (int i = 0; i < want.sum().length; i++) {
+      scale = Math.max(scale, Math.abs(want.sum()[i]));
+      diff = Math.max(diff, Math.abs(want.sum()[i] - got.sum()[i]));
+    }
+    return diff / scale;
+  }
+
   /** Whether two checkpoint folders hold the same files with the same bytes. */
   static void assertSameFiles(Path expected, Path actual) throws IOException {
     List<String> names;
