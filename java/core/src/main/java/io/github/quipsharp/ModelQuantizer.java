@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.model.LlamaConfig;
@@ -138,7 +139,7 @@ public final class ModelQuantizer {
       for (int l = 0; l < mc.layers(); l++) {
         if (opt.tuner() != null && !layerDone(l)) {
           if (!tunerStarted) {
-            opt.tuner().start(src, calibration, opt.ctx(), windows, opt.listener());
+            opt.tuner().start(src, calibration, opt.ctx(), windows, opt.listener(), tunerDir());
             tunerStarted = true;
           }
           quantizeTunedLayer(l, index, total);
@@ -158,7 +159,13 @@ public final class ModelQuantizer {
           index++;
         }
       }
-      QuantizationInfo info = ModelQuantizer.assemble(src, cfg, settings, partial, out);
+      ObjectNode recorded = settings;
+      JsonNode tuning = opt.tuner() != null ? opt.tuner().record(tunerDir()) : null;
+      if (tuning != null) {
+        recorded = settings.deepCopy();
+        recorded.set("blockwise_finetune_record", tuning);
+      }
+      QuantizationInfo info = ModelQuantizer.assemble(src, cfg, recorded, partial, out);
       opt.listener().info("wrote " + out);
       deleteTree(partial);
       return info;
@@ -202,6 +209,11 @@ public final class ModelQuantizer {
       }
       Files.createDirectories(partial);
       AtomicFiles.write(runFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
+    }
+
+    /** The blockwise tuner's work folder (see {@link BlockTuner#start}). */
+    Path tunerDir() {
+      return partial.resolve("blockwise");
     }
 
     Path hessianPath(int layer, LinearGroup g) {

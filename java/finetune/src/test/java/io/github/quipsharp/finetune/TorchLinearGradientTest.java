@@ -43,6 +43,7 @@ class TorchLinearGradientTest {
     int cols = 72;
     QuantizedGroup g = group(bits, rows, cols, 2);
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
+    lin.decode(ScalarType.Double);
     SplittableRandom r = new SplittableRandom(11);
     int batch = 3;
     double[] xv = gaussian(r, batch * cols);
@@ -108,6 +109,7 @@ class TorchLinearGradientTest {
     }
     float[] rowFuse = g.rowFuse(new int[] {16, 24});
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
+    lin.decode(ScalarType.Double);
     double[] x = gaussian(new SplittableRandom(5), cols);
     double[] got = Torch.doubles(lin.forward(Torch.ofDoubles(x, 1, cols)));
     double err = 0;
