@@ -1,6 +1,7 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.finetune.FineTuneOptions;
+import io.github.quipsharp.finetune.FineTuning;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -80,6 +81,9 @@ final class FineTuneFlags {
       o = o.withBudget(seconds(budget));
     }
     o = o.withDevice(choice("--ft-device", device, FineTuneOptions.Device.class));
+    if (o.device() == FineTuneOptions.Device.CUDA) {
+      FineTuning.requireDevice(o.device()); // before hours of quantization, not after
+    }
     return o.withPrecision(choice("--ft-precision", precision, FineTuneOptions.Precision.class));
   }
 

@@ -111,7 +111,10 @@ final class ActivationFile implements AutoCloseable {
     }
   }
 
-  /** Windows {@code which} as a fp32 [B, ctx, dim] tensor on the current device. */
+  /**
+   * Windows {@code which} as a fp32 [B, ctx, dim] tensor on the current device, owned by the
+   * innermost open pointer scope.
+   */
   Tensor read(int[] which) {
     Tensor out;
     try (PointerScope scope = new PointerScope()) {
@@ -124,7 +127,7 @@ final class ActivationFile implements AutoCloseable {
       out = torch.cat(new TensorVector(parts), 0).clone();
       out.retainReference();
     }
-    return Torch.onDevice(out);
+    return Torch.toScope(Torch.onDevice(out));
   }
 
   /** Writes the mapped pages to the disk (before the file is declared complete). */

@@ -178,6 +178,7 @@ public final class BlockwiseTuner implements BlockTuner {
       block.release();
     }
     block.writeBack(state);
+    block.free();
     ObjectNode r = JSON.createObjectNode();
     r.put("layer", state.layer());
     r.put("after", justQuantized.key());

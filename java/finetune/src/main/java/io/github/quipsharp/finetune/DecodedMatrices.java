@@ -14,8 +14,24 @@ final class DecodedMatrices {
   private static final AtomicLong LIVE = new AtomicLong();
   private static final AtomicLong PEAK = new AtomicLong();
   private static final AtomicLong STILL_REFERENCED = new AtomicLong();
+  private static final AtomicLong DECODES = new AtomicLong();
+  private static final AtomicLong DECODE_NANOS = new AtomicLong();
 
   private DecodedMatrices() {}
+
+  /** One group decoded in {@code nanos}. */
+  static void decoded(long nanos) {
+    DECODES.incrementAndGet();
+    DECODE_NANOS.addAndGet(nanos);
+  }
+
+  static long decodes() {
+    return DECODES.get();
+  }
+
+  static double decodeSeconds() {
+    return DECODE_NANOS.get() / 1e9;
+  }
 
   static void allocated(long bytes) {
     long now = LIVE.addAndGet(bytes);
@@ -44,9 +60,11 @@ final class DecodedMatrices {
     return STILL_REFERENCED.get();
   }
 
-  /** Starts a new peak from what is alive now, and clears the count of still-referenced ones. */
+  /** Starts a new peak from what is alive now, and clears the counts. */
   static void resetPeak() {
     PEAK.set(LIVE.get());
     STILL_REFERENCED.set(0);
+    DECODES.set(0);
+    DECODE_NANOS.set(0);
   }
 }

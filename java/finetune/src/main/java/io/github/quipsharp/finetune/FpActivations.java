@@ -7,7 +7,6 @@ import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -31,13 +30,12 @@ final class FpActivations {
   /** The embeddings of every window into {@code out}, in batches. */
   static void embed(ModelSource src, Windows w, ActivationFile out, int batch) {
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-      Tensor embed = Torch.of(src.tensor("model.embed_tokens.weight"), ScalarType.Float);
+      Tensor embed = Torch.toScope(Torch.of(src.tensor("model.embed_tokens.weight"), ScalarType.Float));
       forBatches(w.tokens().length, batch, idx -> {
         try (PointerScope s = new PointerScope()) {
           out.write(idx[0], torch.embedding(embed, w.batch(idx)));
         }
       });
-      embed.releaseReference();
     }
   }
 
@@ -51,6 +49,7 @@ final class FpActivations {
           out.write(idx[0], fp.forward(in.read(idx), rope));
         }
       });
+      fp.free();
     }
   }
 
@@ -98,9 +97,5 @@ final class FpActivations {
         + "computed block by block in %.1f s (%s, %.1f MB on disk)", n,
         (System.nanoTime() - start) / 1e9, file, Files.size(file) / 1e6));
     return ActivationFile.open(file, n, w.ctx(), c.dim());
-  }
-
-  static UncheckedIOException unchecked(IOException e) {
-    return new UncheckedIOException(e.getMessage(), e);
   }
 }

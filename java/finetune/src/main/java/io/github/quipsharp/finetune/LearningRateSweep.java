@@ -14,7 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.IntStream;
-import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -116,7 +116,7 @@ final class LearningRateSweep {
       double spentBefore, boolean runMissing) {
     List<Point> done = load(stateFile);
     int[] slice = slice(train);
-    Tensor[] start = snapshot(params);
+    Tensor[] start = Trainer.snapshot(params);
     Trainer.Budget budget = new Trainer.Budget(opt.budgetSeconds(),
         spentBefore + done.stream().mapToDouble(Point::seconds).sum());
     List<Point> points = new ArrayList<>();
@@ -135,9 +135,10 @@ final class LearningRateSweep {
       }
       long t0 = System.nanoTime();
       String name = String.format(Locale.ROOT, "%s lr sweep %d/%d", stage, i + 1, grid.size());
-      Trainer t = new Trainer(params, opt.settings(seedMix, rates[0], rates[1]).withEpochs(EPOCHS));
       double best = Double.POSITIVE_INFINITY;
-      try {
+      // The point's optimiser (its moments are as large as the parameters) goes with this scope.
+      try (PointerScope scope = new PointerScope()) {
+        Trainer t = new Trainer(params, opt.settings(seedMix, rates[0], rates[1]).withEpochs(EPOCHS));
         for (int e = 1; e <= EPOCHS; e++) {
           t.trainEpoch(name, Trainer.shuffled(slice, opt.seed() ^ seedMix, e), obj, listener, e,
               Trainer.Budget.none());
@@ -151,7 +152,7 @@ final class LearningRateSweep {
       } catch (FineTuneException diverged) {
         best = Double.NaN;
       }
-      restore(params, start);
+      Trainer.restore(params, start);
       Point p = new Point(rates[0], rates[1], best, (System.nanoTime() - t0) / 1e9);
       points.add(p);
       listener.info(String.format(Locale.ROOT, "%s: lr %.3g, SU/SV %.3g: %s", name, p.lr(),
@@ -159,6 +160,7 @@ final class LearningRateSweep {
               p.validLoss())));
       save(stateFile, points);
     }
+    Trainer.release(start);
     Point chosen = null;
     for (Point p : points) {
       if (!p.diverged() && (chosen == null || p.validLoss() < chosen.validLoss())) {
@@ -220,25 +222,4 @@ final class LearningRateSweep {
     }
   }
 
-  private static Tensor[] snapshot(List<TorchLlama.Param> params) {
-    Tensor[] out = new Tensor[params.size()];
-    try (NoGradGuard ng = new NoGradGuard()) {
-      for (int i = 0; i < out.length; i++) {
-        out[i] = params.get(i).tensor().detach().clone();
-      }
-    }
-    return out;
-  }
-
-  private static void restore(List<TorchLlama.Param> params, Tensor[] values) {
-    try (NoGradGuard ng = new NoGradGuard()) {
-      for (int i = 0; i < values.length; i++) {
-        params.get(i).tensor().copy_(values[i]);
-        Tensor g = params.get(i).tensor().grad();
-        if (g.defined()) {
-          g.zero_();
-        }
-      }
-    }
-  }
 }

@@ -141,6 +141,34 @@ final class Torch {
     return out;
   }
 
+  /**
+   * The result of {@code body}, owned by the caller alone like the factories' results (in no
+   * pointer scope; freed by {@code releaseReference}); the temporaries of {@code body} are freed.
+   */
+  static org.bytedeco.pytorch.Tensor owned(java.util.function.Supplier<org.bytedeco.pytorch.Tensor> body) {
+    org.bytedeco.pytorch.Tensor out;
+    try (PointerScope inner = new PointerScope()) {
+      out = body.get();
+      out.retainReference();
+    }
+    return out;
+  }
+
+  /**
+   * Hands {@code t}, a tensor the caller owns alone (as the factories here return them), to the
+   * innermost open pointer scope, which frees it when it closes; with no scope open the caller
+   * keeps it. For tensors made at every step, which would otherwise wait for a garbage collection
+   * (JavaCPP does not count libtorch's memory).
+   */
+  static org.bytedeco.pytorch.Tensor toScope(org.bytedeco.pytorch.Tensor t) {
+    PointerScope scope = PointerScope.getInnerScope();
+    if (scope != null) {
+      scope.attach(t);
+      t.releaseReference();
+    }
+    return t;
+  }
+
   static TensorOptions options(ScalarType t) {
     return new TensorOptions(t);
   }

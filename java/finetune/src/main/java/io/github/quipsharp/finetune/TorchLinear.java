@@ -103,6 +103,7 @@ final class TorchLinear {
     if (source == null || fixed != null) {
       return;
     }
+    long start = System.nanoTime();
     QuantizedGroup q = source.get();
     float[] a = q.fixedMatrix();
     if (q.wscale() != 1.0f) {
@@ -112,6 +113,7 @@ final class TorchLinear {
     }
     fixed = Torch.of(a, type, rows, cols);
     DecodedMatrices.allocated(fixed.nbytes());
+    DecodedMatrices.decoded(System.nanoTime() - start);
   }
 
   /** Drops the decoded matrix (it is freed unless an autograd graph still holds it). */
@@ -122,6 +124,16 @@ final class TorchLinear {
     DecodedMatrices.released(fixed);
     fixed.releaseReference();
     fixed = null;
+  }
+
+  /** Frees this group's own tensors (see {@link TorchLlama.Block#free}). */
+  void free() {
+    release();
+    for (Tensor t : new Tensor[] {weight, su, sv, rowFuse}) {
+      if (t != null) {
+        t.releaseReference();
+      }
+    }
   }
 
   /** y for x of shape [..., cols]: [..., rows]. A quantized group must be decoded. */

@@ -232,7 +232,10 @@ final class TorchLlama {
           for (int i = 0; i < m.length; i++) {
             ts[i] = Torch.of(src.tensor(p + m[i] + ".weight"), type);
           }
-          w = torch.cat(new org.bytedeco.pytorch.TensorVector(ts), 0);
+          w = Torch.owned(() -> torch.cat(new TensorVector(ts), 0)); // owned like Torch.of's
+          for (Tensor t : ts) {
+            t.releaseReference();
+          }
         }
         g[lg.ordinal()] = TorchLinear.dense(lg, w);
       }
@@ -282,6 +285,20 @@ final class TorchLlama {
         }
       }
       s.setNorms(Torch.floats(attnNorm), Torch.floats(ffnNorm));
+    }
+
+    /**
+     * Frees the block's tensors now (weights, norms, sign vectors) rather than at a garbage
+     * collection: for blocks made for one use (an fp block of the teacher pass, a blockwise
+     * tuning), whose weights are a whole layer.
+     */
+    void free() {
+      release();
+      for (TorchLinear g : groups) {
+        g.free();
+      }
+      attnNorm.releaseReference();
+      ffnNorm.releaseReference();
     }
 
     /** Decodes the fixed matrices of the quantized groups (see {@link TorchLinear#decode}). */

@@ -136,7 +136,7 @@ final class Trainer {
    * only when it lowers the best validation loss by this fraction (an ever slower creep would
    * otherwise never stop); the best state is still taken from every lower loss.
    */
-  static final double MIN_RELATIVE_IMPROVEMENT = 1e-4;
+  static final double MIN_RELATIVE_IMPROVEMENT = 1e-3;
 
   /** The loss of some windows (indices into the caller's data). */
   interface Objective {
@@ -269,7 +269,7 @@ final class Trainer {
       double v0 = validate(valid, obj);
       checkFinite(stage, v0, "validation loss before training");
       bestValid = v0;
-      best = snapshot();
+      keepAsBest();
       history.add(new TuningEpoch(0, Double.NaN, v0, (System.nanoTime() - runStart) / 1e9));
       listener.tuningEpoch(stage, 0, shownEpochs(), Double.NaN, v0);
     }
@@ -304,7 +304,7 @@ final class Trainer {
         if (v < bestValid) {
           bestValid = v;
           bestEpoch = epoch;
-          best = snapshot();
+          keepAsBest();
         }
         bad = significant ? 0 : bad + 1;
         history.add(new TuningEpoch(epoch, train1, v, (System.nanoTime() - start) / 1e9));
@@ -409,24 +409,55 @@ final class Trainer {
   }
 
   private Tensor[] snapshot() {
+    return snapshot(params);
+  }
+
+  /**
+   * Copies of the parameters' values, owned by the caller (in no pointer scope: they live until
+   * {@link #release}, however many steps pass).
+   */
+  static Tensor[] snapshot(List<TorchLlama.Param> params) {
     Tensor[] out = new Tensor[params.size()];
-    try (NoGradGuard ng = new NoGradGuard()) {
+    try (NoGradGuard ng = new NoGradGuard(); PointerScope scope = new PointerScope()) {
       for (int i = 0; i < out.length; i++) {
         out[i] = params.get(i).tensor().detach().clone();
+        out[i].retainReference();
       }
     }
     return out;
   }
 
+  /** Frees a {@link #snapshot} now rather than at a garbage collection. */
+  static void release(Tensor[] values) {
+    if (values != null) {
+      for (Tensor t : values) {
+        t.releaseReference();
+      }
+    }
+  }
+
+  /** Sets the parameters to {@code values} (a {@link #snapshot}) and clears their gradients. */
+  static void restore(List<TorchLlama.Param> params, Tensor[] values) {
+    try (NoGradGuard ng = new NoGradGuard(); PointerScope scope = new PointerScope()) {
+      for (int i = 0; i < values.length; i++) {
+        params.get(i).tensor().copy_(values[i]);
+        Tensor g = params.get(i).tensor().grad();
+        if (g.defined()) {
+          g.zero_();
+        }
+      }
+    }
+  }
+
+  private void keepAsBest() {
+    release(best);
+    best = snapshot();
+  }
+
   /** Sets the parameters to the best state seen. */
   void restoreBest() {
-    if (best == null) {
-      return;
-    }
-    try (NoGradGuard ng = new NoGradGuard()) {
-      for (int i = 0; i < best.length; i++) {
-        params.get(i).tensor().copy_(best[i]);
-      }
+    if (best != null) {
+      restore(params, best);
     }
   }
 
@@ -442,11 +473,8 @@ final class Trainer {
     try {
       action.run();
     } finally {
-      try (NoGradGuard ng = new NoGradGuard()) {
-        for (int i = 0; i < current.length; i++) {
-          params.get(i).tensor().copy_(current[i]);
-        }
-      }
+      restore(params, current);
+      release(current);
     }
   }
 
@@ -494,7 +522,7 @@ final class Trainer {
           + "settings (" + o.path("settings") + ")");
     }
     readTensors(dir.resolve("params.safetensors"), currentValues());
-    best = snapshot();
+    keepAsBest();
     readTensors(dir.resolve("best.safetensors"), best);
     InputArchive in = new InputArchive();
     in.load_from(dir.resolve("adam.pt").toString());
@@ -543,7 +571,7 @@ final class Trainer {
         f.requireShape(name, DType.F64, shape);
         f.map(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(v);
         try (PointerScope scope = new PointerScope()) {
-          into[i].copy_(Torch.ofDoubles(v, shape));
+          into[i].copy_(Torch.toScope(Torch.ofDoubles(v, shape)));
         }
       }
     }

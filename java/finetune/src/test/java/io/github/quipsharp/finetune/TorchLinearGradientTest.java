@@ -71,6 +71,7 @@ class TorchLinearGradientTest {
       }
       worst = Math.max(worst, err / scale);
     }
+    lin.release();
     System.out.printf("%d-bit: autograd vs finite differences max rel error %.3g%n", bits, worst);
     assertTrue(worst < 1e-7, "gradient error " + worst);
   }
@@ -112,6 +113,7 @@ class TorchLinearGradientTest {
     lin.decode(ScalarType.Double);
     double[] x = gaussian(new SplittableRandom(5), cols);
     double[] got = Torch.doubles(lin.forward(Torch.ofDoubles(x, 1, cols)));
+    lin.release();
     double err = 0;
     double scale = 0;
     for (int i = 0; i < rows; i++) {
