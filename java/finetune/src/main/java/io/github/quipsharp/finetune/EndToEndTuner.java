@@ -32,9 +32,17 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * softmax(fp logits) at positions 0…ctx−2 — with a validation split and early stopping. The codes
  * never change.
  *
- * <p>After every epoch the best state so far is written as a checkpoint in {@code out} and the
- * whole training state under {@code out/.finetune/}, so an interrupted run continues with
- * {@code resume} and ends exactly as an uninterrupted one. The state is removed when the run ends.
+ * <p>Memory does not grow with the number of layers: the student decodes one block at a time and
+ * trains by recomputation ({@link TorchLlama#lossAndGradients}); the teacher's hidden states are
+ * computed once, block by block, into a memory-mapped file ({@link FpActivations#finalStates}) and
+ * its logits come from them with its final norm and head. With auto learning rates a sweep
+ * ({@link LearningRateSweep}) on the validation windows chooses them first; with auto epochs
+ * training runs until early stopping or the budget.
+ *
+ * <p>After every sweep point and every epoch the state is saved under {@code out/.finetune/} (and
+ * after every epoch the best state so far as a checkpoint in {@code out}), so an interrupted run
+ * continues with {@code resume} and ends exactly as an uninterrupted one. The state is removed
+ * when the run ends.
  */
 public final class EndToEndTuner {
   static final String STATE = ".finetune";
