@@ -6,6 +6,7 @@
 # /usr/bin/time -v and appends one JSON line per model to OUT (bench FineTuneScale).
 #
 #   bench/finetune/scale.sh WORK OUT.jsonl [CTX] [WINDOWS] [EPOCHS]
+# (QUIPSHARP_CLI_JAR / QUIPSHARP_BENCH_JAR: other copies of the two jars, e.g. while rebuilding)
 set -euo pipefail
 WORK=${1:?work folder}
 OUT=${2:?output .jsonl}
@@ -13,8 +14,8 @@ CTX=${3:-64}
 WINDOWS=${4:-6}
 EPOCHS=${5:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CLI="$ROOT/java/cli/target/quipsharp.jar"
-BENCH="$ROOT/bench/target/benchmarks.jar"
+CLI=${QUIPSHARP_CLI_JAR:-$ROOT/java/cli/target/quipsharp.jar}
+BENCH=${QUIPSHARP_BENCH_JAR:-$ROOT/bench/target/benchmarks.jar}
 TEXT="$ROOT/../shared/models/tinystories-sample.txt"
 JAVA="nice java -Dorg.bytedeco.javacpp.maxPhysicalBytes=0"
 mkdir -p "$WORK"
