@@ -55,6 +55,12 @@ final class FineTuneFlags {
           + "fp32 (default) or bf16 (half their memory; the rest stays fp32).")
   String precision;
 
+  @Option(names = "--ft-keep-decoded",
+      description = "End to end: decode every block once and keep them all, instead of one block "
+          + "at a time (faster; memory grows by one block's decoded matrices per layer, e.g. "
+          + "0.4 GB per 7B layer in bf16: for GPUs with memory to spare and small models).")
+  boolean keepDecoded;
+
   /** The stage's defaults with the flags given applied. */
   FineTuneOptions apply(FineTuneOptions defaults, long seed, boolean resume) {
     FineTuneOptions o = defaults.withSeed(seed).withResume(resume);
@@ -84,7 +90,8 @@ final class FineTuneFlags {
     if (o.device() == FineTuneOptions.Device.CUDA) {
       FineTuning.requireDevice(o.device()); // before hours of quantization, not after
     }
-    return o.withPrecision(choice("--ft-precision", precision, FineTuneOptions.Precision.class));
+    return o.withPrecision(choice("--ft-precision", precision, FineTuneOptions.Precision.class))
+        .withKeepDecoded(keepDecoded);
   }
 
   private static boolean isAuto(String v) {

@@ -114,6 +114,11 @@ public final class EndToEndTuner {
           listener)) {
         TorchLlama model = TorchLlama.fromCheckpoint(in, ScalarType.Float, true);
         model.decodedType = decodedType(opt);
+        if (opt.keepDecoded()) { // decoded once for the whole run (the same values every step)
+          for (TorchLlama.Block b : model.blocks) {
+            b.decode(model.decodedType);
+          }
+        }
         List<TorchLlama.Param> params = model.endToEndParams();
         TeacherHead teacher = TeacherHead.of(src);
         Trainer.Objective loss = objective(model, teacher, teacherStates, w);
@@ -167,6 +172,9 @@ public final class EndToEndTuner {
         try (PointerScope scope = new PointerScope()) {
           QuantizedCheckpoint.writeTuned(in, out, values(params, model),
               finetuneJson(settings, t, sweep, true));
+        }
+        for (TorchLlama.Block b : model.blocks) {
+          b.release(); // kept-decoded blocks go now, not at a garbage collection
         }
       }
       AtomicFiles.deleteTree(stateDir);

@@ -19,10 +19,14 @@ import java.util.Locale;
  * @param budgetSeconds wall time of the whole stage (sweep included); 0 = no limit
  * @param device where libtorch runs the tuning
  * @param precision how the decoded matrices are stored and multiplied
+ * @param keepDecoded end-to-end only: decode every block once and keep them all (memory then grows
+ *     with the layers: one block's share each) instead of decoding each block at every step; for
+ *     devices with memory to spare, such as a GPU holding a 7B model's 13 GB of bfloat16 matrices
  */
 public record FineTuneOptions(int epochs, int batch, double lr, double signLr, int patience,
     long seed, int windows, double validFraction, boolean resume, boolean autoLr,
-    boolean autoSignLr, double budgetSeconds, Device device, Precision precision) {
+    boolean autoSignLr, double budgetSeconds, Device device, Precision precision,
+    boolean keepDecoded) {
 
   /** {@link #epochs} value: until early stopping or the budget (at most {@link #MAX_AUTO_EPOCHS}). */
   public static final int AUTO_EPOCHS = -1;
@@ -86,7 +90,7 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
   public FineTuneOptions(int epochs, int batch, double lr, double signLr, int patience, long seed,
       int windows, double validFraction, boolean resume) {
     this(epochs, batch, lr, signLr, patience, seed, windows, validFraction, resume, false, false, 0,
-        Device.CPU, Precision.FP32);
+        Device.CPU, Precision.FP32, false);
   }
 
   public boolean autoEpochs() {
@@ -96,18 +100,18 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
   /** Fixed epochs, or {@link #AUTO_EPOCHS}. */
   public FineTuneOptions withEpochs(int e) {
     return new FineTuneOptions(e, batch, lr, signLr, patience, seed, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision);
+        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
   }
 
   public FineTuneOptions withBatch(int b) {
     return new FineTuneOptions(epochs, b, lr, signLr, patience, seed, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision);
+        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
   }
 
   /** Both learning rates, fixed (the sign vectors' second). */
   public FineTuneOptions withLearningRates(double others, double signs) {
     return new FineTuneOptions(epochs, batch, others, signs, patience, seed, windows, validFraction,
-        resume, false, false, budgetSeconds, device, precision);
+        resume, false, false, budgetSeconds, device, precision, keepDecoded);
   }
 
   /**
@@ -116,38 +120,44 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
    */
   public FineTuneOptions withAutoLearningRates(boolean others, boolean signs) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, others, signs, budgetSeconds, device, precision);
+        resume, others, signs, budgetSeconds, device, precision, keepDecoded);
   }
 
   public FineTuneOptions withSeed(long s) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, s, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision);
+        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
   }
 
   public FineTuneOptions withWindows(int w) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, w, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision);
+        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
   }
 
   public FineTuneOptions withResume(boolean r) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction, r,
-        autoLr, autoSignLr, budgetSeconds, device, precision);
+        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
   }
 
   /** Wall time of the stage in seconds (0 = no limit). */
   public FineTuneOptions withBudget(double seconds) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, seconds, device, precision);
+        resume, autoLr, autoSignLr, seconds, device, precision, keepDecoded);
   }
 
   public FineTuneOptions withDevice(Device d) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, budgetSeconds, d, precision);
+        resume, autoLr, autoSignLr, budgetSeconds, d, precision, keepDecoded);
   }
 
   public FineTuneOptions withPrecision(Precision p) {
     return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, budgetSeconds, device, p);
+        resume, autoLr, autoSignLr, budgetSeconds, device, p, keepDecoded);
+  }
+
+  /** See {@link #keepDecoded}. */
+  public FineTuneOptions withKeepDecoded(boolean k) {
+    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
+        resume, autoLr, autoSignLr, budgetSeconds, device, precision, k);
   }
 
   /** Whether a sweep chooses a learning rate before training. */

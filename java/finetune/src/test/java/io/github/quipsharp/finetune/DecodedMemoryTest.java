@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Memory of fine-tuning does not grow with the number of layers beyond one block's share: on
  * synthetic 2-bit models of 1, 2 and 4 layers, end-to-end tuning (validation, sweep-free training
  * steps with their backward passes) and blockwise tuning never hold more decoded fixed matrices
- * than one block's, and none outlives its block.
+ * than one block's, and none outlives its block; keeping every block decoded (an option for
+ * devices with memory to spare) holds them all and gives the same checkpoint.
  *
  * <p>Measured by counting the bytes of the decoded matrices that exist ({@link DecodedMatrices}),
  * the memory that used to be per layer (2.0 GB per 4096/11008 layer in fp32). Process RSS would
@@ -56,6 +57,15 @@ class DecodedMemoryTest {
       assertEquals(oneBlock - 4L * c.dim() * c.hiddenDim(), blockPeak, layers + " layers blockwise");
       assertEquals(0, DecodedMatrices.stillReferenced());
       assertEquals(0, DecodedMatrices.liveBytes());
+
+      // keepDecoded: every block decoded once and kept; the same checkpoint, bit for bit.
+      DecodedMatrices.resetPeak();
+      EndToEndTuner.tune(fpAndQ[1], fpAndQ[0], cal, CTX, dir.resolve("kept"),
+          FineTuneOptions.E2E_DEFAULTS.withEpochs(2).withKeepDecoded(true), null);
+      assertEquals(layers * oneBlock, DecodedMatrices.peakBytes(), "all blocks kept");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(
+          java.nio.file.Files.readAllBytes(dir.resolve("e2e/model.safetensors")),
+          java.nio.file.Files.readAllBytes(dir.resolve("kept/model.safetensors")));
     }
   }
 }
