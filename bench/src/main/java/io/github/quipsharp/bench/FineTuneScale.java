@@ -22,7 +22,8 @@ import java.util.Locale;
 /**
  * The cost of end-to-end fine-tuning by model depth (README "Fine-tuning: memory and time per
  * block"): one run of {@link EndToEndTuner} on a quantized checkpoint at fixed learning rates
- * (no sweep), recording the wall time of every training step, the decode statistics and, at the
+ * (no sweep), recording the wall time and the process CPU time of every training step (the CPU
+ * time is the figure to read on a shared machine), the decode statistics and, at the
  * end, this JVM's peak resident memory (VmHWM); one JSON line is appended to OUT. Run it once per
  * model in a fresh JVM (bench/finetune/scale.sh), so that each peak is that model's alone.
  *
@@ -48,19 +49,25 @@ public final class FineTuneScale {
     int[] cal = CalibrationSplit.calibration(
         Tokenizer.forModel(fp).encode(Files.readString(text), true, false), 0.75);
     List<Double> steps = new ArrayList<>();
+    List<Double> stepCpu = new ArrayList<>();
     long[] last = {System.nanoTime()};
+    long[] lastCpu = {cpuNanos()};
     List<String> notes = new ArrayList<>();
     ProgressListener timing = new ProgressListener() {
       @Override
       public void tuningStep(String stage, int epoch, int step, int n, double loss) {
         long now = System.nanoTime();
+        long cpu = cpuNanos();
         steps.add((now - last[0]) / 1e9);
+        stepCpu.add((cpu - lastCpu[0]) / 1e9);
         last[0] = now;
+        lastCpu[0] = cpu;
       }
 
       @Override
       public void tuningEpoch(String stage, int epoch, int n, double train, double valid) {
         last[0] = System.nanoTime(); // a validation pass is not a step
+        lastCpu[0] = cpuNanos();
         System.out.printf(Locale.ROOT, "epoch %d: train %.5f valid %.5f%n", epoch, train, valid);
       }
 
@@ -69,6 +76,7 @@ public final class FineTuneScale {
         notes.add(message);
         System.out.println(message);
         last[0] = System.nanoTime();
+        lastCpu[0] = cpuNanos();
       }
     };
     FineTuning.resetDecodeStatistics();
@@ -93,6 +101,12 @@ public final class FineTuneScale {
     ArrayNode s = o.putArray("step_seconds");
     steps.forEach(s::add);
     o.put("mean_step_seconds", steps.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+    ArrayNode sc = o.putArray("step_cpu_seconds");
+    stepCpu.forEach(sc::add);
+    o.put("mean_step_cpu_seconds", stepCpu.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+    o.put("cpu_seconds_total", cpuNanos() / 1e9);
+    o.put("load_average_end", java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+        .getSystemLoadAverage());
     o.put("decodes", d.decodes());
     o.put("decode_seconds", d.seconds());
     o.put("peak_decoded_bytes", d.peakBytes());
@@ -102,9 +116,16 @@ public final class FineTuneScale {
     notes.forEach(n::add);
     Files.writeString(out, om.writeValueAsString(o) + "\n", StandardOpenOption.CREATE,
         StandardOpenOption.APPEND);
-    System.out.printf(Locale.ROOT, "%d layers: %.2f s per step (%d steps), %d decodes in %.1f s, "
-        + "peak decoded %.2f GB, peak RSS %.2f GB%n", c.layers(), o.get("mean_step_seconds").asDouble(),
+    System.out.printf(Locale.ROOT, "%d layers: %.2f s per step (%.2f s CPU; %d steps), %d decodes "
+        + "in %.1f s, peak decoded %.2f GB, peak RSS %.2f GB%n", c.layers(),
+        o.get("mean_step_seconds").asDouble(), o.get("mean_step_cpu_seconds").asDouble(),
         steps.size(), d.decodes(), d.seconds(), d.peakBytes() / 1e9, status("VmHWM") / 1e9);
+  }
+
+  /** CPU time of this process (all threads: Java, libtorch's and the native engine's). */
+  static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   /** A "kB" line of /proc/self/status in bytes. */
