@@ -63,10 +63,6 @@ final class Trainer {
       }
     }
 
-    Settings(int epochs, int batch, double lr, double signLr, int patience, long seed) {
-      this(epochs, batch, lr, signLr, patience, seed, 0);
-    }
-
     boolean autoEpochs() {
       return epochs == FineTuneOptions.AUTO_EPOCHS;
     }
@@ -74,10 +70,6 @@ final class Trainer {
     /** The epoch count this run may reach. */
     int maxEpochs() {
       return autoEpochs() ? FineTuneOptions.MAX_AUTO_EPOCHS : epochs;
-    }
-
-    Settings withLearningRates(double others, double signs) {
-      return new Settings(epochs, batch, others, signs, patience, seed, budgetSeconds);
     }
 
     Settings withEpochs(int e) {
