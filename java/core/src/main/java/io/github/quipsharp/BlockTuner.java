@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.quipsharp.model.ModelSource;
+import java.nio.file.Path;
 
 /**
  * Blockwise fine-tuning inside {@link ModelQuantizer} (QUIPSHARP.md §6.2): after each of the
@@ -20,6 +21,25 @@ public interface BlockTuner {
    * {@code calibration}).
    */
   void start(ModelSource src, int[] calibration, int ctx, int windows, ProgressListener listener);
+
+  /**
+   * {@link #start} with a work folder inside the quantizer's resumable state ({@code out/.partial};
+   * removed with it when the checkpoint is complete): what the tuner saves there survives an
+   * interruption and is passed to {@link #record} at the end. The default ignores it.
+   */
+  default void start(ModelSource src, int[] calibration, int ctx, int windows,
+      ProgressListener listener, Path workDir) {
+    start(src, calibration, ctx, windows, listener);
+  }
+
+  /**
+   * What the tuning did (for example why each tuning stopped), read from {@code workDir}, to be
+   * recorded in the checkpoint's config under {@code quipsharp.blockwise_finetune_record}; null for
+   * nothing. Called once all layers are done, possibly by a resumed run.
+   */
+  default JsonNode record(Path workDir) {
+    return null;
+  }
 
   /** Tunes {@code state.layer()} after {@code justQuantized} (qkv, o or up) was quantized. */
   void tune(LayerState state, LinearGroup justQuantized, ProgressListener listener);

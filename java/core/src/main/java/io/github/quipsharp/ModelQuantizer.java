@@ -263,7 +263,7 @@ public final class ModelQuantizer {
       for (int l = 0; l < mc.layers(); l++) {
         if (opt.tuner() != null && !layerDone(l)) {
           if (!tunerStarted) {
-            opt.tuner().start(src, calibration, opt.ctx(), windows, opt.listener());
+            opt.tuner().start(src, calibration, opt.ctx(), windows, opt.listener(), tunerDir());
             tunerStarted = true;
           }
           quantizeTunedLayer(l, index, total);
@@ -283,7 +283,13 @@ public final class ModelQuantizer {
           index++;
         }
       }
-      QuantizationInfo info = ModelQuantizer.assemble(src, cfg, settings, partial, out);
+      ObjectNode recorded = settings;
+      JsonNode tuning = opt.tuner() != null ? opt.tuner().record(tunerDir()) : null;
+      if (tuning != null) {
+        recorded = settings.deepCopy();
+        recorded.set("blockwise_finetune_record", tuning);
+      }
+      QuantizationInfo info = ModelQuantizer.assemble(src, cfg, recorded, partial, out);
       opt.listener().info("wrote " + out);
       deleteTree(partial);
       return info;
@@ -320,6 +326,11 @@ public final class ModelQuantizer {
       OutputFolders.createEmpty(out, partial, "--out");
       AtomicFiles.write(runFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
       return true;
+    }
+
+    /** The blockwise tuner's work folder (see {@link BlockTuner#start}). */
+    Path tunerDir() {
+      return partial.resolve("blockwise");
     }
 
     Path hessianPath(int layer, LinearGroup g) {

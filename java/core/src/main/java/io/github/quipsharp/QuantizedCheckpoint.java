@@ -338,6 +338,9 @@ public final class QuantizedCheckpoint {
     if (settings.has("blockwise_finetune")) {
       qs.set("blockwise_finetune", settings.get("blockwise_finetune"));
     }
+    if (settings.has("blockwise_finetune_record")) {
+      qs.set("blockwise_finetune_record", settings.get("blockwise_finetune_record"));
+    }
     ArrayNode layers = qs.putArray("layers");
     for (LayerReport r : info.layers()) {
       layers.add(reportJson(r));

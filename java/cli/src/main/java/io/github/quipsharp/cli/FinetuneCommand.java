@@ -108,10 +108,9 @@ final class FinetuneCommand implements Callable<Integer> {
     int[] all = TextInput.tokens(tok, calibration, "calibration file");
     int[] cal = CalibrationSplit.calibration(all, fraction);
     FineTuning.setThreads(threads);
-    FineTuneOptions opt = ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume);
-    out.printf(Locale.ROOT, "fine-tune %s against %s on %d tokens of %s (lr %.3g, SU/SV %.3g, "
-        + "%d epochs, batch %d)%n", checkpoint, fp, cal.length, calibration, opt.lr(), opt.signLr(),
-        opt.epochs(), opt.batch());
+    FineTuneOptions opt = ft.apply(FineTuneOptions.E2E_AUTO, seed, resume);
+    out.printf(Locale.ROOT, "fine-tune %s against %s on %d tokens of %s (%s)%n", checkpoint, fp,
+        cal.length, calibration, FineTuneFlags.describeRates(opt));
     out.flush();
     EndToEndTuner.Report r = QuantizeCommand.tuneEndToEnd(checkpoint, fp, cal, ctx, this.out,
         opt, out, err);

@@ -147,11 +147,16 @@ final class QuantizeCommand implements Callable<Integer> {
     ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null)
         .withAllowLongerContext(context.allowLongerContext);
     // Both stages' settings are checked before anything runs.
-    FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_DEFAULTS, seed, resume) : null;
+    FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_AUTO, seed, resume) : null;
     BlockwiseTuner tuner = null;
     if (block) {
-      tuner = new BlockwiseTuner(ft.apply(FineTuneOptions.BLOCK_DEFAULTS, seed, false));
+      FineTuneOptions blockOpt = ft.apply(FineTuneOptions.BLOCK_AUTO, seed, false);
+      tuner = new BlockwiseTuner(blockOpt);
       opt = opt.withTuner(tuner);
+      out.printf(Locale.ROOT, "blockwise fine-tuning: %s%n", FineTuneFlags.describeRates(blockOpt));
+    }
+    if (e2e) {
+      out.printf(Locale.ROOT, "end-to-end fine-tuning: %s%n", FineTuneFlags.describeRates(e2eOpt));
     }
     QuantizationInfo info;
     if (e2e && resume && QuantizedCheckpoint.isCheckpoint(this.out)
@@ -174,6 +179,9 @@ final class QuantizeCommand implements Callable<Integer> {
       }
       out.printf(Locale.ROOT, "wrote %s in %.1f s%s%n", this.out, (System.nanoTime() - start) / 1e9,
           tuner != null ? String.format(Locale.ROOT, " (%.1f s of it blockwise tuning)", tuner.seconds()) : "");
+      if (tuner != null && !tuner.summary().isEmpty()) {
+        out.println("blockwise fine-tuning: " + tuner.summary());
+      }
     }
     out.printf(Locale.ROOT, "mean relative proxy loss %.6f over %d layer groups%n",
         info.layers().stream().mapToDouble(LayerReport::relativeProxyLoss).average().orElse(0),

@@ -50,6 +50,58 @@ class FinetuneCommandsTest {
         .path("sign_lr").asDouble(), 1e-12);
   }
 
+  /**
+   * The defaults (auto learning rates) choose on the validation windows of the calibration part:
+   * two texts with the same calibration part and different evaluation tails give the same sweep
+   * and the same checkpoint, byte for byte.
+   */
+  @Test
+  void autoLearningRatesNeverReadTheEvaluationText() throws Exception {
+    Path models = ModelCommandsTest.models();
+    String model = models.resolve("stories260K-hf").toString();
+    String text = Files.readString(models.resolve("tinystories-sample.txt"));
+    // The same text with the stories of its last quarter in reverse order.
+    int cut = text.indexOf("\n", (int) (text.length() * 0.8));
+    String[] tail = text.substring(cut + 1).split("\n", -1);
+    java.util.Collections.reverse(java.util.Arrays.asList(tail));
+    Path a = tmp.resolve("a.txt");
+    Path b = tmp.resolve("b.txt");
+    Files.writeString(a, text);
+    Files.writeString(b, text.substring(0, cut + 1) + String.join("\n", tail));
+    io.github.quipsharp.tokenizer.Tokenizer tok = io.github.quipsharp.tokenizer.Tokenizer.forModel(
+        models.resolve("stories260K-hf"));
+    int[] ta = tok.encode(Files.readString(a), true, false);
+    int[] tb = tok.encode(Files.readString(b), true, false);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(
+        io.github.quipsharp.CalibrationSplit.calibration(ta, 0.75),
+        io.github.quipsharp.CalibrationSplit.calibration(tb, 0.75), "same calibration part");
+    assertFalse(java.util.Arrays.equals(io.github.quipsharp.CalibrationSplit.heldout(ta, 0.75),
+        io.github.quipsharp.CalibrationSplit.heldout(tb, 0.75)), "different evaluation text");
+    Path q = tmp.resolve("q");
+    run(0, "quantize", "--model", model, "--bits", "2", "--calibration", a.toString(),
+        "--samples", "12", "--seed", "1", "--out", q.toString());
+    String[] outs = new String[2];
+    Path[] tuned = {tmp.resolve("ta"), tmp.resolve("tb")};
+    for (int i = 0; i < 2; i++) {
+      outs[i] = run(0, "finetune", "--checkpoint", q.toString(), "--calibration",
+          (i == 0 ? a : b).toString(), "--out", tuned[i].toString(), "--ft-windows", "12",
+          "--ft-epochs", "1")[0];
+    }
+    assertTrue(outs[0].contains("lr auto") && outs[0].contains("(chosen by the sweep)"), outs[0]);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(
+        Files.readAllBytes(tuned[0].resolve("model.safetensors")),
+        Files.readAllBytes(tuned[1].resolve("model.safetensors")));
+    JsonNode ft = config(tuned[0]).path("quipsharp").path("finetune");
+    assertEquals(16, ft.path("lr_sweep").path("points").size(), ft.toString());
+    JsonNode other = config(tuned[1]).path("quipsharp").path("finetune").path("lr_sweep");
+    for (int i = 0; i < 16; i++) { // the same points (their wall times aside)
+      assertEquals(ft.path("lr_sweep").path("points").get(i).path("valid_loss"),
+          other.path("points").get(i).path("valid_loss"), "point " + (i + 1));
+    }
+    assertEquals(ft.path("lr_sweep").path("chosen_lr").asDouble(), ft.path("lr").asDouble());
+    assertEquals("epochs_done", ft.path("stop_reason").asText());
+  }
+
   @Test
   void badFinetuneInputsAreOneLineErrors() throws Exception {
     Path models = ModelCommandsTest.models();
@@ -66,5 +118,36 @@ class FinetuneCommandsTest {
     err = run(2, "quantize", "--model", models.resolve("stories260K-hf").toString(), "--bits", "2",
         "--calibration", text, "--out", tmp.resolve("p").toString(), "--finetune", "sometimes")[1];
     assertTrue(err.contains("--finetune") && err.contains("none, block, e2e, both"), err);
+    String[][] bad = {
+      {"--ft-lr", "fast", "--ft-lr fast is neither a number nor auto"},
+      {"--ft-epochs", "many", "--ft-epochs many is neither a whole number nor auto"},
+      {"--ft-budget", "2 days", "--ft-budget 2 days is not a duration"},
+      {"--ft-precision", "fp8", "--ft-precision fp8 is not one of fp32, bf16"},
+      {"--ft-device", "tpu", "--ft-device tpu is not one of cpu, cuda"},
+    };
+    for (String[] b : bad) {
+      err = run(2, "quantize", "--model", models.resolve("stories260K-hf").toString(), "--bits",
+          "2", "--calibration", text, "--out", tmp.resolve("p").toString(), "--finetune", "e2e",
+          b[0], b[1])[1];
+      assertTrue(err.startsWith("error: ") && err.contains(b[2]), err);
+      assertEquals(1, err.strip().split("\n").length, err);
+      assertFalse(Files.exists(tmp.resolve("p")), "nothing written for " + b[0] + " " + b[1]);
+    }
+  }
+
+  @Test
+  void cudaWithoutADeviceIsAOneLineError() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeFalse(
+        io.github.quipsharp.finetune.FineTuning.cudaAvailable(), "a CUDA device is present");
+    Path models = ModelCommandsTest.models();
+    Path q = tmp.resolve("q");
+    String text = models.resolve("tinystories-sample.txt").toString();
+    run(0, "quantize", "--model", models.resolve("stories260K-hf").toString(), "--bits", "2",
+        "--calibration", text, "--samples", "4", "--out", q.toString());
+    String err = run(2, "finetune", "--checkpoint", q.toString(), "--calibration", text, "--out",
+        tmp.resolve("t").toString(), "--ft-device", "cuda")[1];
+    assertTrue(err.startsWith("error: --ft-device cuda: libtorch sees no CUDA device"), err);
+    assertEquals(1, err.strip().split("\n").length, err);
+    assertFalse(Files.exists(tmp.resolve("t")), "nothing written");
   }
 }

@@ -1,6 +1,10 @@
 package io.github.quipsharp.finetune;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.BlockTuner;
 import io.github.quipsharp.LayerState;
 import io.github.quipsharp.LinearGroup;
@@ -8,10 +12,12 @@ import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -22,15 +28,29 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * outputs; after qkv, o and up are quantized, the block (SU/SV of its quantized groups, weights of
  * the others, both norms) is trained on MSE(block(X), Y) with a validation split, early stopping
  * and the best state kept.
+ *
+ * <p>X and Y live on disk ({@link ActivationFile}, memory-mapped) and are read batch by batch;
+ * only the block being tuned is in memory, its quantized groups decoded once per tuning. With
+ * auto learning rates the first tuning of the run sweeps them ({@link LearningRateSweep}) and every
+ * tuning uses the chosen ones; the sweep, and why each tuning stopped, are saved in the
+ * quantizer's work folder and recorded in the checkpoint ({@link #record}).
  */
 public final class BlockwiseTuner implements BlockTuner {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String SWEEP = "sweep.json";
+  private static final String TUNINGS = "tunings";
+
   private final FineTuneOptions opt;
   private ModelSource src;
   private Windows windows;
-  private Tensor x; // inputs of block xLayer, [N, T, dim]
+  private Path workDir;
+  private ActivationFile x; // inputs of block xLayer
+  private ActivationFile y; // fp outputs of block xLayer, null until computed
   private int xLayer = -1;
-  private Tensor y; // fp outputs of block xLayer
+  private LearningRateSweep.Result sweep;
   private double seconds;
+  /** The records of the tunings run by this tuner (not those of a run it resumed). */
+  private final List<JsonNode> tunings = new ArrayList<>();
 
   public BlockwiseTuner(FineTuneOptions opt) {
     this.opt = opt;
@@ -50,21 +70,41 @@ public final class BlockwiseTuner implements BlockTuner {
   @Override
   public void start(ModelSource source, int[] calibration, int ctx, int available,
       ProgressListener listener) {
+    Path tmp;
+    try {
+      tmp = Files.createTempDirectory("quipsharp-blockwise");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create a folder for the activations: " + e.getMessage(), e);
+    }
+    tmp.toFile().deleteOnExit();
+    start(source, calibration, ctx, available, listener, tmp);
+  }
+
+  @Override
+  public void start(ModelSource source, int[] calibration, int ctx, int available,
+      ProgressListener listener, Path workDir) {
     this.src = source;
+    this.workDir = workDir;
+    Torch.use(opt.device());
     Torch.applyThreads(source.config().dim());
     this.windows = Windows.of(calibration, ctx, available, opt);
     listener.info("blockwise fine-tuning on " + windows.train().length + " windows, validating on "
-        + windows.valid().length);
+        + windows.valid().length + " (activations on disk in " + workDir + ")");
+  }
+
+  private Path activationPath(String name) {
+    Path p = workDir.resolve(name);
+    p.toFile().deleteOnExit();
+    return p;
   }
 
   /** Moves the activations forward through the fp blocks until they enter {@code layer}. */
   private void advanceTo(int layer) {
+    int n = windows.tokens().length;
+    int dim = src.config().dim();
     if (xLayer < 0) {
-      try (NoGradGuard ng = new NoGradGuard()) {
-        Tensor embed = Torch.of(src.tensor("model.embed_tokens.weight"), ScalarType.Float);
-        int[] all = java.util.stream.IntStream.range(0, windows.tokens().length).toArray();
-        x = torch.embedding(embed, windows.batch(all));
-      }
+      x = ActivationFile.create(activationPath("activations-0.f32"), n, windows.ctx(), dim);
+      FpActivations.embed(src, windows, x, opt.batch());
       xLayer = 0;
       y = null;
     }
@@ -72,49 +112,21 @@ public final class BlockwiseTuner implements BlockTuner {
       throw new IllegalStateException("layer " + layer + " comes after layer " + xLayer);
     }
     while (xLayer < layer || y == null) {
-      Tensor out;
-      try (PointerScope scope = new PointerScope()) {
-        TorchLlama.Block fp = TorchLlama.Block.fromSource(src, xLayer, ScalarType.Float);
-        out = run(fp, x);
-        out.retainReference(); // outlives the scope; released when replaced
-      }
+      // Three files in turn: the inputs, the outputs, and the next outputs.
+      String name = "activations-" + ((xLayer + 1) % 3) + ".f32";
+      ActivationFile out = ActivationFile.create(activationPath(name), n, windows.ctx(), dim);
+      FpActivations.advance(src, xLayer, x, out, opt.batch());
       if (xLayer < layer) {
-        release(x);
-        release(y);
+        x.close();
+        if (y != null) {
+          y.close();
+        }
         x = out;
         xLayer++;
         y = null; // the targets of the new layer are computed next
       } else {
         y = out;
       }
-    }
-  }
-
-  /** Frees a tensor now rather than at some later garbage collection. */
-  private static void release(Tensor t) {
-    if (t != null) {
-      t.releaseReference();
-    }
-  }
-
-  /** A block over all windows in batches, without gradients. */
-  private Tensor run(TorchLlama.Block b, Tensor in) {
-    TorchLlama.Rope rope = new TorchLlama.Rope(b.config, ScalarType.Float);
-    long n = in.size(0);
-    Tensor[] parts = new Tensor[(int) ((n + opt.batch() - 1) / opt.batch())];
-    try (NoGradGuard ng = new NoGradGuard()) {
-      for (int i = 0; i < parts.length; i++) {
-        long from = (long) i * opt.batch();
-        try (PointerScope scope = new PointerScope()) { // the batch's temporaries go at once
-          parts[i] = b.forward(in.narrow(0, from, Math.min(opt.batch(), n - from)), rope);
-          parts[i].retainReference();
-        }
-      }
-      Tensor out = torch.cat(new TensorVector(parts), 0);
-      for (Tensor p : parts) {
-        p.releaseReference();
-      }
-      return out;
     }
   }
 
@@ -125,27 +137,136 @@ public final class BlockwiseTuner implements BlockTuner {
     // Everything of this tuning (block copy, optimiser, snapshots) is freed when it ends.
     try (PointerScope scope = new PointerScope()) {
       tuneBlock(state, justQuantized, listener);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     seconds += (System.nanoTime() - start) / 1e9;
   }
 
-  private void tuneBlock(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
+  private void tuneBlock(LayerState state, LinearGroup justQuantized, ProgressListener listener)
+      throws IOException {
+    long start = System.nanoTime();
     TorchLlama.Block block = TorchLlama.Block.fromState(state, ScalarType.Float);
     TorchLlama.Rope rope = new TorchLlama.Rope(state.config(), ScalarType.Float);
-    Trainer t = new Trainer(block.params(), opt.settings(state.layer() * 4L + justQuantized.ordinal()));
+    block.decode(opt.precision() == FineTuneOptions.Precision.BF16 ? ScalarType.BFloat16 : ScalarType.Float);
+    long seedMix = state.layer() * 4L + justQuantized.ordinal();
     String stage = "layer " + state.layer() + " after " + justQuantized.key();
-    Trainer.Objective mse = idx -> {
-      Tensor sel = Torch.tokens(idx, idx.length);
-      return torch.mse_loss(block.forward(x.index_select(0, sel), rope), y.index_select(0, sel));
-    };
+    Trainer.Objective mse = Trainer.Objective.ofGraph(idx ->
+        torch.mse_loss(block.forward(x.read(idx), rope), y.read(idx)));
+    List<JsonNode> done = records(workDir);
+    double spent = done.stream().mapToDouble(r -> r.path("seconds").asDouble()).sum();
+    double lr = opt.lr();
+    double signLr = opt.signLr();
+    if (opt.sweeps()) {
+      if (sweep == null) {
+        sweep = LearningRateSweep.run("blockwise", block.params(), opt, seedMix, windows.train(),
+            windows.valid(), mse, listener, workDir.resolve(SWEEP), spent, true);
+      }
+      lr = sweep.chosen().lr();
+      signLr = sweep.chosen().signLr();
+    }
+    double sweepSeconds = sweep == null ? 0 : sweep.seconds();
+    Trainer t = new Trainer(block.params(),
+        new Trainer.Settings(opt.epochs(), opt.batch(), lr, signLr, opt.patience(),
+            opt.seed() ^ seedMix, share(spent + sweepSeconds, state.config().layers(), done.size())));
     try {
       t.run(stage, windows.train(), windows.valid(), mse, listener, null);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     } catch (FineTuneException e) {
       throw new FineTuneException(e.getMessage() + ". Quantization stopped; run it again with a "
           + "lower --ft-lr in a new --out (another learning rate cannot --resume this run)", e);
+    } finally {
+      block.release();
     }
     block.writeBack(state);
+    block.free();
+    ObjectNode r = JSON.createObjectNode();
+    r.put("layer", state.layer());
+    r.put("after", justQuantized.key());
+    r.put("epochs", t.epochsDone());
+    r.put("best_epoch", t.bestEpoch());
+    r.put("stop_reason", t.stopReason().key);
+    r.put("initial_valid_loss", t.history().get(0).valid());
+    r.put("best_valid_loss", t.bestValid());
+    r.put("lr", lr);
+    r.put("sign_lr", signLr);
+    r.put("seconds", (System.nanoTime() - start) / 1e9);
+    Path file = workDir.resolve(TUNINGS).resolve(state.layer() + "_" + justQuantized.key() + ".json");
+    Files.createDirectories(file.getParent());
+    AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+    tunings.add(r);
+  }
+
+  /**
+   * "15 tunings, lr 0.00015, SU/SV 0.0015 (chosen by the sweep), 4-17 epochs, stopped: 13
+   * early_stopping, 2 budget" for the tunings this tuner ran; empty when it ran none.
+   */
+  public String summary() {
+    if (tunings.isEmpty()) {
+      return "";
+    }
+    java.util.Map<String, Integer> reasons = new java.util.TreeMap<>();
+    int min = Integer.MAX_VALUE;
+    int max = 0;
+    for (JsonNode r : tunings) {
+      reasons.merge(r.path("stop_reason").asText(), 1, Integer::sum);
+      min = Math.min(min, r.path("epochs").asInt());
+      max = Math.max(max, r.path("epochs").asInt());
+    }
+    StringBuilder why = new StringBuilder();
+    reasons.forEach((k, v) -> why.append(why.length() > 0 ? ", " : "").append(v).append(' ').append(k));
+    JsonNode last = tunings.get(tunings.size() - 1);
+    return String.format(java.util.Locale.ROOT, "%d tunings, lr %.3g, SU/SV %.3g%s, %d-%d epochs, "
+        + "stopped: %s", tunings.size(), last.path("lr").asDouble(), last.path("sign_lr").asDouble(),
+        sweep != null ? " (chosen by the sweep)" : "", min, max, why);
+  }
+
+  /**
+   * This tuning's share of the stage's wall-time budget: what is left, split evenly over the
+   * tunings not done yet (3 per layer); 0 when there is no budget.
+   */
+  private double share(double spent, int layers, int tuningsDone) {
+    if (opt.budgetSeconds() <= 0) {
+      return 0;
+    }
+    int left = Math.max(1, 3 * layers - tuningsDone);
+    return Math.max(1e-9, (opt.budgetSeconds() - spent) / left); // > 0: 0 would mean no limit
+  }
+
+  /** The saved records of the tunings of this run, by layer and group. */
+  private static List<JsonNode> records(Path workDir) throws IOException {
+    List<JsonNode> out = new ArrayList<>();
+    Path dir = workDir.resolve(TUNINGS);
+    if (!Files.isDirectory(dir)) {
+      return out;
+    }
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".json")).toList()) {
+        out.add(JSON.readTree(f.toFile()));
+      }
+    }
+    out.sort(Comparator.comparingInt((JsonNode r) -> r.path("layer").asInt())
+        .thenComparingInt(r -> LinearGroup.valueOf(r.path("after").asText().toUpperCase(java.util.Locale.ROOT)).ordinal()));
+    return out;
+  }
+
+  /**
+   * What the run did, for the checkpoint's config: the learning-rate sweep (when there was one)
+   * and, per tuning, its epochs, why it stopped and its validation losses.
+   */
+  @Override
+  public JsonNode record(Path workDir) {
+    try {
+      ObjectNode o = JSON.createObjectNode();
+      Path sweepFile = workDir.resolve(SWEEP);
+      if (Files.exists(sweepFile)) {
+        o.set("lr_sweep", JSON.readTree(sweepFile.toFile()));
+      }
+      ArrayNode a = o.putArray("tunings");
+      records(workDir).forEach(a::add);
+      return o;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the blockwise records in " + workDir + ": "
+          + e.getMessage(), e);
+    }
   }
 }

@@ -4,13 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.AtomicFiles;
-import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
-import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.HalfFloat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -33,9 +32,17 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * softmax(fp logits) at positions 0…ctx−2 — with a validation split and early stopping. The codes
  * never change.
  *
- * <p>After every epoch the best state so far is written as a checkpoint in {@code out} and the
- * whole training state under {@code out/.finetune/}, so an interrupted run continues with
- * {@code resume} and ends exactly as an uninterrupted one. The state is removed when the run ends.
+ * <p>Memory does not grow with the number of layers: the student decodes one block at a time and
+ * trains by recomputation ({@link TorchLlama#lossAndGradients}); the teacher's hidden states are
+ * computed once, block by block, into a memory-mapped file ({@link FpActivations#finalStates}) and
+ * its logits come from them with its final norm and head. With auto learning rates a sweep
+ * ({@link LearningRateSweep}) on the validation windows chooses them first; with auto epochs
+ * training runs until early stopping or the budget.
+ *
+ * <p>After every sweep point and every epoch the state is saved under {@code out/.finetune/} (and
+ * after every epoch the best state so far as a checkpoint in {@code out}), so an interrupted run
+ * continues with {@code resume} and ends exactly as an uninterrupted one. The state is removed
+ * when the run ends.
  */
 public final class EndToEndTuner {
   static final String STATE = ".finetune";
@@ -43,14 +50,30 @@ public final class EndToEndTuner {
 
   private EndToEndTuner() {}
 
-  /** What a run did. */
+  /**
+   * What a run did. {@code stopReason} is why training ended ("epochs_done", "early_stopping",
+   * "budget", "max_epochs"); {@code lr} and {@code signLr} are the rates it trained with (chosen by
+   * the sweep when they were auto; {@code sweep} is null otherwise).
+   */
   public record Report(int epochs, int bestEpoch, double initialValidLoss, double bestValidLoss,
-      List<TuningEpoch> history, double seconds, boolean stoppedEarly, boolean resumed) {}
+      List<TuningEpoch> history, double seconds, boolean stoppedEarly, boolean resumed,
+      String stopReason, double lr, double signLr, List<SweepPoint> sweep) {
+    /** The fields of the first version (no stop reason, rates or sweep). */
+    public Report(int epochs, int bestEpoch, double initialValidLoss, double bestValidLoss,
+        List<TuningEpoch> history, double seconds, boolean stoppedEarly, boolean resumed) {
+      this(epochs, bestEpoch, initialValidLoss, bestValidLoss, history, seconds, stoppedEarly,
+          resumed, stoppedEarly ? "early_stopping" : "epochs_done", Double.NaN, Double.NaN, null);
+    }
+  }
+
+  /** One point of a learning-rate sweep: its rates and best validation loss (NaN: diverged). */
+  public record SweepPoint(double lr, double signLr, double validLoss) {}
 
   /**
    * Tunes {@code checkpoint} against the fp model {@code fpModel} on {@code calibration} tokens
    * (windows of {@code ctx}) and writes the tuned checkpoint to {@code out} ({@code checkpoint}
-   * itself for in-place tuning).
+   * itself for in-place tuning). Only {@code calibration} is read: the evaluation text is never
+   * passed here, and the learning rates (when auto) are chosen on its validation windows.
    *
    * @throws FineTuneException if the checkpoint was not made from {@code fpModel}, or the loss
    *     became NaN (the message says which checkpoint was kept)
@@ -64,58 +87,95 @@ public final class EndToEndTuner {
     try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(checkpoint);
         ModelSource src = ModelSource.open(fpModel)) {
       checkSameModel(in, src);
+      Torch.use(opt.device());
       Torch.applyThreads(in.config().dim());
       Path stateDir = out.resolve(STATE);
       boolean inPlace = Files.exists(out) && Files.isSameFile(out, checkpoint);
       prepareOutput(out, stateDir, inPlace, opt.resume());
       Windows w = Windows.of(calibration, ctx, Integer.MAX_VALUE, opt);
-      TorchLlama model = TorchLlama.fromCheckpoint(in, ScalarType.Float);
-      List<TorchLlama.Param> params = model.endToEndParams();
-      Trainer t = new Trainer(params, opt.settings(0xE2E));
       ObjectNode settings = runJson(fpModel, calibration, ctx, opt);
       Path runFile = stateDir.resolve("run.json");
-      boolean resumed = false;
       Path saved = currentState(stateDir);
-      if (saved != null) {
+      if (Files.exists(runFile) && !JSON.readTree(runFile.toFile())
+          .equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
         // Compared as parsed JSON on both sides (number node types then agree).
-        if (Files.exists(runFile) && !JSON.readTree(runFile.toFile())
-            .equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
-          throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
-              + "fine-tuning used other settings (" + Files.readString(runFile) + ")");
-        }
-        t.load(saved);
-        resumed = true;
-        listener.info("resuming end-to-end fine-tuning after epoch " + t.epochsDone() + " from " + saved);
-      } else {
+        throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
+            + "fine-tuning used other settings (" + Files.readString(runFile) + ")");
+      }
+      boolean resumed = Files.exists(runFile);
+      if (!resumed) {
         writeJson(runFile, settings);
       }
-      try (LlamaModel teacher = LlamaModel.fromSource(src, DType.F32)) {
-        Trainer.Objective loss = idx -> softCrossEntropy(model.forward(w.batch(idx)),
-            teacherLogits(teacher, w, idx));
-        t.run("end-to-end", w.train(), w.valid(), loss, listener, tr -> {
-          Path dir = stateDir.resolve("epoch-" + tr.epochsDone());
-          AtomicFiles.deleteTree(dir);
-          tr.save(dir);
-          writeJson(stateDir.resolve("current.json"), JSON.createObjectNode().put("dir", dir.getFileName().toString()));
-          try (PointerScope scope = new PointerScope()) {
-            // The best state so far is what a user should get if the run stops now.
-            tr.withBest(() -> QuantizedCheckpoint.writeTuned(in, out, values(params, model),
-                finetuneJson(settings, tr, false)));
-          }
-          cleanOldStates(stateDir, dir);
-        });
-      } catch (FineTuneException e) {
-        AtomicFiles.deleteTree(stateDir);
-        boolean kept = t.epochsDone() > 0 || inPlace;
-        throw new FineTuneException(e.getMessage() + ". " + (kept ? out + " keeps the last good "
-            + "checkpoint" + (t.epochsDone() > 0 ? " (best of the epochs before)" : " (untuned)")
-            : "No epoch finished; " + checkpoint + " is unchanged and nothing was written to " + out)
-            + "; run again with a lower --ft-lr", e);
+      if (resumed) {
+        listener.info("resuming end-to-end fine-tuning in " + out);
       }
-      Report report = new Report(t.epochsDone(), t.bestEpoch(), t.history().get(0).valid(),
-          t.bestValid(), t.history(), (System.nanoTime() - start) / 1e9, t.stoppedEarly(), resumed);
-      try (PointerScope scope = new PointerScope()) {
-        QuantizedCheckpoint.writeTuned(in, out, values(params, model), finetuneJson(settings, t, true));
+      Report report;
+      try (ActivationFile teacherStates = FpActivations.finalStates(src, w, stateDir, opt.batch(),
+          listener)) {
+        TorchLlama model = TorchLlama.fromCheckpoint(in, ScalarType.Float, true);
+        model.decodedType = decodedType(opt);
+        if (opt.keepDecoded()) { // decoded once for the whole run (the same values every step)
+          for (TorchLlama.Block b : model.blocks) {
+            b.decode(model.decodedType);
+          }
+        }
+        List<TorchLlama.Param> params = model.endToEndParams();
+        TeacherHead teacher = TeacherHead.of(src);
+        Trainer.Objective loss = objective(model, teacher, teacherStates, w);
+        LearningRateSweep.Result sweep = null;
+        double lr = opt.lr();
+        double signLr = opt.signLr();
+        if (opt.sweeps()) {
+          // Resumed after the sweep, it only reads the saved points back.
+          sweep = LearningRateSweep.run("end-to-end", params, opt, 0xE2E, w.train(), w.valid(), loss,
+              listener, stateDir.resolve("sweep.json"), 0, saved == null);
+        }
+        if (sweep != null) {
+          lr = sweep.chosen().lr();
+          signLr = sweep.chosen().signLr();
+        }
+        Trainer t = new Trainer(params, opt.settings(0xE2E, lr, signLr));
+        if (saved != null) {
+          t.load(saved);
+          listener.info("continuing after epoch " + t.epochsDone() + " from " + saved);
+        } else if (sweep != null) {
+          t.addPriorSeconds(sweep.seconds());
+        }
+        LearningRateSweep.Result sweepDone = sweep;
+        try {
+          t.run("end-to-end", w.train(), w.valid(), loss, listener, tr -> {
+            Path dir = stateDir.resolve("epoch-" + tr.epochsDone());
+            AtomicFiles.deleteTree(dir);
+            tr.save(dir);
+            writeJson(stateDir.resolve("current.json"), JSON.createObjectNode().put("dir", dir.getFileName().toString()));
+            try (PointerScope scope = new PointerScope()) {
+              // The best state so far is what a user should get if the run stops now.
+              tr.withBest(() -> QuantizedCheckpoint.writeTuned(in, out, values(params, model),
+                  finetuneJson(settings, tr, sweepDone, false)));
+            }
+            cleanOldStates(stateDir, dir);
+          });
+        } catch (FineTuneException e) {
+          teacherStates.close();
+          AtomicFiles.deleteTree(stateDir);
+          boolean kept = t.epochsDone() > 0 || inPlace;
+          throw new FineTuneException(e.getMessage() + ". " + (kept ? out + " keeps the last good "
+              + "checkpoint" + (t.epochsDone() > 0 ? " (best of the epochs before)" : " (untuned)")
+              : "No epoch finished; " + checkpoint + " is unchanged and nothing was written to " + out)
+              + "; run again with a lower --ft-lr", e);
+        }
+        List<SweepPoint> points = sweep == null ? null : sweep.points().stream()
+            .map(p -> new SweepPoint(p.lr(), p.signLr(), p.validLoss())).toList();
+        report = new Report(t.epochsDone(), t.bestEpoch(), t.history().get(0).valid(),
+            t.bestValid(), t.history(), (System.nanoTime() - start) / 1e9, t.stoppedEarly(), resumed,
+            t.stopReason().key, lr, signLr, points);
+        try (PointerScope scope = new PointerScope()) {
+          QuantizedCheckpoint.writeTuned(in, out, values(params, model),
+              finetuneJson(settings, t, sweep, true));
+        }
+        for (TorchLlama.Block b : model.blocks) {
+          b.release(); // kept-decoded blocks go now, not at a garbage collection
+        }
       }
       AtomicFiles.deleteTree(stateDir);
       return report;
@@ -203,12 +263,22 @@ public final class EndToEndTuner {
     return o;
   }
 
-  private static ObjectNode finetuneJson(ObjectNode settings, Trainer t, boolean finished) {
+  private static ObjectNode finetuneJson(ObjectNode settings, Trainer t,
+      LearningRateSweep.Result sweep, boolean finished) {
     ObjectNode o = settings.deepCopy();
     o.put("finished", finished);
     o.put("epochs_done", t.epochsDone());
     o.put("best_epoch", t.bestEpoch());
     o.put("best_valid_loss", t.bestValid());
+    o.put("lr", t.settings().lr());
+    o.put("sign_lr", t.settings().signLr());
+    if (finished) {
+      o.put("stop_reason", t.stopReason().key);
+      o.put("stop", t.stopReason().describe(t.settings()));
+    }
+    if (sweep != null) {
+      o.set("lr_sweep", sweep.toJson());
+    }
     o.set("history", t.historyJson());
     return o;
   }
@@ -219,9 +289,8 @@ public final class EndToEndTuner {
     for (TorchLlama.Block b : model.blocks) {
       String p = "model.layers." + b.layer + ".";
       for (TorchLinear g : b.groups) {
-        var q = g.storedNow();
-        out.put(p + g.group.checkpointName() + ".SU", q.su());
-        out.put(p + g.group.checkpointName() + ".SV", q.sv());
+        out.put(p + g.group.checkpointName() + ".SU", g.suNow());
+        out.put(p + g.group.checkpointName() + ".SV", g.svNow());
       }
     }
     for (TorchLlama.Param p : params) {
@@ -232,15 +301,54 @@ public final class EndToEndTuner {
     return out;
   }
 
-  /** Fp32 logits of the teacher for some windows: [B, T, vocab]. */
-  static Tensor teacherLogits(LlamaModel teacher, Windows w, int[] idx) {
-    int t = w.ctx();
-    int v = teacher.config().vocabSize();
-    float[] all = new float[idx.length * t * v];
-    for (int i = 0; i < idx.length; i++) {
-      System.arraycopy(teacher.forward(w.tokens()[idx[i]], 0, true), 0, all, i * t * v, t * v);
+  private static ScalarType decodedType(FineTuneOptions opt) {
+    return opt.precision() == FineTuneOptions.Precision.BF16 ? ScalarType.BFloat16 : ScalarType.Float;
+  }
+
+  /**
+   * The fp model's last step: its final norm and head (the embedding when tied), applied to the
+   * fp hidden states kept on disk to give the teacher's logits.
+   */
+  record TeacherHead(Tensor norm, Tensor head, double eps) {
+    static TeacherHead of(ModelSource src) {
+      LlamaConfig c = src.config();
+      return new TeacherHead(Torch.of(src.tensor("model.norm.weight"), ScalarType.Float),
+          Torch.of(src.tensor(c.tiedEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight"),
+              ScalarType.Float), c.normEps());
     }
-    return Torch.of(all, idx.length, t, v);
+
+    /** Fp32 logits [B, T, vocab] of the fp hidden states [B, T, dim]. */
+    Tensor logits(Tensor states) {
+      return TorchLlama.rmsNorm(states, norm, eps).matmul(head.t());
+    }
+  }
+
+  /**
+   * §6.3's loss against the teacher's logits, the student decoding one block at a time (its
+   * gradients by {@link TorchLlama#lossAndGradients}).
+   */
+  static Trainer.Objective objective(TorchLlama model, TeacherHead teacher, ActivationFile states,
+      Windows w) {
+    return new Trainer.Objective() {
+      @Override
+      public double loss(int[] idx) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+          return softCrossEntropy(model.forward(w.batch(idx)), teacher.logits(states.read(idx)))
+              .item_double();
+        }
+      }
+
+      @Override
+      public double lossAndGradients(int[] idx) {
+        try (PointerScope scope = new PointerScope()) {
+          Tensor target;
+          try (NoGradGuard ng = new NoGradGuard()) {
+            target = teacher.logits(states.read(idx));
+          }
+          return model.lossAndGradients(w.batch(idx), logits -> softCrossEntropy(logits, target));
+        }
+      }
+    };
   }
 
   /** Mean over windows and positions 0..T-2 of −Σ softmax(teacher) · log_softmax(student). */
@@ -251,10 +359,14 @@ public final class EndToEndTuner {
     return p.mul(logq).sum(new long[] {-1}, false, new ScalarTypeOptional()).mean().neg();
   }
 
-  /** "5 epochs, validation loss 4.06 -> 2.90 (best epoch 5)" */
+  /**
+   * "12 epochs, validation loss 4.06 -> 2.90 (best epoch 9), stopped early (early_stopping),
+   * lr 0.00015, SU/SV 0.0015 (chosen by the sweep)"
+   */
   public static String describe(Report r) {
-    return String.format(Locale.ROOT, "%d epochs, validation loss %.5f -> %.5f (best epoch %d)%s",
-        r.epochs(), r.initialValidLoss(), r.bestValidLoss(), r.bestEpoch(),
-        r.stoppedEarly() ? ", stopped early" : "");
+    return String.format(Locale.ROOT, "%d epochs, validation loss %.5f -> %.5f (best epoch %d)%s "
+        + "(%s), lr %.3g, SU/SV %.3g%s", r.epochs(), r.initialValidLoss(), r.bestValidLoss(),
+        r.bestEpoch(), r.stoppedEarly() ? ", stopped early" : ", stopped", r.stopReason(), r.lr(),
+        r.signLr(), r.sweep() != null ? " (chosen by the sweep)" : "");
   }
 }

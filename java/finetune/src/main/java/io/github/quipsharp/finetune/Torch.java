@@ -8,12 +8,17 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
-/** libtorch plumbing: loading, tensors from and to Java arrays and mapped buffers. */
+/**
+ * libtorch plumbing: loading, the device tensors are made on, tensors from and to Java arrays and
+ * mapped buffers, and moving a result out of a short-lived {@link PointerScope}.
+ */
 final class Torch {
   private static volatile boolean loaded;
 
@@ -61,6 +66,109 @@ final class Torch {
     torch.set_num_threads(n != null ? n : dim < 1024 ? 1 : Runtime.getRuntime().availableProcessors());
   }
 
+  private static volatile FineTuneOptions.Device deviceKind = FineTuneOptions.Device.CPU;
+  private static Device device;
+  private static Device cpu;
+
+  /**
+   * Makes {@code d} the device of the tensors made from now on (one tuning at a time per process).
+   *
+   * @throws FineTuneException if it is CUDA and libtorch sees no CUDA device
+   */
+  static synchronized void use(FineTuneOptions.Device d) {
+    load();
+    if (cpu == null) {
+      cpu = new Device(DeviceType.CPU);
+    }
+    if (d == FineTuneOptions.Device.CUDA) {
+      if (!cudaAvailable()) {
+        throw new FineTuneException("--ft-device cuda: libtorch sees no CUDA device (this build of "
+            + "org.bytedeco:pytorch is the CPU one, or there is no GPU and driver); use --ft-device "
+            + "cpu, or build with -Ptorch-cuda on a machine with an NVIDIA GPU");
+      }
+      device = new Device(DeviceType.CUDA, (byte) 0);
+    } else {
+      device = cpu;
+    }
+    deviceKind = d;
+  }
+
+  /** Whether libtorch can run on a CUDA device here. */
+  static boolean cudaAvailable() {
+    load();
+    return torch.cuda_is_available();
+  }
+
+  static FineTuneOptions.Device deviceKind() {
+    return deviceKind;
+  }
+
+  /** {@code t} on the current device (itself when that is the CPU). */
+  static org.bytedeco.pytorch.Tensor onDevice(org.bytedeco.pytorch.Tensor t) {
+    if (deviceKind == FineTuneOptions.Device.CPU) {
+      return t;
+    }
+    org.bytedeco.pytorch.Tensor out;
+    try (PointerScope scope = new PointerScope()) {
+      out = t.to(device, t.scalar_type());
+      out.retainReference();
+    }
+    return out;
+  }
+
+  /** A host copy of {@code t} as {@code type}, contiguous. */
+  static org.bytedeco.pytorch.Tensor onHost(org.bytedeco.pytorch.Tensor t, ScalarType type) {
+    org.bytedeco.pytorch.Tensor d = t.detach();
+    return (d.is_cuda() ? d.to(cpu, type) : d.to(type)).contiguous();
+  }
+
+  /**
+   * Runs {@code body} in its own pointer scope, so that every tensor it makes (views included,
+   * which keep their storage alive) is released when it returns, except its result, which moves to
+   * the enclosing scope (or to the caller when there is none).
+   */
+  static org.bytedeco.pytorch.Tensor scoped(java.util.function.Supplier<org.bytedeco.pytorch.Tensor> body) {
+    PointerScope outer = PointerScope.getInnerScope();
+    org.bytedeco.pytorch.Tensor out;
+    try (PointerScope inner = new PointerScope()) {
+      out = body.get();
+      out.retainReference();
+    }
+    if (outer != null) {
+      outer.attach(out);
+      out.releaseReference();
+    }
+    return out;
+  }
+
+  /**
+   * The result of {@code body}, owned by the caller alone like the factories' results (in no
+   * pointer scope; freed by {@code releaseReference}); the temporaries of {@code body} are freed.
+   */
+  static org.bytedeco.pytorch.Tensor owned(java.util.function.Supplier<org.bytedeco.pytorch.Tensor> body) {
+    org.bytedeco.pytorch.Tensor out;
+    try (PointerScope inner = new PointerScope()) {
+      out = body.get();
+      out.retainReference();
+    }
+    return out;
+  }
+
+  /**
+   * Hands {@code t}, a tensor the caller owns alone (as the factories here return them), to the
+   * innermost open pointer scope, which frees it when it closes; with no scope open the caller
+   * keeps it. For tensors made at every step, which would otherwise wait for a garbage collection
+   * (JavaCPP does not count libtorch's memory).
+   */
+  static org.bytedeco.pytorch.Tensor toScope(org.bytedeco.pytorch.Tensor t) {
+    PointerScope scope = PointerScope.getInnerScope();
+    if (scope != null) {
+      scope.attach(t);
+      t.releaseReference();
+    }
+    return t;
+  }
+
   static TensorOptions options(ScalarType t) {
     return new TensorOptions(t);
   }
@@ -74,7 +182,7 @@ final class Torch {
       out = torch.from_blob(p, shape, options(ScalarType.Float)).to(type).clone();
       out.retainReference();
     }
-    return out;
+    return onDevice(out);
   }
 
   static org.bytedeco.pytorch.Tensor of(float[] data, long... shape) {
@@ -89,7 +197,7 @@ final class Torch {
       out = torch.from_blob(p, shape, options(ScalarType.Double)).clone();
       out.retainReference();
     }
-    return out;
+    return onDevice(out);
   }
 
   /** Token ids as an int64 tensor of this shape. */
@@ -105,7 +213,7 @@ final class Torch {
       out = torch.from_blob(p, shape, options(ScalarType.Long)).clone();
       out.retainReference();
     }
-    return out;
+    return onDevice(out);
   }
 
   /**
@@ -128,14 +236,14 @@ final class Torch {
       out = torch.from_blob(p, t.shape(), options(src)).to(type).clone();
       out.retainReference();
     }
-    return out;
+    return onDevice(out);
   }
 
   /** The values of a tensor (any float type, any layout) as floats, row-major. */
   static float[] floats(org.bytedeco.pytorch.Tensor t) {
     float[] out = new float[Math.toIntExact(t.numel())];
     try (PointerScope scope = new PointerScope()) {
-      org.bytedeco.pytorch.Tensor c = t.detach().to(ScalarType.Float).contiguous();
+      org.bytedeco.pytorch.Tensor c = onHost(t, ScalarType.Float);
       new FloatPointer(c.data_ptr()).get(out);
     }
     return out;
@@ -144,7 +252,7 @@ final class Torch {
   static double[] doubles(org.bytedeco.pytorch.Tensor t) {
     double[] out = new double[Math.toIntExact(t.numel())];
     try (PointerScope scope = new PointerScope()) {
-      org.bytedeco.pytorch.Tensor c = t.detach().to(ScalarType.Double).contiguous();
+      org.bytedeco.pytorch.Tensor c = onHost(t, ScalarType.Double);
       new DoublePointer(c.data_ptr()).get(out);
     }
     return out;

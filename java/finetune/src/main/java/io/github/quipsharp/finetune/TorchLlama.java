@@ -3,6 +3,7 @@ package io.github.quipsharp.finetune;
 import io.github.quipsharp.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.QuantizedGroup;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
@@ -11,7 +12,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -21,6 +24,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * tied or separate head), over batches of windows that each start at position 0. Linear groups
  * are dense or quantized ({@link TorchLinear}). Nothing is trainable until a caller marks
  * parameters ({@link #endToEndParams}, {@link Block#params}).
+ *
+ * <p>Quantized blocks are decoded one at a time: {@link #forward} decodes each block for its
+ * step and drops it, and {@link #lossAndGradients} trains with two passes (a forward pass without
+ * a graph that keeps each block's input, then block by block from the last a second forward with
+ * a graph and its backward), so that at most one block's decoded matrices exist at any time. The
+ * JavaCPP preset cannot define libtorch autograd functions in Java (only its one built-in
+ * {@code FunctionCrossMapLRN2d} instance), so this recomputation is written out here.
  */
 final class TorchLlama {
   /** A trainable tensor, its checkpoint name and whether it is a sign vector (own learning rate). */
@@ -28,6 +38,8 @@ final class TorchLlama {
 
   final LlamaConfig config;
   final ScalarType type;
+  /** The type the decoded fixed matrices are held in (the model's type, or bfloat16). */
+  ScalarType decodedType;
   final Tensor embed;
   final Tensor finalNorm;
   /** The separate head, or null while it is tied to the embedding. */
@@ -44,6 +56,7 @@ final class TorchLlama {
     this.lmHead = lmHead;
     this.blocks = blocks;
     this.rope = new Rope(config, type);
+    this.decodedType = type;
   }
 
   /** The fp model of a Hugging Face folder or llama2.c file. */
@@ -58,8 +71,16 @@ final class TorchLlama {
         c.tiedEmbeddings() ? null : Torch.of(src.tensor("lm_head.weight"), type), blocks);
   }
 
-  /** A quantized checkpoint: codes decoded once into the fixed matrices. */
+  /** A quantized checkpoint whose groups (codes included) are held in memory, decoded per block. */
   static TorchLlama fromCheckpoint(QuantizedCheckpoint.Contents in, ScalarType type) {
+    return fromCheckpoint(in, type, false);
+  }
+
+  /**
+   * A quantized checkpoint; with {@code streamed} the codes are not held but read from
+   * {@code in} (which must stay open) at every decode, so memory does not grow with the layers.
+   */
+  static TorchLlama fromCheckpoint(QuantizedCheckpoint.Contents in, ScalarType type, boolean streamed) {
     LlamaConfig c = in.config();
     Map<String, float[]> dense = new HashMap<>();
     for (WeightSpec s : WeightSpec.all(c)) {
@@ -71,7 +92,11 @@ final class TorchLlama {
     for (int l = 0; l < c.layers(); l++) {
       TorchLinear[] g = new TorchLinear[4];
       for (LinearGroup lg : LinearGroup.values()) {
-        g[lg.ordinal()] = TorchLinear.quantized(in.group(l, lg), c, type);
+        QuantizedGroup q = in.group(l, lg);
+        int layer = l;
+        g[lg.ordinal()] = streamed
+            ? TorchLinear.streamed(q, () -> in.group(layer, lg), lg.memberRows(c), type)
+            : TorchLinear.quantized(q, c, type);
       }
       String p = "model.layers." + l + ".";
       blocks[l] = new Block(c, l, Torch.of(dense.get(p + "input_layernorm.weight"), type, c.dim()),
@@ -88,13 +113,52 @@ final class TorchLlama {
     return torch.embedding(embed, tokens);
   }
 
-  /** Logits [B, T, vocab] for tokens [B, T] (int64). */
+  /**
+   * Logits [B, T, vocab] for tokens [B, T] (int64), without gradients; each quantized block is
+   * decoded for its step only.
+   */
   Tensor forward(Tensor tokens) {
-    Tensor h = embedTokens(tokens);
-    for (Block b : blocks) {
-      h = b.forward(h, rope);
+    try (NoGradGuard ng = new NoGradGuard()) {
+      Tensor h = embedTokens(tokens);
+      for (Block b : blocks) {
+        h = b.forwardDecoded(h, rope, decodedType);
+      }
+      return logits(h);
     }
-    return logits(h);
+  }
+
+  /**
+   * {@code loss(logits(tokens))}, with its gradients accumulated into every parameter that
+   * requires them, holding one block's decoded matrices at a time: a forward pass without a graph
+   * keeps the input of each block ([B, T, dim] each), the head's graph gives the gradient of the
+   * last hidden state, and each block from the last recomputes its forward with a graph and
+   * passes the gradient of its input on. The gradients equal those of one graph over the whole
+   * model up to the order of floating-point sums. When the loss is not finite no gradient is
+   * computed.
+   */
+  double lossAndGradients(Tensor tokens, java.util.function.Function<Tensor, Tensor> loss) {
+    Tensor[] inputs = new Tensor[blocks.length];
+    Tensor h;
+    try (NoGradGuard ng = new NoGradGuard()) {
+      h = embedTokens(tokens);
+      for (int l = 0; l < blocks.length; l++) {
+        inputs[l] = h;
+        h = blocks[l].forwardDecoded(h, rope, decodedType);
+      }
+    }
+    Tensor top = h.detach();
+    top.requires_grad_(true);
+    Tensor l = loss.apply(logits(top));
+    double value = l.item_double();
+    if (!Double.isFinite(value)) {
+      return value;
+    }
+    l.backward();
+    Tensor grad = top.grad().detach(); // grad() is a reference into top; detach() owns a handle
+    for (int b = blocks.length - 1; b >= 0; b--) {
+      grad = blocks[b].backwardDecoded(inputs[b], grad, rope, decodedType, b > 0);
+    }
+    return value;
   }
 
   Tensor logits(Tensor h) {
@@ -168,7 +232,10 @@ final class TorchLlama {
           for (int i = 0; i < m.length; i++) {
             ts[i] = Torch.of(src.tensor(p + m[i] + ".weight"), type);
           }
-          w = torch.cat(new org.bytedeco.pytorch.TensorVector(ts), 0);
+          w = Torch.owned(() -> torch.cat(new TensorVector(ts), 0)); // owned like Torch.of's
+          for (Tensor t : ts) {
+            t.releaseReference();
+          }
         }
         g[lg.ordinal()] = TorchLinear.dense(lg, w);
       }
@@ -220,7 +287,87 @@ final class TorchLlama {
       s.setNorms(Torch.floats(attnNorm), Torch.floats(ffnNorm));
     }
 
-    /** h [B, T, dim] → the block's output [B, T, dim]. */
+    /**
+     * Frees the block's tensors now (weights, norms, sign vectors) rather than at a garbage
+     * collection: for blocks made for one use (an fp block of the teacher pass, a blockwise
+     * tuning), whose weights are a whole layer.
+     */
+    void free() {
+      release();
+      for (TorchLinear g : groups) {
+        g.free();
+      }
+      attnNorm.releaseReference();
+      ffnNorm.releaseReference();
+    }
+
+    /** Decodes the fixed matrices of the quantized groups (see {@link TorchLinear#decode}). */
+    void decode(ScalarType decodedType) {
+      for (TorchLinear g : groups) {
+        g.decode(decodedType);
+      }
+    }
+
+    /** Drops the decoded matrices. */
+    void release() {
+      for (TorchLinear g : groups) {
+        g.release();
+      }
+    }
+
+    /**
+     * {@link #forward} with the quantized groups decoded for this call only (the block stays
+     * decoded if it was before); every temporary of the call is freed when it returns.
+     */
+    Tensor forwardDecoded(Tensor h, Rope rope, ScalarType decodedType) {
+      boolean wasDecoded = isDecoded();
+      decode(decodedType);
+      try {
+        return Torch.scoped(() -> forward(h, rope));
+      } finally {
+        if (!wasDecoded) {
+          release();
+        }
+      }
+    }
+
+    /**
+     * The backward pass of the block for the input {@code x} and the gradient {@code gradOut} of
+     * its output: recomputes the forward with a graph (decoding for this call), accumulates the
+     * parameters' gradients and returns the gradient of {@code x} (null unless {@code inputGrad}).
+     */
+    Tensor backwardDecoded(Tensor x, Tensor gradOut, Rope rope, ScalarType decodedType,
+        boolean inputGrad) {
+      boolean wasDecoded = isDecoded();
+      decode(decodedType);
+      try {
+        Tensor g = Torch.scoped(() -> {
+          Tensor in = x.detach();
+          in.requires_grad_(inputGrad);
+          Tensor out = forward(in, rope);
+          torch.backward(new TensorVector(out), new TensorVector(gradOut),
+              new org.bytedeco.pytorch.BoolOptional(false), false, new TensorVector());
+          // grad() refers into `in`, which goes with this scope: detach() holds its own handle.
+          return inputGrad ? in.grad().detach() : gradOut;
+        });
+        return inputGrad ? g : null;
+      } finally {
+        if (!wasDecoded) {
+          release();
+        }
+      }
+    }
+
+    boolean isDecoded() {
+      for (TorchLinear g : groups) {
+        if (g.isQuantized() && !g.isDecoded()) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /** h [B, T, dim] → the block's output [B, T, dim]; quantized groups must be decoded. */
     Tensor forward(Tensor h, Rope rope) {
       LlamaConfig c = config;
       long b = h.size(0);

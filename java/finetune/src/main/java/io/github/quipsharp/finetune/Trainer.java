@@ -37,10 +37,15 @@ import org.bytedeco.pytorch.TensorVector;
 final class Trainer {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** What one training run does. */
-  record Settings(int epochs, int batch, double lr, double signLr, int patience, long seed) {
+  /**
+   * What one training run does. {@code epochs} is a fixed count or {@link FineTuneOptions#AUTO_EPOCHS}
+   * (until early stopping, at most {@link FineTuneOptions#MAX_AUTO_EPOCHS});
+   * {@code budgetSeconds} bounds the wall time of the run (0 = none).
+   */
+  record Settings(int epochs, int batch, double lr, double signLr, int patience, long seed,
+      double budgetSeconds) {
     Settings {
-      if (epochs < 0) {
+      if (epochs < 0 && epochs != FineTuneOptions.AUTO_EPOCHS) {
         throw new IllegalArgumentException("epochs = " + epochs + " must be >= 0");
       }
       if (batch < 1) {
@@ -53,23 +58,112 @@ final class Trainer {
       if (patience < 1) {
         throw new IllegalArgumentException("patience = " + patience + " must be >= 1");
       }
+      if (!(budgetSeconds >= 0) || Double.isInfinite(budgetSeconds)) {
+        throw new IllegalArgumentException("budget = " + budgetSeconds + " s must be >= 0 (0 = none)");
+      }
+    }
+
+    boolean autoEpochs() {
+      return epochs == FineTuneOptions.AUTO_EPOCHS;
+    }
+
+    /** The epoch count this run may reach. */
+    int maxEpochs() {
+      return autoEpochs() ? FineTuneOptions.MAX_AUTO_EPOCHS : epochs;
+    }
+
+    Settings withEpochs(int e) {
+      return new Settings(e, batch, lr, signLr, patience, seed, budgetSeconds);
     }
 
     ObjectNode toJson() {
       ObjectNode o = JSON.createObjectNode();
-      o.put("epochs", epochs);
+      if (autoEpochs()) {
+        o.put("epochs", "auto");
+      } else {
+        o.put("epochs", epochs);
+      }
       o.put("batch", batch);
       o.put("lr", lr);
       o.put("sign_lr", signLr);
       o.put("patience", patience);
       o.put("seed", seed);
+      if (budgetSeconds > 0) {
+        o.put("budget_seconds", budgetSeconds);
+      }
       return o;
     }
   }
 
-  /** The mean loss over some windows (indices into the caller's data), attached to the graph. */
+  /** Why a run ended; its key is what the checkpoint records. */
+  enum StopReason {
+    /** The fixed number of epochs ran. */
+    EPOCHS("epochs_done"),
+    /** {@code patience} epochs without a better validation loss. */
+    EARLY_STOPPING("early_stopping"),
+    /** The wall-time budget ran out (an unfinished epoch is dropped; the best state is kept). */
+    BUDGET("budget"),
+    /** {@link FineTuneOptions#MAX_AUTO_EPOCHS} epochs ran without early stopping. */
+    MAX_EPOCHS("max_epochs");
+
+    final String key;
+
+    StopReason(String key) {
+      this.key = key;
+    }
+
+    String describe(Settings s) {
+      return switch (this) {
+        case EPOCHS -> "the " + s.epochs() + " epochs set ran";
+        case EARLY_STOPPING -> "early stopping: " + s.patience() + " epochs without a better "
+            + "validation loss";
+        case BUDGET -> String.format(Locale.ROOT, "the wall-time budget of %.0f s ran out", s.budgetSeconds());
+        case MAX_EPOCHS -> "the safety bound of " + s.maxEpochs() + " epochs";
+      };
+    }
+  }
+
+  /**
+   * Under {@link FineTuneOptions#AUTO_EPOCHS} an epoch counts as an improvement for early stopping
+   * only when it lowers the best validation loss by this fraction (an ever slower creep would
+   * otherwise never stop); the best state is still taken from every lower loss.
+   */
+  static final double MIN_RELATIVE_IMPROVEMENT = 1e-3;
+
+  /** The loss of some windows (indices into the caller's data). */
   interface Objective {
-    Tensor loss(int[] windows);
+    /** The mean loss over the windows, without gradients. */
+    double loss(int[] windows);
+
+    /**
+     * The mean loss over the windows, with its gradients accumulated into the parameters' grads;
+     * when the loss is not finite no gradient is computed.
+     */
+    double lossAndGradients(int[] windows);
+
+    /** An objective whose loss is one autograd graph over the whole computation. */
+    static Objective ofGraph(java.util.function.Function<int[], Tensor> loss) {
+      return new Objective() {
+        @Override
+        public double loss(int[] windows) {
+          try (PointerScope scope = new PointerScope()) {
+            return loss.apply(windows).item_double();
+          }
+        }
+
+        @Override
+        public double lossAndGradients(int[] windows) {
+          try (PointerScope scope = new PointerScope()) {
+            Tensor l = loss.apply(windows);
+            double v = l.item_double();
+            if (Double.isFinite(v)) {
+              l.backward();
+            }
+            return v;
+          }
+        }
+      };
+    }
   }
 
   /** Called after each epoch (e.g. to save a checkpoint and the state). */
@@ -87,6 +181,9 @@ final class Trainer {
   private double bestValid = Double.POSITIVE_INFINITY;
   private int bad;
   private final List<TuningEpoch> history = new ArrayList<>();
+  /** Wall time spent on the stage before this trainer's run (a sweep, an interrupted run). */
+  private double priorSeconds;
+  private StopReason stopReason;
 
   Trainer(List<TorchLlama.Param> params, Settings settings) {
     this.params = List.copyOf(params);
@@ -128,11 +225,27 @@ final class Trainer {
   }
 
   boolean stoppedEarly() {
-    return bad >= settings.patience();
+    return stopReason == StopReason.EARLY_STOPPING;
+  }
+
+  /** Why the last {@link #run} ended (null before it ended). */
+  StopReason stopReason() {
+    return stopReason;
+  }
+
+  /** Counts {@code seconds} already spent on the stage against the budget. */
+  void addPriorSeconds(double seconds) {
+    priorSeconds += seconds;
+  }
+
+  /** Wall time of the stage so far: prior time plus the epochs in the history. */
+  double secondsSpent() {
+    return priorSeconds + history.stream().mapToDouble(TuningEpoch::seconds).sum();
   }
 
   /**
-   * Trains until the epochs are done or early stopping fires, then restores the best state.
+   * Trains until the epochs are done, early stopping fires or the budget runs out, then restores
+   * the best state.
    *
    * @throws FineTuneException when a loss is NaN or infinite (the parameters are then restored to
    *     the best state before that)
@@ -143,64 +256,117 @@ final class Trainer {
       throw new IllegalArgumentException(stage + ": needs at least one training and one validation "
           + "window (have " + train.length + " and " + valid.length + ")");
     }
+    long runStart = System.nanoTime();
     if (history.isEmpty()) {
       double v0 = validate(valid, obj);
       checkFinite(stage, v0, "validation loss before training");
       bestValid = v0;
-      best = snapshot();
-      history.add(new TuningEpoch(0, Double.NaN, v0, 0));
-      listener.tuningEpoch(stage, 0, settings.epochs(), Double.NaN, v0);
+      keepAsBest();
+      history.add(new TuningEpoch(0, Double.NaN, v0, (System.nanoTime() - runStart) / 1e9));
+      listener.tuningEpoch(stage, 0, shownEpochs(), Double.NaN, v0);
     }
-    int steps = (train.length + settings.batch() - 1) / settings.batch();
-    while (epoch < settings.epochs() && bad < settings.patience()) {
-      long start = System.nanoTime();
-      int[] order = shuffled(train, settings.seed(), epoch + 1);
-      double sum = 0;
-      for (int s = 0; s < steps; s++) {
-        int from = s * settings.batch();
-        int[] batch = java.util.Arrays.copyOfRange(order, from, Math.min(order.length, from + settings.batch()));
-        double loss;
-        try (PointerScope scope = new PointerScope()) {
-          adam.zero_grad();
-          Tensor l = obj.loss(batch);
-          loss = l.item_double();
-          if (!Double.isFinite(loss)) {
-            restoreBest();
-            throw new FineTuneException(String.format(Locale.ROOT, "%s: the training loss became %s "
-                + "at epoch %d step %d (learning rate %.3g / signs %.3g too high?); the parameters "
-                + "were reset to the best state (epoch %d, validation loss %.6g)", stage, loss,
-                epoch + 1, s + 1, settings.lr(), settings.signLr(), bestEpoch, bestValid));
-          }
-          l.backward();
-          adam.step();
-        }
-        sum += loss * batch.length;
-        listener.tuningStep(stage, epoch + 1, s + 1, steps, loss);
-      }
-      epoch++;
-      double v = validate(valid, obj);
-      if (!Double.isFinite(v)) {
-        restoreBest();
-        throw new FineTuneException(String.format(Locale.ROOT, "%s: the validation loss became %s "
-            + "after epoch %d (learning rate %.3g / signs %.3g too high?); the parameters were reset "
-            + "to the best state (epoch %d)", stage, v, epoch, settings.lr(), settings.signLr(), bestEpoch));
-      }
-      if (v < bestValid) {
-        bestValid = v;
-        bestEpoch = epoch;
-        best = snapshot();
-        bad = 0;
+    stopReason = null;
+    double spentBefore = secondsSpent();
+    Budget budget = new Budget(settings.budgetSeconds(), spentBefore);
+    while (stopReason == null) {
+      if (bad >= settings.patience()) {
+        stopReason = StopReason.EARLY_STOPPING;
+      } else if (epoch >= settings.maxEpochs()) {
+        stopReason = settings.autoEpochs() ? StopReason.MAX_EPOCHS : StopReason.EPOCHS;
+      } else if (budget.exceeded()) {
+        stopReason = StopReason.BUDGET;
       } else {
-        bad++;
-      }
-      double train1 = sum / train.length;
-      history.add(new TuningEpoch(epoch, train1, v, (System.nanoTime() - start) / 1e9));
-      listener.tuningEpoch(stage, epoch, settings.epochs(), train1, v);
-      if (hook != null) {
-        hook.epochEnded(this);
+        long start = System.nanoTime();
+        double train1 = trainEpoch(stage, shuffled(train, settings.seed(), epoch + 1), obj, listener,
+            epoch + 1, budget);
+        if (Double.isNaN(train1)) { // the budget ran out within the epoch: it is dropped
+          stopReason = StopReason.BUDGET;
+          break;
+        }
+        epoch++;
+        double v = validate(valid, obj);
+        if (!Double.isFinite(v)) {
+          restoreBest();
+          throw new FineTuneException(String.format(Locale.ROOT, "%s: the validation loss became %s "
+              + "after epoch %d (learning rate %.3g / signs %.3g too high?); the parameters were reset "
+              + "to the best state (epoch %d)", stage, v, epoch, settings.lr(), settings.signLr(), bestEpoch));
+        }
+        boolean significant = settings.autoEpochs()
+            ? v < bestValid - MIN_RELATIVE_IMPROVEMENT * Math.abs(bestValid) : v < bestValid;
+        if (v < bestValid) {
+          bestValid = v;
+          bestEpoch = epoch;
+          keepAsBest();
+        }
+        bad = significant ? 0 : bad + 1;
+        history.add(new TuningEpoch(epoch, train1, v, (System.nanoTime() - start) / 1e9));
+        listener.tuningEpoch(stage, epoch, shownEpochs(), train1, v);
+        if (hook != null) {
+          hook.epochEnded(this);
+        }
       }
     }
     restoreBest();
+    listener.info(String.format(Locale.ROOT, "%s: stopped after %d epochs (%s); best epoch %d, "
+        + "validation loss %.6f", stage, epoch, stopReason.describe(settings), bestEpoch, bestValid));
+  }
+
+  /** The epoch count shown in progress ("epoch 3/5"; under auto epochs the safety bound). */
+  private int shownEpochs() {
+    return settings.maxEpochs();
+  }
+
+  /** Wall time against a budget (0 = none), counting what was spent before. */
+  static final class Budget {
+    private final double limit;
+    private final double before;
+    private final long start = System.nanoTime();
+
+    Budget(double limitSeconds, double spentBefore) {
+      this.limit = limitSeconds;
+      this.before = spentBefore;
+    }
+
+    static Budget none() {
+      return new Budget(0, 0);
+    }
+
+    boolean exceeded() {
+      return limit > 0 && before + (System.nanoTime() - start) / 1e9 >= limit;
+    }
+  }
+
+  /**
+   * One pass over {@code order} in batches with an Adam step each; the mean training loss, or NaN
+   * when {@code budget} ran out before the pass ended (the steps taken stay applied).
+   */
+  double trainEpoch(String stage, int[] order, Objective obj, ProgressListener listener,
+      int epochNumber, Budget budget) {
+    int steps = (order.length + settings.batch() - 1) / settings.batch();
+    double sum = 0;
+    for (int s = 0; s < steps; s++) {
+      if (budget.exceeded()) {
+        return Double.NaN;
+      }
+      int from = s * settings.batch();
+      int[] batch = java.util.Arrays.copyOfRange(order, from, Math.min(order.length, from + settings.batch()));
+      double loss;
+      try (PointerScope scope = new PointerScope()) {
+        adam.zero_grad();
+        loss = obj.lossAndGradients(batch);
+        if (!Double.isFinite(loss)) {
+          restoreBest();
+          throw new FineTuneException(String.format(Locale.ROOT, "%s: the training loss became %s "
+              + "at epoch %d step %d (learning rate %.3g / signs %.3g too high?); the parameters "
+              + "were reset to the best state (epoch %d, validation loss %.6g)", stage, loss,
+              epochNumber, s + 1, settings.lr(), settings.signLr(), bestEpoch, bestValid));
+        }
+        adam.step();
+      }
+      sum += loss * batch.length;
+      listener.tuningStep(stage, epochNumber, s + 1, steps, loss);
+    }
+    return sum / order.length;
   }
 
   private static void checkFinite(String stage, double v, String what) {
@@ -228,33 +394,62 @@ final class Trainer {
     try (NoGradGuard ng = new NoGradGuard()) {
       for (int from = 0; from < valid.length; from += settings.batch()) {
         int[] b = java.util.Arrays.copyOfRange(valid, from, Math.min(valid.length, from + settings.batch()));
-        try (PointerScope scope = new PointerScope()) {
-          sum += obj.loss(b).item_double() * b.length;
-        }
+        sum += obj.loss(b) * b.length;
       }
     }
     return sum / valid.length;
   }
 
   private Tensor[] snapshot() {
+    return snapshot(params);
+  }
+
+  /**
+   * Copies of the parameters' values, owned by the caller (in no pointer scope: they live until
+   * {@link #release}, however many steps pass).
+   */
+  static Tensor[] snapshot(List<TorchLlama.Param> params) {
     Tensor[] out = new Tensor[params.size()];
-    try (NoGradGuard ng = new NoGradGuard()) {
+    try (NoGradGuard ng = new NoGradGuard(); PointerScope scope = new PointerScope()) {
       for (int i = 0; i < out.length; i++) {
         out[i] = params.get(i).tensor().detach().clone();
+        out[i].retainReference();
       }
     }
     return out;
   }
 
+  /** Frees a {@link #snapshot} now rather than at a garbage collection. */
+  static void release(Tensor[] values) {
+    if (values != null) {
+      for (Tensor t : values) {
+        t.releaseReference();
+      }
+    }
+  }
+
+  /** Sets the parameters to {@code values} (a {@link #snapshot}) and clears their gradients. */
+  static void restore(List<TorchLlama.Param> params, Tensor[] values) {
+    try (NoGradGuard ng = new NoGradGuard(); PointerScope scope = new PointerScope()) {
+      for (int i = 0; i < values.length; i++) {
+        params.get(i).tensor().copy_(values[i]);
+        Tensor g = params.get(i).tensor().grad();
+        if (g.defined()) {
+          g.zero_();
+        }
+      }
+    }
+  }
+
+  private void keepAsBest() {
+    release(best);
+    best = snapshot();
+  }
+
   /** Sets the parameters to the best state seen. */
   void restoreBest() {
-    if (best == null) {
-      return;
-    }
-    try (NoGradGuard ng = new NoGradGuard()) {
-      for (int i = 0; i < best.length; i++) {
-        params.get(i).tensor().copy_(best[i]);
-      }
+    if (best != null) {
+      restore(params, best);
     }
   }
 
@@ -270,11 +465,8 @@ final class Trainer {
     try {
       action.run();
     } finally {
-      try (NoGradGuard ng = new NoGradGuard()) {
-        for (int i = 0; i < current.length; i++) {
-          params.get(i).tensor().copy_(current[i]);
-        }
-      }
+      restore(params, current);
+      release(current);
     }
   }
 
@@ -293,6 +485,7 @@ final class Trainer {
     o.put("best_epoch", bestEpoch);
     o.put("best_valid", bestValid);
     o.put("bad_epochs", bad);
+    o.put("prior_seconds", priorSeconds);
     o.set("settings", settings.toJson());
     o.set("history", historyJson());
     AtomicFiles.write(dir.resolve("state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
@@ -321,7 +514,7 @@ final class Trainer {
           + "settings (" + o.path("settings") + ")");
     }
     readTensors(dir.resolve("params.safetensors"), currentValues());
-    best = snapshot();
+    keepAsBest();
     readTensors(dir.resolve("best.safetensors"), best);
     InputArchive in = new InputArchive();
     in.load_from(dir.resolve("adam.pt").toString());
@@ -330,6 +523,7 @@ final class Trainer {
     bestEpoch = o.path("best_epoch").asInt();
     bestValid = o.path("best_valid").asDouble();
     bad = o.path("bad_epochs").asInt();
+    priorSeconds = o.path("prior_seconds").asDouble();
     history.clear();
     for (JsonNode x : o.path("history")) {
       history.add(new TuningEpoch(x.path("epoch").asInt(), x.path("train_loss").asDouble(Double.NaN),
@@ -369,7 +563,7 @@ final class Trainer {
         f.requireShape(name, DType.F64, shape);
         f.map(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(v);
         try (PointerScope scope = new PointerScope()) {
-          into[i].copy_(Torch.ofDoubles(v, shape));
+          into[i].copy_(Torch.toScope(Torch.ofDoubles(v, shape)));
         }
       }
     }

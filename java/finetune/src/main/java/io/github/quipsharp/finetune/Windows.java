@@ -18,13 +18,13 @@ record Windows(int[][] tokens, int[] train, int[] valid) {
     return tokens[0].length;
   }
 
-  /** The token ids of some windows as an int64 [B, ctx] tensor. */
+  /** The token ids of some windows as an int64 [B, ctx] tensor, owned by the innermost scope. */
   org.bytedeco.pytorch.Tensor batch(int[] which) {
     int t = ctx();
     int[] flat = new int[which.length * t];
     for (int i = 0; i < which.length; i++) {
       System.arraycopy(tokens[which[i]], 0, flat, i * t, t);
     }
-    return Torch.tokens(flat, which.length, t);
+    return Torch.toScope(Torch.tokens(flat, which.length, t));
   }
 }

@@ -2,6 +2,7 @@ package io.github.quipsharp.finetune;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.CalibrationSplit;
@@ -16,9 +17,14 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** End-to-end tuning killed with SIGKILL in its second epoch, then resumed in another JVM. */
+/**
+ * End-to-end tuning killed with SIGKILL in its second epoch, or in the middle of its learning-rate
+ * sweep, then resumed in another JVM.
+ */
 class EndToEndKillTest {
   static final FineTuneOptions OPT = FineTuneOptions.E2E_DEFAULTS.withEpochs(3).withWindows(24);
+  /** Auto learning rates: a sweep of 16 points before 2 epochs. */
+  static final FineTuneOptions SWEEP = FineTuneOptions.E2E_AUTO.withEpochs(2).withWindows(24);
 
   @TempDir Path tmp;
 
@@ -42,31 +48,71 @@ class EndToEndKillTest {
       }
     };
     EndToEndTuner.tune(Path.of(args[0]), SharedModels.require("stories260K-hf"), calibration(), 256,
-        Path.of(args[1]), OPT, slow);
+        Path.of(args[1]), args.length > 2 && args[2].equals("sweep") ? SWEEP : OPT, slow);
+  }
+
+  /** The 2-bit checkpoint both tests tune. */
+  Path quantized(Path model, int[] cal) {
+    Path q = tmp.resolve("q");
+    ModelQuantizer.quantize(model, cal, QuantConfig.builder().bits(2).seed(1).build(), q,
+        new ModelQuantizer.Options(256, 24, false, null));
+    return q;
+  }
+
+  /**
+   * Forks a JVM tuning {@code q} into {@code out} ({@code mode} "sweep" or "epochs"), waits until
+   * the file {@code appears} exists, {@code afterMillis} more, and kills it with SIGKILL (no
+   * shutdown hooks, no cleanup).
+   */
+  void forkAndKill(Path q, Path out, String mode, Path appears, long afterMillis) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path log = tmp.resolve("fork-" + mode + ".log");
+    Process p = new ProcessBuilder(java, "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
+        "-Dquipsharp.models=" + SharedModels.root(), "-cp", System.getProperty("java.class.path"),
+        EndToEndKillTest.class.getName(), q.toString(), out.toString(), mode)
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+    while (!Files.exists(appears) && p.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    Thread.sleep(afterMillis);
+    assertTrue(p.isAlive(), "the fork ended before it was killed: " + Files.readString(log));
+    p.destroyForcibly();
+    p.waitFor();
+  }
+
+  @Test
+  void killedInTheSweepResumesToTheSameCheckpoint() throws Exception {
+    Path model = SharedModels.require("stories260K-hf");
+    int[] cal = calibration();
+    Path q = quantized(model, cal);
+    Path killed = tmp.resolve("killed");
+    Path sweep = killed.resolve(EndToEndTuner.STATE).resolve("sweep.json");
+    forkAndKill(q, killed, "sweep", sweep, 300); // into the point after the first saved one
+    int saved = new com.fasterxml.jackson.databind.ObjectMapper().readTree(sweep.toFile())
+        .path("points").size();
+    assertTrue(saved >= 1 && saved < 16, saved + " points saved");
+    assertFalse(Files.exists(killed.resolve(EndToEndTuner.STATE).resolve("current.json")),
+        "killed before training");
+    EndToEndTuner.Report r = EndToEndTuner.tune(q, model, cal, 256, killed, SWEEP.withResume(true), null);
+    assertTrue(r.resumed());
+    assertEquals(16, r.sweep().size());
+    Path clean = tmp.resolve("clean");
+    EndToEndTuner.Report c = EndToEndTuner.tune(q, model, cal, 256, clean, SWEEP, null);
+    assertEquals(c.lr(), r.lr());
+    assertEquals(c.signLr(), r.signLr());
+    assertArrayEquals(Files.readAllBytes(clean.resolve("model.safetensors")),
+        Files.readAllBytes(killed.resolve("model.safetensors")), "model.safetensors of the resumed run");
   }
 
   @Test
   void killedTuningResumesToTheSameCheckpoint() throws Exception {
     Path model = SharedModels.require("stories260K-hf");
     int[] cal = calibration();
-    Path q = tmp.resolve("q");
-    ModelQuantizer.quantize(model, cal, QuantConfig.builder().bits(2).seed(1).build(), q,
-        new ModelQuantizer.Options(256, 24, false, null));
+    Path q = quantized(model, cal);
     Path killed = tmp.resolve("killed");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
-        "-Dquipsharp.models=" + SharedModels.root(), "-cp", System.getProperty("java.class.path"),
-        EndToEndKillTest.class.getName(), q.toString(), killed.toString())
-        .redirectErrorStream(true).redirectOutput(tmp.resolve("fork.log").toFile()).start();
     Path pointer = killed.resolve(EndToEndTuner.STATE).resolve("current.json");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-    while (!Files.exists(pointer) && p.isAlive() && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
-    Thread.sleep(500); // into epoch 2
-    assertTrue(p.isAlive(), "the fork ended before it was killed: " + Files.readString(tmp.resolve("fork.log")));
-    p.destroyForcibly(); // SIGKILL: no shutdown hooks, no cleanup
-    p.waitFor();
+    forkAndKill(q, killed, "epochs", pointer, 500); // into epoch 2
     assertTrue(Files.readString(pointer).contains("epoch-1"), Files.readString(pointer));
     EndToEndTuner.Report r = EndToEndTuner.tune(q, model, cal, 256, killed, OPT.withResume(true), null);
     assertTrue(r.resumed());

@@ -43,6 +43,7 @@ class TorchLinearGradientTest {
     int cols = 72;
     QuantizedGroup g = group(bits, rows, cols, 2);
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
+    lin.decode(ScalarType.Double);
     SplittableRandom r = new SplittableRandom(11);
     int batch = 3;
     double[] xv = gaussian(r, batch * cols);
@@ -70,6 +71,7 @@ class TorchLinearGradientTest {
       }
       worst = Math.max(worst, err / scale);
     }
+    lin.release();
     System.out.printf("%d-bit: autograd vs finite differences max rel error %.3g%n", bits, worst);
     assertTrue(worst < 1e-7, "gradient error " + worst);
   }
@@ -108,8 +110,10 @@ class TorchLinearGradientTest {
     }
     float[] rowFuse = g.rowFuse(new int[] {16, 24});
     TorchLinear lin = TorchLinear.quantized(g, new int[] {16, 24}, ScalarType.Double);
+    lin.decode(ScalarType.Double);
     double[] x = gaussian(new SplittableRandom(5), cols);
     double[] got = Torch.doubles(lin.forward(Torch.ofDoubles(x, 1, cols)));
+    lin.release();
     double err = 0;
     double scale = 0;
     for (int i = 0; i < rows; i++) {
