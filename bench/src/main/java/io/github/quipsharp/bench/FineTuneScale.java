@@ -68,7 +68,9 @@ public final class FineTuneScale {
       public void tuningEpoch(String stage, int epoch, int n, double train, double valid) {
         last[0] = System.nanoTime(); // a validation pass is not a step
         lastCpu[0] = cpuNanos();
-        System.out.printf(Locale.ROOT, "epoch %d: train %.5f valid %.5f%n", epoch, train, valid);
+        // Epoch 0 is the validation of the untrained model: no training loss yet.
+        System.out.printf(Locale.ROOT, "epoch %d: train %s valid %.5f%n", epoch,
+            Double.isNaN(train) ? "-" : String.format(Locale.ROOT, "%.5f", train), valid);
       }
 
       @Override

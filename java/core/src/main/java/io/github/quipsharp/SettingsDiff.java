@@ -25,7 +25,19 @@ public final class SettingsDiff {
       Map.entry("quant_config.rounding", "--rounding"),
       Map.entry("quant_config.refine_passes", "--refine-passes"),
       Map.entry("quant_config.incoherence", "--no-rht"),
-      Map.entry("blockwise_finetune", "--finetune / --ft-*"));
+      Map.entry("blockwise_finetune", "--finetune / --ft-*"),
+      // end-to-end fine-tuning's run.json (EndToEndTuner)
+      Map.entry("fp_model", "--model"),
+      Map.entry("options.epochs", "--ft-epochs"),
+      Map.entry("options.batch", "--ft-batch"),
+      Map.entry("options.lr", "--ft-lr"),
+      Map.entry("options.sign_lr", "--ft-sign-lr"),
+      Map.entry("options.windows", "--ft-windows"),
+      Map.entry("options.seed", "--seed"),
+      Map.entry("options.budget_seconds", "--ft-budget"),
+      Map.entry("options.device", "--ft-device"),
+      Map.entry("options.precision", "--ft-precision"),
+      Map.entry("options.keep_decoded", "--ft-keep-decoded"));
 
   private SettingsDiff() {}
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
@@ -96,11 +97,15 @@ public final class EndToEndTuner {
       ObjectNode settings = runJson(fpModel, calibration, ctx, opt);
       Path runFile = stateDir.resolve("run.json");
       Path saved = currentState(stateDir);
-      if (Files.exists(runFile) && !JSON.readTree(runFile.toFile())
-          .equals(JSON.readTree(JSON.writeValueAsString(settings)))) {
+      if (Files.exists(runFile)) {
         // Compared as parsed JSON on both sides (number node types then agree).
-        throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
-            + "fine-tuning used other settings (" + Files.readString(runFile) + ")");
+        String differs = SettingsDiff.describe(JSON.readTree(runFile.toFile()),
+            JSON.readTree(JSON.writeValueAsString(settings)));
+        if (differs != null) {
+          throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
+              + "fine-tuning used other settings: " + differs + " (use the same ones, or delete "
+              + stateDir + " to start over)");
+        }
       }
       boolean resumed = Files.exists(runFile);
       if (!resumed) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.SettingsDiff;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
@@ -509,9 +510,16 @@ final class Trainer {
   /** Loads a state written by {@link #save} by a trainer with the same parameters and settings. */
   void load(Path dir) throws IOException {
     JsonNode o = JSON.readTree(dir.resolve("state.json").toFile());
-    if (!o.path("settings").equals(JSON.readTree(JSON.writeValueAsString(settings.toJson())))) {
+    JsonNode now = JSON.readTree(JSON.writeValueAsString(settings.toJson()));
+    if (!o.path("settings").equals(now)) {
+      // Under "options", as in the end-to-end run.json, so that each key is named by its flag.
+      ObjectNode was = JSON.createObjectNode();
+      was.set("options", o.path("settings"));
+      ObjectNode is = JSON.createObjectNode();
+      is.set("options", now);
       throw new IllegalArgumentException("the saved fine-tuning state in " + dir + " used other "
-          + "settings (" + o.path("settings") + ")");
+          + "settings: " + SettingsDiff.describe(was, is) + " (use the same ones, or delete " + dir
+          + " to start over)");
     }
     readTensors(dir.resolve("params.safetensors"), currentValues());
     keepAsBest();

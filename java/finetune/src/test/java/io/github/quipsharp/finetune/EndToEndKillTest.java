@@ -114,6 +114,13 @@ class EndToEndKillTest {
     Path pointer = killed.resolve(EndToEndTuner.STATE).resolve("current.json");
     forkAndKill(q, killed, "epochs", pointer, 500); // into epoch 2
     assertTrue(Files.readString(pointer).contains("epoch-1"), Files.readString(pointer));
+    // Resuming with another learning rate is refused in one line naming the flag; the state stays.
+    FineTuneOptions other = OPT.withLearningRates(2 * OPT.lr(), OPT.signLr()).withResume(true);
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> EndToEndTuner.tune(q, model, cal, 256, killed, other, null));
+    assertTrue(e.getMessage().contains("options.lr (--ft-lr) was " + OPT.lr() + ", now " + 2 * OPT.lr())
+        && !e.getMessage().contains("\n") && !e.getMessage().contains("calibration_hash"), e.getMessage());
+    assertTrue(Files.readString(pointer).contains("epoch-1"), "the saved state is kept");
     EndToEndTuner.Report r = EndToEndTuner.tune(q, model, cal, 256, killed, OPT.withResume(true), null);
     assertTrue(r.resumed());
     assertEquals(3, r.epochs());
