@@ -85,6 +85,57 @@ class FamilyCommandsTest {
     assertTrue(bench.get("head_share").asDouble() > 0.9, bench.toString());
   }
 
+  /**
+   * Every other family, written by synth-model with a real tokenizer of the family (Qwen 2.5 and
+   * Qwen 3 share one vocabulary; Gemma and Gemma 2 take Gemma 3's; Phi-3 is Llama 2's tokenizer),
+   * through quantize (2 bits), ppl, generate and generate --chat. The prompt and chat token counts
+   * are those of transformers' tokenizer and apply_chat_template (add_generation_prompt) on the same
+   * files; ppl of random N(0, 0.02²) weights is near the vocabulary size.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0} with {1}")
+  @org.junit.jupiter.params.provider.CsvSource({
+    "mistral, mistral-tokenizer, 5, -1",
+    "qwen2, qwen3-tokenizer, 4, 9",
+    "qwen3, qwen3-tokenizer, 4, 9",
+    "gemma, gemma3-tokenizer, 5, 10",
+    "gemma2, gemma3-tokenizer, 5, 10",
+    "phi3, llama2-tokenizer, 5, -1",
+  })
+  void everyFamilyWithARealTokenizerQuantizesAndGenerates(String arch, String tokenizer,
+      int promptIds, int chatIds) throws Exception {
+    Path shared = models();
+    Path text = shared.resolve("tinystories-sample.txt");
+    Path model = tmp.resolve(arch);
+    String out = run(0, "synth-model", "--arch", arch, "--tokenizer", shared.resolve(tokenizer).toString(),
+        "--dim", "64", "--hidden", "128", "--heads", "4", "--layers", "2", "--ctx", "512", "--seed", "3",
+        "--out", model.toString())[0];
+    assertTrue(out.contains("(" + arch + ")"), out);
+    JsonNode config = JSON.readTree(model.resolve("config.json").toFile());
+    Path q = tmp.resolve(arch + "-q2");
+    out = run(0, "quantize", "--model", model.toString(), "--bits", "2", "--calibration", text.toString(),
+        "--ctx", "64", "--samples", "4", "--seed", "1", "--out", q.toString())[0];
+    assertTrue(out.contains("layer 1 down"), out);
+    JsonNode qc = JSON.readTree(q.resolve("config.json").toFile());
+    assertEquals(config.get("architectures"), qc.get("architectures"), "the checkpoint keeps the architecture");
+    int vocab = config.get("vocab_size").asInt();
+    JsonNode r = lastJson(run(0, "ppl", "--model", q.toString(), "--text", text.toString(), "--heldout",
+        "--ctx", "64", "--max-tokens", "200", "--json")[0]);
+    double ppl = r.get("ppl").asDouble();
+    assertTrue(ppl > 0.5 * vocab && ppl < 2 * vocab, arch + ": ppl " + ppl + ", vocabulary " + vocab);
+    out = run(0, "generate", "--model", q.toString(), "--prompt", "Once upon a time", "--temperature", "0",
+        "--max-tokens", "4")[0];
+    assertTrue(out.startsWith("Once upon a time"), out);
+    assertEquals(promptIds, promptTokens(out), out);
+    if (chatIds > 0) {
+      out = run(0, "generate", "--model", q.toString(), "--chat", "--prompt", "Hi", "--temperature", "0",
+          "--max-tokens", "4")[0];
+      assertEquals(chatIds, promptTokens(out), out);
+    } else {
+      String err = run(2, "generate", "--model", q.toString(), "--chat", "--prompt", "Hi")[1];
+      assertTrue(err.startsWith("error: ") && err.contains("chat template"), err);
+    }
+  }
+
   static int promptTokens(String out) {
     Matcher m = Pattern.compile("(\\d+) prompt tokens").matcher(out);
     assertTrue(m.find(), out);
