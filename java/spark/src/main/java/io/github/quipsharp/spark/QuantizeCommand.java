@@ -66,6 +66,11 @@ final class QuantizeCommand implements Callable<Integer> {
       description = "Window chunks of Phase A, one task each (default: Spark's default parallelism).")
   Integer partitions;
 
+  @Option(names = "--allow-longer-context",
+      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
+          + "with a warning; refused without it.")
+  boolean allowLongerContext;
+
   @Option(names = "--resume", description = "Continue an interrupted run in --out.")
   boolean resume;
 
@@ -81,7 +86,7 @@ final class QuantizeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     JobSpec job = new JobSpec(master, model, calibration, tokenizer, bits, out, seed, samples, ctx,
-        fraction, partitions, resume, failOnce, keepPartial);
+        fraction, partitions, resume, failOnce, keepPartial, allowLongerContext);
     QuantizationInfo info = new ScaleOutJob(job, spec.commandLine().getOut()).run();
     return info.layers().isEmpty() ? 1 : 0;
   }

@@ -74,7 +74,11 @@ final class ScaleOutJob {
     java.nio.file.Path localModel = existing(spec.model(), "--model");
     try (ModelSource src = ModelSource.open(localModel)) {
       LlamaConfig mc = src.config();
-      ModelQuantizer.requireContext(mc, spec.ctx(), false, "--ctx");
+      ModelQuantizer.requireContext(mc, spec.ctx(), spec.allowLongerContext(), "--ctx");
+      if (spec.ctx() > mc.maxSeqLen()) {
+        out.println("warning: --ctx " + spec.ctx() + " runs past the model's context length "
+            + mc.maxSeqLen() + " (--allow-longer-context)");
+      }
       Tokenizer tok = tokenizer(localModel);
       int[] all = tok.encode(text(spec.calibration()), true, false);
       int[] cal = CalibrationSplit.calibration(all, spec.fraction());

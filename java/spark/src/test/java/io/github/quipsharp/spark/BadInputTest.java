@@ -56,6 +56,7 @@ class BadInputTest {
     assertRejected(with(good, "--calibration", tmp.resolve("none.txt").toString()), "does not exist", out);
     assertRejected(with(good, "--fail-once", "quantize:9.qkv"), "--fail-once quantize:9.qkv must be", out);
     assertRejected(with(good, "--fail-once", "hessian:x"), "--fail-once hessian:x must be", out);
+    assertRejected(with(good, "--ctx", "100000"), "--ctx 100000 exceeds the model's context length", out);
     assertFalse(Files.exists(out), "created " + out);
   }
 }
