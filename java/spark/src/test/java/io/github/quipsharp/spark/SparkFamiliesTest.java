@@ -21,9 +21,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Families beyond Llama through the Spark job in local[2], against the single-machine {@code
- * quipsharp quantize} with the same seed: Qwen 2 (q/k/v biases, a sliding-window layer) and Gemma 2
- * (sandwich norms, soft-caps, (1 + w) norms, scaled embeddings, windows on alternate layers), the
+ * Every family beyond Llama 2 through the Spark job in local[2], against the single-machine {@code
+ * quipsharp quantize} with the same seed: Llama 3 (llama3 RoPE scaling), Mistral (sliding window),
+ * Qwen 2 (q/k/v biases, a sliding-window layer), Qwen 3 (q/k norms), Gemma (GeGLU, (1 + w) norms,
+ * scaled embeddings), Gemma 2 (sandwich norms, soft-caps, windows on alternate layers) and Phi-3
+ * (fused qkv and gate/up tensors), the
  * transformers-written fixtures of the core module with its character-level tokenizer.json and
  * text. Phase A runs the family's layer forward chunk by chunk: its Hessians equal a whole-model
  * accumulation within 1e-12, and the checkpoint is the single machine's.
@@ -39,7 +41,7 @@ class SparkFamiliesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"qwen2", "gemma2"})
+  @ValueSource(strings = {"llama3", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3"})
   void sparkQuantizesTheFamilyAsTheSingleMachineDoes(String name) throws IOException {
     Path model = fixture(name);
     Path tok = fixture("char-tokenizer").resolve("tokenizer.json");
