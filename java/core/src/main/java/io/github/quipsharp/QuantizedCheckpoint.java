@@ -156,7 +156,10 @@ public final class QuantizedCheckpoint {
     }
   }
 
-  /** The shard of a layer's tuned norms (blockwise fine-tuning writes it after its four groups). */
+  /**
+   * The shard of a layer's tuned norms, every norm of the layer under its file name (blockwise
+   * fine-tuning writes it after its four groups).
+   */
   static Path normsShard(Path partial, int layer) {
     return partial.resolve("layers").resolve(layer + "_norms.safetensors");
   }
@@ -164,11 +167,13 @@ public final class QuantizedCheckpoint {
   static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
     Path shard = normsShard(partial, layer);
     Files.createDirectories(shard.getParent());
-    String p = "model.layers." + layer + ".";
-    long[] dim = {state.config().dim()};
     try (SafetensorsWriter w = SafetensorsWriter.create(shard)) {
-      w.addFloats(p + "input_layernorm.weight", DType.F16, dim, state.attnNorm());
-      w.addFloats(p + "post_attention_layernorm.weight", DType.F16, dim, state.ffnNorm());
+      // Every norm of the layer under its file name (Gemma 2's four, Qwen 3's q/k norms included).
+      for (WeightSpec s : state.vectorSpecs()) {
+        if (s.role().isNorm()) {
+          w.addFloats(s.name(), DType.F16, s.shape(), state.norm(s.role()));
+        }
+      }
       w.commit();
     }
   }

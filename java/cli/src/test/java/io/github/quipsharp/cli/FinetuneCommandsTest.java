@@ -50,6 +50,44 @@ class FinetuneCommandsTest {
         .path("sign_lr").asDouble(), 1e-12);
   }
 
+  static Path familyFixture(String name) {
+    return Path.of("..", "core", "src", "test", "resources", "families", name).toAbsolutePath().normalize();
+  }
+
+  /**
+   * quantize --finetune both and finetune on the transformers fixtures of Gemma 2 (four norms per
+   * layer, soft-caps, windows, tied head) and Qwen 3 (q/k norms), with the fixtures' character
+   * tokenizer; the tuned checkpoints run in ppl and generate.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"gemma2", "qwen3"})
+  void everyFamilyFineTunesFromTheCommandLine(String name) throws Exception {
+    String model = familyFixture(name).toString();
+    String tok = familyFixture("char-tokenizer").resolve("tokenizer.json").toString();
+    String text = familyFixture("ppl-text.txt").toString();
+    Path q = tmp.resolve(name + "-q");
+    String[] r = run(0, "quantize", "--model", model, "--tokenizer", tok, "--bits", "2",
+        "--calibration", text, "--ctx", "32", "--seed", "1", "--out", q.toString(), "--finetune",
+        "both", "--ft-epochs", "1", "--ft-lr", "1e-4", "--ft-sign-lr", "1e-3");
+    assertTrue(r[0].contains("tune layer 1 after up") && r[0].contains("end-to-end fine-tuning: 1 epochs"),
+        r[0]);
+    JsonNode c = config(q);
+    assertTrue(c.path("quipsharp").path("finetune").path("finished").asBoolean(), c.toString());
+    assertEquals(name.equals("gemma2") ? "Gemma2ForCausalLM" : "Qwen3ForCausalLM",
+        c.path("architectures").get(0).asText());
+    JsonNode ppl = ModelCommandsTest.lastJson(run(0, "ppl", "--model", q.toString(), "--tokenizer",
+        tok, "--text", text, "--ctx", "32", "--json")[0]);
+    assertTrue(Double.isFinite(ppl.get("ppl").asDouble()), ppl.toString());
+    Path t = tmp.resolve(name + "-t");
+    String out = run(0, "finetune", "--checkpoint", q.toString(), "--model", model, "--tokenizer",
+        tok, "--calibration", text, "--ctx", "32", "--out", t.toString(), "--ft-epochs", "1",
+        "--ft-lr", "1e-4", "--ft-sign-lr", "1e-3")[0];
+    assertTrue(out.contains("wrote " + t), out);
+    out = run(0, "generate", "--model", t.toString(), "--tokenizer", tok, "--prompt", "The",
+        "--temperature", "0", "--max-tokens", "4")[0];
+    assertTrue(out.startsWith("The"), out);
+  }
+
   /**
    * The defaults (auto learning rates) choose on the validation windows of the calibration part:
    * two texts with the same calibration part and different evaluation tails give the same sweep

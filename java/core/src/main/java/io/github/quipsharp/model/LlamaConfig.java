@@ -106,8 +106,9 @@ public record LlamaConfig(
   }
 
   /**
-   * True for the plain Llama block (no family option, plain RoPE over whole heads): what the libtorch
-   * model and the blockwise fine-tuning implement so far.
+   * True for the plain Llama block (no family option, plain RoPE over whole heads). The libtorch
+   * model and blockwise fine-tuning run every family now; kept for callers that implement only
+   * this block.
    */
   public boolean isPlainLlama() {
     return options.equals(FamilyOptions.LLAMA) && rope.equals(RopeConfig.DEFAULT)
@@ -116,9 +117,8 @@ public record LlamaConfig(
 
   /**
    * Throws an {@link IllegalArgumentException} naming {@code what} and the architecture unless the
-   * config is the {@linkplain #isPlainLlama plain Llama block}: for the code paths that implement
-   * only that block (the libtorch model and blockwise fine-tuning), which would be silently wrong on
-   * another family.
+   * config is the {@linkplain #isPlainLlama plain Llama block}: for code paths that implement only
+   * that block, which would be silently wrong on another family.
    */
   public void requirePlainLlama(String what) {
     if (!isPlainLlama()) {

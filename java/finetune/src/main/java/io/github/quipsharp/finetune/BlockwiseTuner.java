@@ -157,23 +157,28 @@ public final class BlockwiseTuner implements BlockTuner {
     double spent = done.stream().mapToDouble(r -> r.path("seconds").asDouble()).sum();
     double lr = opt.lr();
     double signLr = opt.signLr();
-    if (opt.sweeps()) {
-      if (sweep == null) {
-        sweep = LearningRateSweep.run("blockwise", block.params(), opt, seedMix, windows.train(),
-            windows.valid(), mse, listener, workDir.resolve(SWEEP), spent, true);
-      }
-      lr = sweep.chosen().lr();
-      signLr = sweep.chosen().signLr();
-    }
-    double sweepSeconds = sweep == null ? 0 : sweep.seconds();
-    Trainer t = new Trainer(block.params(),
-        new Trainer.Settings(opt.epochs(), opt.batch(), lr, signLr, opt.patience(),
-            opt.seed() ^ seedMix, share(spent + sweepSeconds, state.config().layers(), done.size())));
+    Trainer t;
+    // The decoded matrices go when the tuning ends, also when the sweep or the training is
+    // interrupted (else DecodedMatrices would count them alive for the rest of the process).
     try {
-      t.run(stage, windows.train(), windows.valid(), mse, listener, null);
-    } catch (FineTuneException e) {
-      throw new FineTuneException(e.getMessage() + ". Quantization stopped; run it again with a "
-          + "lower --ft-lr in a new --out (another learning rate cannot --resume this run)", e);
+      if (opt.sweeps()) {
+        if (sweep == null) {
+          sweep = LearningRateSweep.run("blockwise", block.params(), opt, seedMix, windows.train(),
+              windows.valid(), mse, listener, workDir.resolve(SWEEP), spent, true);
+        }
+        lr = sweep.chosen().lr();
+        signLr = sweep.chosen().signLr();
+      }
+      double sweepSeconds = sweep == null ? 0 : sweep.seconds();
+      t = new Trainer(block.params(),
+          new Trainer.Settings(opt.epochs(), opt.batch(), lr, signLr, opt.patience(),
+              opt.seed() ^ seedMix, share(spent + sweepSeconds, state.config().layers(), done.size())));
+      try {
+        t.run(stage, windows.train(), windows.valid(), mse, listener, null);
+      } catch (FineTuneException e) {
+        throw new FineTuneException(e.getMessage() + ". Quantization stopped; run it again with a "
+            + "lower --ft-lr in a new --out (another learning rate cannot --resume this run)", e);
+      }
     } finally {
       block.release();
     }

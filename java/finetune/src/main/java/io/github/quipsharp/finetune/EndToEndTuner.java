@@ -311,20 +311,20 @@ public final class EndToEndTuner {
   }
 
   /**
-   * The fp model's last step: its final norm and head (the embedding when tied), applied to the
-   * fp hidden states kept on disk to give the teacher's logits.
+   * The fp model's last step: its final norm and head (the embedding when tied) and the family's
+   * final soft-cap, applied to the fp hidden states kept on disk to give the teacher's logits.
    */
-  record TeacherHead(Tensor norm, Tensor head, double eps) {
+  record TeacherHead(LlamaConfig config, Tensor norm, Tensor head) {
     static TeacherHead of(ModelSource src) {
       LlamaConfig c = src.config();
-      return new TeacherHead(Torch.of(src.tensor("model.norm.weight"), ScalarType.Float),
+      return new TeacherHead(c, Torch.of(src.tensor("model.norm.weight"), ScalarType.Float),
           Torch.of(src.tensor(c.tiedEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight"),
-              ScalarType.Float), c.normEps());
+              ScalarType.Float));
     }
 
     /** Fp32 logits [B, T, vocab] of the fp hidden states [B, T, dim]. */
     Tensor logits(Tensor states) {
-      return TorchLlama.rmsNorm(states, norm, eps).matmul(head.t());
+      return TorchLlama.logits(config, states, norm, head);
     }
   }
 

@@ -14,7 +14,6 @@ import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -27,13 +26,13 @@ final class FpActivations {
 
   private FpActivations() {}
 
-  /** The embeddings of every window into {@code out}, in batches. */
+  /** The embeddings of every window (times the family's embedding scale) into {@code out}, in batches. */
   static void embed(ModelSource src, Windows w, ActivationFile out, int batch) {
     try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
       Tensor embed = Torch.toScope(Torch.of(src.tensor("model.embed_tokens.weight"), ScalarType.Float));
       forBatches(w.tokens().length, batch, idx -> {
         try (PointerScope s = new PointerScope()) {
-          out.write(idx[0], torch.embedding(embed, w.batch(idx)));
+          out.write(idx[0], TorchLlama.embedTokens(src.config(), embed, w.batch(idx)));
         }
       });
     }

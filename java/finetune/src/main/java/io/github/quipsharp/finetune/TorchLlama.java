@@ -2,28 +2,38 @@ package io.github.quipsharp.finetune;
 
 import io.github.quipsharp.LayerState;
 import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.QuantizedGroup;
+import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * A Llama-family model built from libtorch ops, with autograd: the same forward pass as the
- * native engine (RMSNorm, RoPE in the config's convention, causal grouped-query attention, SwiGLU,
- * tied or separate head), over batches of windows that each start at position 0. Linear groups
- * are dense or quantized ({@link TorchLinear}). Nothing is trainable until a caller marks
- * parameters ({@link #endToEndParams}, {@link Block#params}).
+ * A model of any supported family built from libtorch ops, with autograd: the same forward pass as
+ * the native engine (the Llama block with the family's options, {@link FamilyOptions}: RMSNorm,
+ * by 1 + w for Gemma; embeddings times Gemma's scale; q/k/v, o and MLP biases added after each
+ * group's output; Qwen 3's per-head q/k norms before RoPE; RoPE from the engine's table
+ * ({@link LlamaModel#ropeTable}: linear, llama3 and YaRN scalings, YaRN's attention factor, partial
+ * rotary dimensions) in the config's convention; causal grouped-query attention with the family's
+ * score scale, soft-cap and per-layer sliding window; SwiGLU or GeGLU; Gemma 2's post-attention and
+ * post-FFN norms; tied or separate head and the final soft-cap), over batches of windows that each
+ * start at position 0. Linear groups are dense or quantized ({@link TorchLinear}). Nothing is
+ * trainable until a caller marks parameters ({@link #endToEndParams}, {@link Block#params}); the
+ * biases are never trained.
  *
  * <p>Quantized blocks are decoded one at a time: {@link #forward} decodes each block for its
  * step and drops it, and {@link #lossAndGradients} trains with two passes (a forward pass without
@@ -98,9 +108,12 @@ final class TorchLlama {
             ? TorchLinear.streamed(q, () -> in.group(layer, lg), lg.memberRows(c), type)
             : TorchLinear.quantized(q, c, type);
       }
-      String p = "model.layers." + l + ".";
-      blocks[l] = new Block(c, l, Torch.of(dense.get(p + "input_layernorm.weight"), type, c.dim()),
-          Torch.of(dense.get(p + "post_attention_layernorm.weight"), type, c.dim()), g);
+      EnumMap<WeightSpec.Role, Tensor> norms = new EnumMap<>(WeightSpec.Role.class);
+      EnumMap<WeightSpec.Role, Tensor> biases = new EnumMap<>(WeightSpec.Role.class);
+      for (WeightSpec s : Block.vectorSpecs(c, l)) {
+        (s.role().isNorm() ? norms : biases).put(s.role(), Torch.of(dense.get(s.name()), type, s.shape()));
+      }
+      blocks[l] = new Block(c, l, norms, biases, g);
     }
     long[] vocabByDim = {c.vocabSize(), c.dim()};
     return new TorchLlama(c, type, Torch.of(dense.get("model.embed_tokens.weight"), type, vocabByDim),
@@ -110,7 +123,17 @@ final class TorchLlama {
 
   /** Hidden states entering block 0: [B, T, dim] for tokens [B, T]. */
   Tensor embedTokens(Tensor tokens) {
-    return torch.embedding(embed, tokens);
+    return embedTokens(config, embed, tokens);
+  }
+
+  /**
+   * The embedding rows of {@code tokens} times the family's embedding scale (Gemma: the engine's
+   * float of it, which the config already rounds to the source model's dtype as transformers does).
+   */
+  static Tensor embedTokens(LlamaConfig c, Tensor embed, Tensor tokens) {
+    Tensor x = torch.embedding(embed, tokens);
+    double scale = c.options().embedScale();
+    return scale > 0 ? x.mul(new Scalar((double) (float) scale)) : x;
   }
 
   /**
@@ -162,8 +185,26 @@ final class TorchLlama {
   }
 
   Tensor logits(Tensor h) {
-    Tensor x = rmsNorm(h, finalNorm, config.normEps());
-    return x.matmul((lmHead != null ? lmHead : embed).t());
+    return logits(config, h, finalNorm, lmHead != null ? lmHead : embed);
+  }
+
+  /**
+   * The logits of the last hidden states {@code h}: the final norm, the head, and the family's
+   * final soft-cap c·tanh(z / c) (Gemma 2).
+   */
+  static Tensor logits(LlamaConfig c, Tensor h, Tensor finalNorm, Tensor head) {
+    Tensor z = norm(c, h, finalNorm).matmul(head.t());
+    return softcap(z, c.options().finalSoftcap());
+  }
+
+  /** c·tanh(z / c), or z when c is 0. */
+  static Tensor softcap(Tensor z, double c) {
+    return c > 0 ? z.div(new Scalar(c)).tanh().mul(new Scalar(c)) : z;
+  }
+
+  /** The family's RMSNorm: by w, or by 1 + w for Gemma (w is the stored, trained weight). */
+  static Tensor norm(LlamaConfig c, Tensor x, Tensor w) {
+    return rmsNorm(x, c.options().normUnitOffset() ? w.add(new Scalar(1.0)) : w, c.normEps());
   }
 
   Rope rope() {
@@ -171,8 +212,9 @@ final class TorchLlama {
   }
 
   /**
-   * End-to-end fine-tuning's parameters (§6.3): every SU/SV, every RMSNorm weight and the head,
-   * untied from the (frozen) embedding by a copy when the model ties them.
+   * End-to-end fine-tuning's parameters (§6.3): every SU/SV, every RMSNorm weight (the family's
+   * extra norms included) and the head, untied from the (frozen) embedding by a copy when the
+   * model ties them. Biases stay fixed.
    */
   List<Param> endToEndParams() {
     List<Param> out = new ArrayList<>();
@@ -185,8 +227,11 @@ final class TorchLlama {
         out.add(new Param(p + g.group.checkpointName() + ".SU", g.su, true));
         out.add(new Param(p + g.group.checkpointName() + ".SV", g.sv, true));
       }
-      out.add(new Param(p + "input_layernorm.weight", b.attnNorm, false));
-      out.add(new Param(p + "post_attention_layernorm.weight", b.ffnNorm, false));
+      for (WeightSpec s : Block.vectorSpecs(config, b.layer)) {
+        if (s.role().isNorm()) { // by the family's file names (Gemma 2's FFN norm differs)
+          out.add(new Param(s.name(), b.norm(s.role()), false));
+        }
+      }
     }
     out.add(new Param("model.norm.weight", finalNorm, false));
     if (lmHead == null) {
@@ -205,17 +250,53 @@ final class TorchLlama {
   static final class Block {
     final LlamaConfig config;
     final int layer;
-    final Tensor attnNorm;
-    final Tensor ffnNorm;
+    /** The block's norm weights by role (trainable; raw w for Gemma's 1 + w). */
+    private final EnumMap<WeightSpec.Role, Tensor> norms;
+    /** The block's biases by role (fixed). */
+    private final EnumMap<WeightSpec.Role, Tensor> biases;
     final TorchLinear[] groups;
 
-    Block(LlamaConfig config, int layer, Tensor attnNorm, Tensor ffnNorm, TorchLinear[] groups) {
-      config.requirePlainLlama("the libtorch model"); // no biases, extra norms, windows (yet)
+    /**
+     * A block from its norms and biases (exactly the ones {@link #vectorSpecs} lists for the
+     * layer) and its four groups.
+     */
+    Block(LlamaConfig config, int layer, EnumMap<WeightSpec.Role, Tensor> norms,
+        EnumMap<WeightSpec.Role, Tensor> biases, TorchLinear[] groups) {
+      EnumMap<WeightSpec.Role, Tensor> all = new EnumMap<>(norms);
+      all.putAll(biases);
+      java.util.Set<WeightSpec.Role> expected = java.util.EnumSet.noneOf(WeightSpec.Role.class);
+      for (WeightSpec s : vectorSpecs(config, layer)) {
+        expected.add(s.role());
+      }
+      if (!all.keySet().equals(expected)) {
+        throw new IllegalArgumentException("layer " + layer + " of " + config.architecture()
+            + " needs the norms and biases " + expected + ", got " + all.keySet());
+      }
       this.config = config;
       this.layer = layer;
-      this.attnNorm = attnNorm;
-      this.ffnNorm = ffnNorm;
+      this.norms = new EnumMap<>(norms);
+      this.biases = new EnumMap<>(biases);
       this.groups = groups;
+    }
+
+    /** The norm and bias weights of a layer of {@code c}, by the family's {@link WeightSpec}s. */
+    static List<WeightSpec> vectorSpecs(LlamaConfig c, int layer) {
+      List<WeightSpec> out = new ArrayList<>();
+      for (WeightSpec s : WeightSpec.all(c)) {
+        if (s.layer() == layer && (s.role().isNorm() || s.role().isBias())) {
+          out.add(s);
+        }
+      }
+      return out;
+    }
+
+    /** A norm weight of the block (it must have it). */
+    Tensor norm(WeightSpec.Role role) {
+      Tensor t = norms.get(role);
+      if (t == null) {
+        throw new IllegalStateException("layer " + layer + " has no " + role);
+      }
+      return t;
     }
 
     static Block fromSource(ModelSource src, int layer, ScalarType type) {
@@ -239,8 +320,12 @@ final class TorchLlama {
         }
         g[lg.ordinal()] = TorchLinear.dense(lg, w);
       }
-      return new Block(c, layer, Torch.of(src.tensor(p + "input_layernorm.weight"), type),
-          Torch.of(src.tensor(p + "post_attention_layernorm.weight"), type), g);
+      EnumMap<WeightSpec.Role, Tensor> norms = new EnumMap<>(WeightSpec.Role.class);
+      EnumMap<WeightSpec.Role, Tensor> biases = new EnumMap<>(WeightSpec.Role.class);
+      for (WeightSpec s : vectorSpecs(c, layer)) {
+        (s.role().isNorm() ? norms : biases).put(s.role(), Torch.of(src.tensor(s.name()), type));
+      }
+      return new Block(c, layer, norms, biases, g);
     }
 
     /** The block of a layer in the middle of blockwise quantization. */
@@ -251,13 +336,21 @@ final class TorchLlama {
         g[lg.ordinal()] = s.isQuantized(lg) ? TorchLinear.quantized(s.quantized(lg), c, type)
             : TorchLinear.dense(lg, lg.rows(c), lg.cols(c), s.denseWeight(lg), type);
       }
-      return new Block(c, s.layer(), Torch.of(s.attnNorm(), type, c.dim()),
-          Torch.of(s.ffnNorm(), type, c.dim()), g);
+      EnumMap<WeightSpec.Role, Tensor> norms = new EnumMap<>(WeightSpec.Role.class);
+      EnumMap<WeightSpec.Role, Tensor> biases = new EnumMap<>(WeightSpec.Role.class);
+      for (WeightSpec v : s.vectorSpecs()) {
+        if (v.role().isNorm()) {
+          norms.put(v.role(), Torch.of(s.norm(v.role()), type, v.shape()));
+        } else {
+          biases.put(v.role(), Torch.of(s.bias(v.role()), type, v.shape()));
+        }
+      }
+      return new Block(c, s.layer(), norms, biases, g);
     }
 
     /**
      * Blockwise fine-tuning's parameters (§6.2): SU/SV of the quantized groups, the weights of the
-     * others, both norms.
+     * others, every norm of the block (the family's extra ones included; biases stay fixed).
      */
     List<Param> params() {
       List<Param> out = new ArrayList<>();
@@ -269,8 +362,9 @@ final class TorchLlama {
           out.add(new Param(g.group.key() + ".weight", g.weight, false));
         }
       }
-      out.add(new Param("attn_norm", attnNorm, false));
-      out.add(new Param("ffn_norm", ffnNorm, false));
+      for (Map.Entry<WeightSpec.Role, Tensor> n : norms.entrySet()) { // attn_norm, ffn_norm, ...
+        out.add(new Param(n.getKey().name().toLowerCase(java.util.Locale.ROOT), n.getValue(), false));
+      }
       return out;
     }
 
@@ -284,7 +378,9 @@ final class TorchLlama {
           s.setDenseWeight(g.group, Torch.floats(g.weight));
         }
       }
-      s.setNorms(Torch.floats(attnNorm), Torch.floats(ffnNorm));
+      for (Map.Entry<WeightSpec.Role, Tensor> n : norms.entrySet()) {
+        s.setNorm(n.getKey(), Torch.floats(n.getValue()));
+      }
     }
 
     /**
@@ -297,8 +393,12 @@ final class TorchLlama {
       for (TorchLinear g : groups) {
         g.free();
       }
-      attnNorm.releaseReference();
-      ffnNorm.releaseReference();
+      for (Tensor t : norms.values()) {
+        t.releaseReference();
+      }
+      for (Tensor t : biases.values()) {
+        t.releaseReference();
+      }
     }
 
     /** Decodes the fixed matrices of the quantized groups (see {@link TorchLinear#decode}). */
@@ -370,14 +470,22 @@ final class TorchLlama {
     /** h [B, T, dim] → the block's output [B, T, dim]; quantized groups must be decoded. */
     Tensor forward(Tensor h, Rope rope) {
       LlamaConfig c = config;
+      FamilyOptions o = c.options();
       long b = h.size(0);
       long t = h.size(1);
       int hd = c.headDim();
-      Tensor x = rmsNorm(h, attnNorm, c.normEps());
+      Tensor x = TorchLlama.norm(c, h, norm(WeightSpec.Role.ATTN_NORM));
       Tensor qkv = groups[LinearGroup.QKV.ordinal()].forward(x);
-      Tensor q = qkv.narrow(2, 0, c.qDim()).reshape(b, t, c.heads(), hd);
-      Tensor k = qkv.narrow(2, c.qDim(), c.kvDim()).reshape(b, t, c.kvHeads(), hd);
-      Tensor v = qkv.narrow(2, c.qDim() + c.kvDim(), c.kvDim()).reshape(b, t, c.kvHeads(), hd);
+      // Biases come after the group's output (its fuse scales included), as in the engine.
+      Tensor q = biased(qkv.narrow(2, 0, c.qDim()), WeightSpec.Role.BQ).reshape(b, t, c.heads(), hd);
+      Tensor k = biased(qkv.narrow(2, c.qDim(), c.kvDim()), WeightSpec.Role.BK)
+          .reshape(b, t, c.kvHeads(), hd);
+      Tensor v = biased(qkv.narrow(2, c.qDim() + c.kvDim(), c.kvDim()), WeightSpec.Role.BV)
+          .reshape(b, t, c.kvHeads(), hd);
+      if (o.qkNorm()) { // Qwen 3: RMSNorm over each head, before RoPE
+        q = TorchLlama.norm(c, q, norm(WeightSpec.Role.Q_NORM));
+        k = TorchLlama.norm(c, k, norm(WeightSpec.Role.K_NORM));
+      }
       q = rope.apply(q, t).transpose(1, 2);
       k = rope.apply(k, t).transpose(1, 2);
       v = v.transpose(1, 2);
@@ -386,45 +494,87 @@ final class TorchLlama {
         k = k.repeat_interleave(rep, new LongOptional(1), new LongOptional());
         v = v.repeat_interleave(rep, new LongOptional(1), new LongOptional());
       }
-      Tensor scores = q.matmul(k.transpose(2, 3)).mul(new org.bytedeco.pytorch.Scalar(1.0 / Math.sqrt(hd)))
-          .add(rope.causalMask(t));
+      Tensor scores = q.matmul(k.transpose(2, 3)).mul(new Scalar(o.attentionScale(hd)));
+      scores = softcap(scores, o.attentionSoftcap()).add(rope.causalMask(t, o.windowOf(layer)));
       Tensor att = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(b, t, c.qDim());
-      h = h.add(groups[LinearGroup.O.ordinal()].forward(att));
-      x = rmsNorm(h, ffnNorm, c.normEps());
+      Tensor a = biased(groups[LinearGroup.O.ordinal()].forward(att), WeightSpec.Role.BO);
+      if (o.sandwichNorms()) { // Gemma 2: the attention output is normalized before the residual
+        a = TorchLlama.norm(c, a, norm(WeightSpec.Role.POST_ATTN_NORM));
+      }
+      h = h.add(a);
+      x = TorchLlama.norm(c, h, norm(WeightSpec.Role.FFN_NORM));
       Tensor ug = groups[LinearGroup.UP.ordinal()].forward(x);
-      Tensor up = ug.narrow(2, 0, c.hiddenDim());
-      Tensor gate = ug.narrow(2, c.hiddenDim(), c.hiddenDim());
-      return h.add(groups[LinearGroup.DOWN.ordinal()].forward(torch.silu(gate).mul(up)));
+      Tensor up = biased(ug.narrow(2, 0, c.hiddenDim()), WeightSpec.Role.B_UP);
+      Tensor gate = biased(ug.narrow(2, c.hiddenDim(), c.hiddenDim()), WeightSpec.Role.B_GATE);
+      Tensor f = biased(groups[LinearGroup.DOWN.ordinal()].forward(activation(gate).mul(up)),
+          WeightSpec.Role.B_DOWN);
+      if (o.sandwichNorms()) {
+        f = TorchLlama.norm(c, f, norm(WeightSpec.Role.POST_FFN_NORM));
+      }
+      return h.add(f);
+    }
+
+    /** x plus the block's bias of this role, or x when the family has none. */
+    private Tensor biased(Tensor x, WeightSpec.Role role) {
+      Tensor bias = biases.get(role);
+      return bias == null ? x : x.add(bias);
+    }
+
+    /** The FFN gate's activation: SiLU, tanh-approximated GELU (Gemma) or exact GELU. */
+    private Tensor activation(Tensor gate) {
+      return switch (config.options().activation()) {
+        case SILU -> torch.silu(gate);
+        case GELU_TANH -> torch.gelu(gate, "tanh");
+        case GELU -> torch.gelu(gate, "none");
+      };
     }
   }
 
   /**
    * Rotary position embedding as {@code x·C + (x R)·S}: R is the signed permutation that pairs
-   * coordinates (2i, 2i+1) when interleaved (llama2.c) or (i, i+hd/2) (Hugging Face), C and S the
-   * cosines and sines of position·θ^(-2i/hd) per coordinate, computed in double as the engine does.
+   * coordinates (2i, 2i+1) when interleaved (llama2.c) or (i, i + r/2) (Hugging Face) among the
+   * first r = rotaryDim of each head (the rest pass through: C = 1, S = 0 there), C and S the
+   * cosines and sines of position·inv_freq[i] times the attention factor, with inv_freq and the
+   * factor from the engine's table ({@link LlamaModel#ropeTable}: default, linear, llama3, YaRN),
+   * computed in double as the engine does. Also the attention masks: causal, within a sliding
+   * window where the layer has one.
    */
   static final class Rope {
     private final LlamaConfig c;
     private final ScalarType type;
     private final Tensor r;
+    private final double[] invFreq;
+    private final double attentionScaling;
     private long cached = -1;
     private Tensor cos;
     private Tensor sin;
-    private Tensor mask;
+    /** [cached, cached] masks by window (0: none), made on first use. */
+    private final Map<Integer, Tensor> masks = new HashMap<>();
 
     Rope(LlamaConfig c, ScalarType type) {
       this.c = c;
       this.type = type;
+      LlamaModel.RopeTable table = LlamaModel.ropeTable(c);
+      this.invFreq = table.inverseFrequencies();
+      this.attentionScaling = table.attentionScaling();
       int hd = c.headDim();
-      int half = hd / 2;
+      int half = invFreq.length;
       float[] m = new float[hd * hd];
       for (int i = 0; i < half; i++) {
-        int a = c.ropeInterleaved() ? 2 * i : i;
-        int bb = c.ropeInterleaved() ? 2 * i + 1 : i + half;
+        int a = first(i);
+        int bb = second(i);
         m[bb * hd + a] = -1; // rot[a] = -x[b]
         m[a * hd + bb] = 1; // rot[b] = x[a]
       }
       this.r = Torch.of(m, type, hd, hd);
+    }
+
+    private int first(int i) {
+      return c.ropeInterleaved() ? 2 * i : i;
+    }
+
+    private int second(int i) {
+      return c.ropeInterleaved() ? 2 * i + 1 : i + invFreq.length;
     }
 
     synchronized void prepare(long t) {
@@ -432,33 +582,31 @@ final class TorchLlama {
         return;
       }
       int hd = c.headDim();
-      int half = hd / 2;
       float[] cs = new float[(int) t * hd];
       float[] sn = new float[(int) t * hd];
-      float[] mk = new float[(int) (t * t)];
-      double[] invFreq = new double[half];
-      for (int i = 0; i < half; i++) {
-        invFreq[i] = 1.0 / Math.pow(c.ropeTheta(), (double) (2 * i) / hd);
-      }
+      java.util.Arrays.fill(cs, 1f); // the pass-through dimensions of a partial rotary
       for (int p = 0; p < t; p++) {
-        for (int i = 0; i < half; i++) {
+        for (int i = 0; i < invFreq.length; i++) {
           double angle = p * invFreq[i];
-          float co = (float) Math.cos(angle);
-          float si = (float) Math.sin(angle);
-          int a = c.ropeInterleaved() ? 2 * i : i;
-          int bb = c.ropeInterleaved() ? 2 * i + 1 : i + half;
-          cs[p * hd + a] = co;
-          cs[p * hd + bb] = co;
-          sn[p * hd + a] = si;
-          sn[p * hd + bb] = si;
+          float co = (float) (Math.cos(angle) * attentionScaling);
+          float si = (float) (Math.sin(angle) * attentionScaling);
+          cs[p * hd + first(i)] = co;
+          cs[p * hd + second(i)] = co;
+          sn[p * hd + first(i)] = si;
+          sn[p * hd + second(i)] = si;
         }
-        for (int q = p + 1; q < t; q++) {
-          mk[(int) (p * t + q)] = Float.NEGATIVE_INFINITY;
-        }
+      }
+      // Views made from the old tables (by the callers' narrow) keep their own references.
+      for (Tensor old : masks.values()) {
+        old.releaseReference();
+      }
+      masks.clear();
+      if (cos != null) {
+        cos.releaseReference();
+        sin.releaseReference();
       }
       cos = Torch.of(cs, type, t, 1, hd);
       sin = Torch.of(sn, type, t, 1, hd);
-      mask = Torch.of(mk, type, t, t);
       cached = t;
     }
 
@@ -472,8 +620,28 @@ final class TorchLlama {
 
     /** 0 on and below the diagonal, -inf above: [T, T]. */
     Tensor causalMask(long t) {
+      return causalMask(t, 0);
+    }
+
+    /**
+     * [T, T]: 0 where query p sees key j, -inf elsewhere: j ≤ p, and with a window w > 0 also
+     * j > p − w (the last w positions, as the engine and transformers' sliding-window mask).
+     */
+    synchronized Tensor causalMask(long t, int window) {
       prepare(t);
-      return mask.narrow(0, 0, t).narrow(1, 0, t);
+      Tensor m = masks.computeIfAbsent(window, w -> {
+        int n = (int) cached;
+        float[] mk = new float[n * n];
+        for (int p = 0; p < n; p++) {
+          for (int j = 0; j < n; j++) {
+            if (j > p || (w > 0 && j <= p - w)) {
+              mk[p * n + j] = Float.NEGATIVE_INFINITY;
+            }
+          }
+        }
+        return Torch.of(mk, type, n, n);
+      });
+      return m.narrow(0, 0, t).narrow(1, 0, t);
     }
   }
 }
