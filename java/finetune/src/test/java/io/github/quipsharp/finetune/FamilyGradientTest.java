@@ -39,7 +39,7 @@ class FamilyGradientTest {
     Path model = TorchFamiliesTest.fixture(name);
     LlamaConfig c = TorchFamiliesTest.config(model);
     Path ck = tmp.resolve(name);
-    ModelQuantizer.quantize(model, TorchFamiliesTest.tokens(c, 8 * 32, 3), QuantConfig.builder()
+    ModelQuantizer.quantize(model, SyntheticCheckpoints.tokens(c, 8 * 32, 3), QuantConfig.builder()
         .bits(2).seed(1).rounding(Rounding.NEAREST).refinePasses(0).build(), ck,
         new ModelQuantizer.Options(32, 8, false, null));
     try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(ck)) {
@@ -48,7 +48,7 @@ class FamilyGradientTest {
       long norms = params.stream().filter(p -> p.name().endsWith("norm.weight")).count();
       // Gemma 2: 4 per layer and the final norm; Qwen 3: 2 + q/k per layer and the final norm.
       assertEquals(4L * c.layers() + 1, norms, "every norm is trained");
-      Tensor tokens = Torch.tokens(TorchFamiliesTest.tokens(c, BATCH * T, 5), BATCH, T);
+      Tensor tokens = Torch.tokens(SyntheticCheckpoints.tokens(c, BATCH * T, 5), BATCH, T);
       SplittableRandom r = new SplittableRandom(9);
       double[] v = new double[BATCH * T * c.vocabSize()];
       for (int i = 0; i < v.length; i++) {

@@ -120,26 +120,14 @@ class FineTuneStoriesTest {
   void blockwiseLowersHeldOutPerplexity() throws Exception {
     Path out = tmp.resolve("block");
     BlockwiseTuner bt = new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(2).withWindows(WINDOWS));
-    int[] improved = {0, 0};
-    ProgressListener pl = new ProgressListener() {
-      double initial;
-
-      @Override
-      public void tuningEpoch(String stage, int epoch, int epochs, double train, double valid) {
-        if (epoch == 0) {
-          initial = valid;
-        } else if (epoch == epochs) {
-          improved[valid < initial ? 0 : 1]++;
-        }
-      }
-    };
+    TuningOutcomes pl = new TuningOutcomes();
     ModelQuantizer.quantize(model, calibration, CFG, out,
         new ModelQuantizer.Options(CTX, WINDOWS, false, pl, bt));
     double tuned = ppl(out);
     System.out.printf("blockwise 2 epochs on 32 windows: held-out ppl %.2f -> %.2f, tuning %.1f s; "
-        + "%d of 15 tunings lowered their validation loss%n", untunedPpl, tuned, bt.seconds(), improved[0]);
-    assertEquals(15, improved[0] + improved[1]);
-    assertTrue(improved[0] >= 12, improved[0] + " of 15 tunings lowered the validation loss");
+        + "%d of 15 tunings lowered their validation loss%n", untunedPpl, tuned, bt.seconds(), pl.lowered());
+    assertEquals(15, pl.total());
+    assertTrue(pl.lowered() >= 12, pl.lowered() + " of 15 tunings lowered the validation loss");
     assertTrue(tuned < untunedPpl, "held-out perplexity " + tuned + " not below " + untunedPpl);
     assertTrue(QuantizedCheckpoint.readInfo(out).layers().size() == 20);
   }

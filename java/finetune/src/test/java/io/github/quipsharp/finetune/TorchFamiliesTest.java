@@ -9,7 +9,6 @@ import io.github.quipsharp.Rounding;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -31,16 +30,6 @@ class TorchFamiliesTest {
     return Path.of("..", "core", "src", "test", "resources", "families", name).toAbsolutePath().normalize();
   }
 
-  /** Random ids of the config's vocabulary. */
-  static int[] tokens(LlamaConfig c, int n, long seed) {
-    SplittableRandom r = new SplittableRandom(seed);
-    int[] t = new int[n];
-    for (int i = 0; i < n; i++) {
-      t[i] = r.nextInt(c.vocabSize());
-    }
-    return t;
-  }
-
   static LlamaConfig config(Path model) {
     try (ModelSource src = ModelSource.open(model)) {
       return src.config();
@@ -56,8 +45,8 @@ class TorchFamiliesTest {
     if (c.options().slidingWindow() > 0) {
       assertTrue(T > 2 * c.options().slidingWindow(), "the windows must pass the sliding window");
     }
-    int[] a = tokens(c, T, 1);
-    int[] b = tokens(c, T, 2);
+    int[] a = SyntheticCheckpoints.tokens(c, T, 1);
+    int[] b = SyntheticCheckpoints.tokens(c, T, 2);
     float[] ref = TorchForwardTest.nativeLogits(model, a, b);
     TorchLlama m;
     try (ModelSource src = ModelSource.open(model)) {
@@ -75,10 +64,10 @@ class TorchFamiliesTest {
     Path model = fixture(name);
     LlamaConfig c = config(model);
     Path ck = tmp.resolve(name);
-    ModelQuantizer.quantize(model, tokens(c, 8 * 32, 3), QuantConfig.builder().bits(2).seed(1)
+    ModelQuantizer.quantize(model, SyntheticCheckpoints.tokens(c, 8 * 32, 3), QuantConfig.builder().bits(2).seed(1)
         .rounding(Rounding.NEAREST).refinePasses(0).build(), ck,
         new ModelQuantizer.Options(32, 8, false, null));
-    int[] w = tokens(c, T, 4);
+    int[] w = SyntheticCheckpoints.tokens(c, T, 4);
     float[] ref = TorchForwardTest.nativeLogits(ck, w);
     TorchLlama m;
     try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(ck)) {
