@@ -88,6 +88,28 @@ class SparkFamiliesTest {
     Stories.assertSameFiles(single, spark);
   }
 
+  /**
+   * A --ctx beyond the model's 256 positions: refused by both drivers without the flag (BadInputTest),
+   * run with --allow-longer-context and a warning, and the two checkpoints are the same.
+   */
+  @org.junit.jupiter.api.Test
+  void allowLongerContextRunsPastTheContextLengthAsTheSingleMachineDoes() throws IOException {
+    Path model = fixture("llama3");
+    List<String> common = List.of("--model", model.toString(), "--tokenizer",
+        fixture("char-tokenizer").resolve("tokenizer.json").toString(), "--calibration",
+        fixture("ppl-text.txt").toString(), "--bits", "2", "--ctx", "300", "--seed", Long.toString(SEED),
+        "--allow-longer-context");
+    Path single = tmp.resolve("single");
+    Stories.Result m = Stories.cli(concat(List.of("quantize"), common, List.of("--out", single.toString())));
+    assertEquals(0, m.code(), m.err());
+    Path spark = tmp.resolve("spark");
+    Stories.Result r = Stories.spark(false, Arrays.asList(concat(List.of("quantize", "--master", "local[2]"),
+        common, List.of("--out", spark.toString()))));
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains("warning: --ctx 300 runs past the model's context length 256"), r.out());
+    Stories.assertSameFiles(single, spark);
+  }
+
   @SafeVarargs
   static String[] concat(List<String>... parts) {
     return Arrays.stream(parts).flatMap(List::stream).toArray(String[]::new);
