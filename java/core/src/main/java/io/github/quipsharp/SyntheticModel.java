@@ -224,22 +224,21 @@ public final class SyntheticModel {
   }
 
   /**
-   * Writes a model of config {@code c} into the folder {@code out} (created; it must hold no model
-   * and no tokenizer). {@code tokenizer}: a tokenizer file to copy with its companion files ({@link
+   * Writes a model of config {@code c} into the folder {@code out} (created; it must be new or
+   * empty). {@code tokenizer}: a tokenizer file to copy with its companion files ({@link
    * Tokenizer#companionFiles}), or null for the byte-level llama2.c tokenizer. config.json is written
    * last, so that an interrupted run leaves no folder that loads as a model.
    *
-   * @throws IllegalArgumentException for a dtype other than f16/bf16/f32, an {@code out} that holds
-   *     a model or a tokenizer, a tokenizer with more tokens than the vocabulary, or a tensor of more
+   * @throws IllegalArgumentException for a dtype other than f16/bf16/f32, an {@code out} that is not
+   *     empty, a tokenizer with more tokens than the vocabulary, or a tensor of more
    *     than 2 GiB
    * @throws ModelFormatException for a tokenizer file that cannot be read
    */
   public static void write(Path out, LlamaConfig c, DType dtype, long seed, Path tokenizer,
       Progress progress) throws IOException {
     String dtypeName = dtypeName(dtype);
-    if (Files.exists(out.resolve("config.json")) || Files.exists(out.resolve("model.safetensors"))) {
-      throw new IllegalArgumentException(out + " already holds a model; choose a new --out");
-    }
+    refuseTokenizerFiles(out); // the specific reason first, then any other file
+    OutputFolders.requireEmpty(out, "--out");
     List<Path> companions = List.of();
     if (tokenizer != null) {
       int tokens = Tokenizer.load(tokenizer).vocabSize();
@@ -249,7 +248,6 @@ public final class SyntheticModel {
       }
       companions = Tokenizer.companionFiles(tokenizer);
     }
-    refuseTokenizerFiles(out);
     List<FileTensor> tensors = tensors(c);
     for (FileTensor t : tensors) {
       long bytes = t.elements() * dtype.byteSize();
@@ -259,7 +257,6 @@ public final class SyntheticModel {
             + "most 2 GiB (use f16 or bf16, or a smaller --vocab / --dim)");
       }
     }
-    // A new or empty folder only (checked after the specific refusals above).
     OutputFolders.createEmpty(out, out, "--out");
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {
