@@ -43,8 +43,16 @@ public final class SettingsDiff {
 
   /** The differences, or null when {@code saved} and {@code now} are equal. */
   public static String describe(JsonNode saved, JsonNode now) {
+    return describe("", saved, now);
+  }
+
+  /**
+   * The differences of two settings objects that sit at {@code path} of a larger one (e.g.
+   * "options"), named by their full paths and flags; null when they are equal.
+   */
+  public static String describe(String path, JsonNode saved, JsonNode now) {
     List<String> out = new ArrayList<>();
-    diff("", saved, now, out);
+    diff(path, saved, now, out);
     return out.isEmpty() ? null : String.join("; ", out);
   }
 

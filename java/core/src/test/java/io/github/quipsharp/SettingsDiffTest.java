@@ -32,6 +32,15 @@ class SettingsDiffTest {
         SettingsDiff.describe(json(RUN), json(RUN.replace("0.01", "0.02"))));
   }
 
+  /** Settings kept below a key of a larger object (a fine-tuning state's options) keep their flags. */
+  @Test
+  void settingsBelowAPathAreNamedByTheirFullPath() throws Exception {
+    assertEquals("options.lr (--ft-lr) was 5.0E-5, now 1.0E-4; options.patience was 3, now 4",
+        SettingsDiff.describe("options", json("{'lr': 5.0E-5, 'patience': 3}"),
+            json("{'lr': 1.0E-4, 'patience': 4}")));
+    assertNull(SettingsDiff.describe("options", json("{'lr': 5.0E-5}"), json("{'lr': 5.0E-5}")));
+  }
+
   @Test
   void aChangedFileIsNamed() throws Exception {
     String now = RUN.replace("bbbb1111", "dddd3333");

@@ -512,14 +512,10 @@ final class Trainer {
     JsonNode o = JSON.readTree(dir.resolve("state.json").toFile());
     JsonNode now = JSON.readTree(JSON.writeValueAsString(settings.toJson()));
     if (!o.path("settings").equals(now)) {
-      // Under "options", as in the end-to-end run.json, so that each key is named by its flag.
-      ObjectNode was = JSON.createObjectNode();
-      was.set("options", o.path("settings"));
-      ObjectNode is = JSON.createObjectNode();
-      is.set("options", now);
+      // Named as run.json's "options", so that each key is named by its flag.
       throw new IllegalArgumentException("the saved fine-tuning state in " + dir + " used other "
-          + "settings: " + SettingsDiff.describe(was, is) + " (use the same ones, or delete " + dir
-          + " to start over)");
+          + "settings: " + SettingsDiff.describe("options", o.path("settings"), now)
+          + " (use the same ones, or delete " + dir + " to start over)");
     }
     readTensors(dir.resolve("params.safetensors"), currentValues());
     keepAsBest();
