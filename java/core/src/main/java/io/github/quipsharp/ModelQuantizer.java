@@ -167,6 +167,12 @@ public final class ModelQuantizer {
     }
   }
 
+  /** The warning of a quantization whose windows run past the model's context length. */
+  public static String longerContextWarning(LlamaConfig c, int ctx) {
+    return "warning: --ctx " + ctx + " exceeds the model's context length " + c.maxSeqLen()
+        + " (max_position_embeddings): the Hessians come from positions it was never trained for";
+  }
+
   /**
    * What differs between an interrupted run's recorded settings and a new run's, in one line, or
    * null when nothing does ({@link SettingsDiff}).
@@ -211,9 +217,7 @@ public final class ModelQuantizer {
       boolean createdOut = !Files.exists(out);
       boolean createdPartial = prepareOutput(settings);
       if (opt.ctx() > mc.maxSeqLen()) { // allowed, or requireContext would have refused it
-        opt.listener().info("warning: --ctx " + opt.ctx() + " exceeds the model's context length "
-            + mc.maxSeqLen() + " (max_position_embeddings): the Hessians come from positions it "
-            + "was never trained for");
+        opt.listener().info(longerContextWarning(mc, opt.ctx()));
       }
       try {
         return quantizeAll(settings);

@@ -76,8 +76,7 @@ final class ScaleOutJob {
       LlamaConfig mc = src.config();
       ModelQuantizer.requireContext(mc, spec.ctx(), spec.allowLongerContext(), "--ctx");
       if (spec.ctx() > mc.maxSeqLen()) {
-        out.println("warning: --ctx " + spec.ctx() + " runs past the model's context length "
-            + mc.maxSeqLen() + " (--allow-longer-context)");
+        out.println(ModelQuantizer.longerContextWarning(mc, spec.ctx()));
       }
       Tokenizer tok = tokenizer(localModel);
       int[] all = tok.encode(text(spec.calibration()), true, false);

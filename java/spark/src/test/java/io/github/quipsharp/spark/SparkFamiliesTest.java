@@ -106,7 +106,7 @@ class SparkFamiliesTest {
     Stories.Result r = Stories.spark(false, Arrays.asList(concat(List.of("quantize", "--master", "local[2]"),
         common, List.of("--out", spark.toString()))));
     assertEquals(0, r.code(), r.out() + r.err());
-    assertTrue(r.out().contains("warning: --ctx 300 runs past the model's context length 256"), r.out());
+    assertTrue(r.out().contains("warning: --ctx 300 exceeds the model's context length 256"), r.out());
     Stories.assertSameFiles(single, spark);
   }
 
