@@ -68,8 +68,15 @@ public final class QuantizedCheckpoint {
     return out;
   }
 
-  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
-  public static ObjectNode configJson(QuantConfig c) {
+  /**
+   * The {@code quant_config} JSON object of {@code c}, as text (what run.json and config.json
+   * record). Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API.
+   */
+  public static String quantConfigJson(QuantConfig c) {
+    return configJson(c).toString();
+  }
+
+  static ObjectNode configJson(QuantConfig c) {
     ObjectNode o = JSON.createObjectNode();
     o.put("bits", c.bits());
     o.put("seed", c.seed());

@@ -372,5 +372,11 @@ final class QuantizeCommand implements Callable<Integer> {
       err.println(message);
       err.flush();
     }
+
+    @Override
+    public void windowsPastContext(int ctx, int contextLength) {
+      info("warning: --ctx " + ctx + " exceeds the model's context length " + contextLength
+          + " (max_position_embeddings): the Hessians come from positions it was never trained for");
+    }
   }
 }

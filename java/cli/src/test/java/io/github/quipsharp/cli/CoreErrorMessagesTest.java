@@ -58,4 +58,18 @@ class CoreErrorMessagesTest {
       assertEquals(1, entries.count());
     }
   }
+
+  /** The core reports windows past the context as facts; the command line's warning names --ctx. */
+  @Test
+  void anAllowedLongerContextIsAWarningNamingTheFlag() throws Exception {
+    Path out = tmp.resolve("q");
+    String err = QuantizeMatrixCommandTest.run(0, "quantize", "--model",
+        ModelCommandsTest.family("llama3").toString(), "--tokenizer",
+        ModelCommandsTest.family("char-tokenizer").resolve("tokenizer.json").toString(),
+        "--calibration", ModelCommandsTest.family("ppl-text.txt").toString(), "--bits", "2",
+        "--ctx", "300", "--allow-longer-context", "--out", out.toString())[1];
+    assertTrue(err.contains("warning: --ctx 300 exceeds the model's context length 256 "
+        + "(max_position_embeddings)"), err);
+    assertTrue(Files.exists(out.resolve("config.json")));
+  }
 }

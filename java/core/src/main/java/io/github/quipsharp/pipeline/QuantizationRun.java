@@ -81,12 +81,6 @@ public final class QuantizationRun {
     }
   }
 
-  /** The warning of a quantization whose windows run past the model's context length. */
-  public static String longerContextWarning(LlamaConfig c, int ctx) {
-    return "warning: ctx " + ctx + " exceeds the model's context length " + c.maxSeqLen()
-        + " (max_position_embeddings): the Hessians come from positions it was never trained for";
-  }
-
   /**
    * Checks everything that can be refused (heap, fp16 fit, output folder, a resumed run's
    * settings), then runs; a run that fails before its first shard removes what it created.
@@ -101,7 +95,7 @@ public final class QuantizationRun {
     boolean createdOut = !Files.exists(layout.out());
     boolean createdPartial = layout.prepare(settings, resume, listener);
     if (ctx > mc.maxSeqLen()) { // allowed, or the caller would have refused it
-      listener.info(longerContextWarning(mc, ctx));
+      listener.windowsPastContext(ctx, mc.maxSeqLen());
     }
     try {
       return quantizeAll(settings);

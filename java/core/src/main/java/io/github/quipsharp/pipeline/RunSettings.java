@@ -104,7 +104,11 @@ public record RunSettings(String model, String modelFormat,
       t.put("file", tokenizer.file());
       t.setAll(identity(tokenizer));
     }
-    s.set("quant_config", QuantizedCheckpoint.configJson(quantConfig));
+    try {
+      s.set("quant_config", JSON.readTree(QuantizedCheckpoint.quantConfigJson(quantConfig)));
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
     s.put("ctx", ctx);
     s.put("windows", windows);
     s.put("calibration_tokens", calibrationTokens);
