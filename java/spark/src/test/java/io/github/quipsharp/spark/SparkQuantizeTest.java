@@ -8,6 +8,8 @@ import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.HessianStore;
+import io.github.quipsharp.pipeline.LocalHessianStore;
 import io.github.quipsharp.pipeline.RunSettings;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
@@ -62,13 +64,28 @@ class SparkQuantizeTest {
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
           LlamaModel.HessianSum ref = fp.hessian(l, g);
-          double rel = Stories.relativeDifference(ref, f.hessians().read(l, g));
+          // The single machine's own reader on Spark's file: one Hessian format.
+          LlamaModel.HessianSum got = LocalHessianStore.readFile(spark.resolve(".partial")
+              .resolve("hessians").resolve(HessianStore.fileName(l, g)));
+          double rel = Stories.relativeDifference(ref, got);
           worst = Math.max(worst, rel);
           assertTrue(rel <= 1e-12, "layer " + l + " " + g.key() + ": relative difference " + rel);
         }
       }
     }
     System.out.printf(Locale.ROOT, "Spark vs single-machine Hessians: max |ΔH| / max |H| = %.3g%n", worst);
+    // Nothing but the 20 Hessian files (no second format, no scratch left).
+    java.util.List<String> expected = new java.util.ArrayList<>();
+    for (int l = 0; l < 5; l++) {
+      for (LinearGroup g : LinearGroup.values()) {
+        expected.add(HessianStore.fileName(l, g));
+      }
+    }
+    try (var files = Files.list(spark.resolve(".partial").resolve("hessians"))) {
+      assertEquals(expected.stream().sorted().toList(),
+          files.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+    assertFalse(Files.exists(spark.resolve(".partial").resolve("scratch").resolve("4")));
   }
 
   @Test
