@@ -113,8 +113,9 @@ void test_layers_identical(int32_t bits) {
       for (float& v : s_in) v = rng.next() % 2 ? 1.0f : -1.0f;
       for (float& v : s_out) v = rng.next() % 2 ? 0.5f : -0.5f;
       for (float& v : x) v = static_cast<float>(rng.normal());
-      qs_qlayer* layer = qs_qlayer_create(codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(), 1.0, 0);
-      CHECK(layer != nullptr);
+      const qs_qlinear_desc d{codebook, 0, codes.data(), m, n, s_in.data(), s_out.data(), 1.0, 0};
+      qs_qlayer* layer = nullptr;
+      CHECK_OK(qs_qlayer_create(&d, &layer));
       if (layer == nullptr) continue;
       std::vector<float> first;
       for (int32_t kernel : qs_test::cpu_kernels()) {

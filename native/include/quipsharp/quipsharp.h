@@ -27,8 +27,15 @@ extern "C" {
 #define QS_ERR_INVALID_ARGUMENT 1 /* wrong size, null pointer, unsupported dimension, bad id */
 #define QS_ERR_NON_FINITE 2       /* NaN or Inf in an input */
 #define QS_ERR_NOT_POSITIVE_DEFINITE 3
-#define QS_ERR_OUT_OF_MEMORY 4
+#define QS_ERR_OUT_OF_MEMORY 4        /* host memory */
 #define QS_ERR_INTERNAL 5
+/* The CUDA engine's statuses (quipsharp_cuda.h), here so that one table covers every entry point. */
+#define QS_ERR_NO_CUDA_DEVICE 6       /* no driver, no device, or a build without the CUDA engine */
+#define QS_ERR_DEVICE_OUT_OF_MEMORY 7 /* a device allocation failed */
+#define QS_ERR_CUDA 8                 /* any other CUDA runtime failure (the message names it) */
+
+/* Every function that builds an object is  int32_t qs_*_create(..., T** out):  on success *out is the
+ * new object; on failure the status says why (with qs_last_error()) and *out is left untouched. */
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
 QS_API const char* qs_last_error(void);
@@ -140,9 +147,9 @@ QS_API int32_t qs_block_ldlq(const float* w, int64_t m, int64_t n, const double*
                              int32_t codebook_id, double resid_scale, int32_t rounding,
                              int32_t refine_passes, uint32_t* codes, float* w_hat);
 
-/* tr((W - W_hat) H (W - W_hat)^T) in double; h = NULL means the identity. */
+/* tr((W - W_hat) H (W - W_hat)^T) in double (H float64, n*n); h = NULL means the identity. */
 QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n,
-                             const float* h, double* loss);
+                             const double* h, double* loss);
 
 /* ---- CPU inference kernels (§7.1 step 3) ---------------------------------------------------- */
 
@@ -199,16 +206,33 @@ QS_API int32_t qs_attention_window(const float* q, int64_t heads, int64_t kv_hea
                                    int64_t head_dim, int64_t stride, double scale, double softcap,
                                    float* out, int32_t kernel);
 
+/* A quantized matrix as every function that reads one takes it (qs_quantize_matrix writes its parts;
+ * the padded sizes are those of qs_qlinear_shape, below).
+ * Its effective weight is the top-left rows x cols block of
+ *   diag(s_out) M (wscale * W~[:, :rht_cols]) M^T diag(s_in)        (§1.4 step 7)
+ * with W~ the decoded codes and the padded sizes of qs_qlinear_shape(rows, cols, use_rht). The
+ * pointers are borrowed: a function that keeps the matrix (qs_qlayer_create, qs_model_set_quantized,
+ * qs_cuda_layer_create) copies what it needs. */
+typedef struct qs_qlinear_desc {
+  int32_t codebook_id;   /* QS_CODEBOOK_* */
+  double resid_scale;    /* rho2 of the residual stage (§4); <= 0: the codebook default */
+  const uint32_t* codes; /* rht_rows * code_cols / 8 composite codes, row-major */
+  int64_t rows;          /* true shape m x n */
+  int64_t cols;
+  const float* s_in;     /* rht_cols signs */
+  const float* s_out;    /* rht_rows signs */
+  double wscale;         /* the global scale (§1.4 step 5) */
+  int32_t use_rht;       /* 1: incoherence processing; 0: identity transforms (signs still apply) */
+} qs_qlinear_desc;
+
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
  * qs_e81b_matvec per stage), y = (s_out wscale) ⊙ (M_m z). Differs from qs_qlinear_matvec only by the
  * kernels' activation rounding (qs_set_activation_bits); a second codebook stage is read in the
- * same pass on AVX-512. Shapes as in qs_qlinear_matvec (true m x n; codes and signs
- * padded as qs_qlinear_shape says). Create returns NULL on bad input (see qs_last_error()). */
+ * same pass on AVX-512. The matrix is described by a qs_qlinear_desc (above), validated in full
+ * (codes in range, finite signs). */
 typedef struct qs_qlayer qs_qlayer;
-QS_API qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                   int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                   double wscale, int32_t use_rht);
+QS_API int32_t qs_qlayer_create(const qs_qlinear_desc* desc, qs_qlayer** out);
 QS_API void qs_qlayer_free(qs_qlayer* layer);
 /* Bytes of code storage the forward pass reads. */
 QS_API int64_t qs_qlayer_weight_bytes(const qs_qlayer* layer);
@@ -316,8 +340,8 @@ typedef struct qs_model qs_model;
 #define QS_GROUP_UPGATE 2
 #define QS_GROUP_DOWN 3
 
-/* An empty model of this shape (all tensors unset). NULL on bad input (see qs_last_error()). */
-QS_API qs_model* qs_model_create(const qs_model_config* config);
+/* An empty model of this shape (all tensors unset) in *out. */
+QS_API int32_t qs_model_create(const qs_model_config* config, qs_model** out);
 QS_API void qs_model_free(qs_model* model);
 
 /* Copies one tensor (count values of src_dtype) into the model, converted to store_dtype (F32 or
@@ -327,14 +351,13 @@ QS_API void qs_model_free(qs_model* model);
 QS_API int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t layer, int32_t src_dtype,
                                    const void* data, int64_t count, int32_t store_dtype);
 
-/* Sets a quantized linear group (replacing its dense tensors): the parts of qs_quantize_matrix for
- * the group's stacked rows x cols matrix (shapes as in qs_qlinear_matvec), and fuse_scales, one per
- * member matrix (3 for QKV, 2 for UPGATE, 1 otherwise), that multiply each member's output rows. */
+/* Sets a quantized linear group (replacing its dense tensors): the group's stacked rows x cols matrix
+ * as qs_quantize_matrix made it (desc->rows, desc->cols must be the group's shape), and fuse_scales,
+ * one per member matrix (3 for QKV, 2 for UPGATE, 1 otherwise), that multiply each member's output
+ * rows. The model keeps its own copy of everything. */
 QS_API int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t group,
-                                      int32_t codebook_id, double resid_scale,
-                                      const uint32_t* codes, int64_t rows, int64_t cols,
-                                      const float* s_in, const float* s_out, double wscale,
-                                      int32_t use_rht, const float* fuse_scales, int32_t n_fuse);
+                                      const qs_qlinear_desc* desc, const float* fuse_scales,
+                                      int32_t n_fuse);
 
 /* Sliding-window attention for one layer: a token at position p attends to positions
  * max(0, p - window + 1) .. p (the last `window` positions, as transformers' sliding-window mask), in
@@ -427,25 +450,32 @@ typedef struct qs_quant_params {
  * Codes hold rht_rows * code_cols / 8 entries, s_in rht_cols, s_out rht_rows. */
 QS_API int32_t qs_qlinear_shape(int64_t m, int64_t n, int32_t use_rht, int64_t* out);
 
-/* Quantize W (m*n row-major, any m, n >= 1) with Hessian H (n*n row-major, NULL = identity), padded
- * as qs_qlinear_shape says. Outputs: codes (rht_rows * code_cols / 8); s_in (rht_cols) and s_out
- * (rht_rows) sign vectors (all +1 without RHT); *wscale. The effective weight is the top-left m x n
- * block of  diag(s_out) M (wscale * W~[:, :rht_cols]) M^T diag(s_in)  (§1.4 step 7). */
-QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
-                                  const qs_quant_params* params, uint32_t* codes, float* s_in,
-                                  float* s_out, double* wscale);
+/* What qs_quantize_matrix reports besides the parts. */
+typedef struct qs_quant_result {
+  double wscale;     /* the global scale of the quantized matrix */
+  double proxy_loss; /* tr((W - W_eff) H (W - W_eff)^T), §1.1, H = h_sum / tokens; with row_scale
+                        the rows of both W and W_eff are multiplied by it first */
+  double proxy_norm; /* its normalizer tr(W H W^T) (same H, same row scale); proxy_loss / proxy_norm
+                        is the relative proxy loss the reference logs (§5.4) */
+} qs_quant_result;
 
-/* Dense effective weight (m*n, the true shape) of a quantized matrix (see qs_quantize_matrix; the
- * codes and signs have the padded sizes of qs_qlinear_shape). use_rht = 0 skips the transforms
- * (then s_in/s_out are still applied). */
-QS_API int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                 double wscale, int32_t use_rht, float* out);
-/* y = W_eff x for `batch` vectors x (batch*n) -> y (batch*m), decoding codes on the fly (§7.1);
+/* Quantize W (m*n row-major, any m, n >= 1) for the inputs whose Hessian sum is h_sum (n*n row-major,
+ * float64: sum of x x^T over `tokens` input vectors, tokens >= 1; H = h_sum / tokens is formed here in
+ * float64) or, with h_sum = NULL, for H = identity (tokens ignored); padded as qs_qlinear_shape says.
+ * Outputs: codes (rht_rows * code_cols / 8); s_in (rht_cols) and s_out (rht_rows) sign vectors (all +1
+ * without RHT); *result: the global scale and the proxy loss of the effective weight (see
+ * qs_qlinear_desc) with its normalizer, under the same H. row_scale (nullable, m values) says the
+ * real scale of each row for the loss (W holds members divided by their RMS, §1.4 step 1). */
+QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const double* h_sum,
+                                  int64_t tokens, const float* row_scale,
+                                  const qs_quant_params* params, uint32_t* codes, float* s_in,
+                                  float* s_out, qs_quant_result* result);
+
+/* Dense effective weight (rows*cols, the true shape) of a quantized matrix. */
+QS_API int32_t qs_qlinear_decode(const qs_qlinear_desc* desc, float* out);
+/* y = W_eff x for `batch` vectors x (batch*cols) -> y (batch*rows), decoding codes on the fly (§7.1);
  * the padded input entries are zero and the padded outputs are dropped. */
-QS_API int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                 double wscale, int32_t use_rht, const float* x, int64_t batch,
+QS_API int32_t qs_qlinear_matvec(const qs_qlinear_desc* desc, const float* x, int64_t batch,
                                  float* y);
 
 #ifdef __cplusplus

@@ -68,8 +68,10 @@ Layer make_layer(int32_t bits, int64_t m, int64_t n, uint64_t& rng) {
     for (auto& s : s_out) s = (splitmix(rng) >> 63) ? -1.0f : 1.0f;
     const int32_t id = bits == 2 ? QS_CODEBOOK_E8P12 : bits == 4 ? QS_CODEBOOK_E8P12RVQ4B
                                                                   : QS_CODEBOOK_E8P12RVQ3B;
-    l.quantized.reset(qs_qlayer_create(id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 0.02, 1));
-    if (!l.quantized) fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
+    const qs_qlinear_desc desc{id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 0.02, 1};
+    qs_qlayer* layer = nullptr;
+    check(qs_qlayer_create(&desc, &layer));
+    l.quantized.reset(layer);
   } else {
     std::vector<float> w(m * n);
     for (auto& v : w) v = 0.02f * (static_cast<float>(splitmix(rng) >> 40) / 16777216.0f - 0.5f);
