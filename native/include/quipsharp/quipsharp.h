@@ -61,14 +61,6 @@ QS_API int32_t qs_hadamard_matrix(int64_t n, float* out);
 QS_API int32_t qs_hadamard_transform_f32(float* x, int64_t batch, int64_t n, int32_t transpose);
 QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, int32_t transpose);
 
-/* 1: run the portable Hadamard kernels even where AVX2 ones exist (tests compare the two; both give
- * bit-identical results); 0: the fastest the CPU supports (default). */
-QS_API int32_t qs_hadamard_force_portable(int32_t portable);
-/* Runs the Hadamard kernels of one instruction set (QS_KERNEL_AUTO, _SCALAR = portable, _AVX2,
- * _AVX512: the same source compiled for 512-bit vectors); all give bit-identical results. An
- * instruction set this CPU lacks is QS_ERR_INVALID_ARGUMENT. */
-QS_API int32_t qs_hadamard_force_kernel(int32_t kernel);
-
 /* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform:
  *   mix64(z) = splitmix64's finalizer; state = mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15));
  *   for each i: state += 0x9E3779B97F4A7C15; out[i] = (mix64(state) >> 63) ? -1 : +1.
@@ -153,19 +145,25 @@ QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int6
 
 /* ---- CPU inference kernels (§7.1 step 3) ---------------------------------------------------- */
 
-/* QS_KERNEL_AUTO picks the widest kernel this CPU has, at most the one the environment variable
- * QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512; read once; also caps the Hadamard
- * kernels). The codebook (and Hadamard) kernels give the same bits on every kernel; the fp32/fp16
- * baselines and qs_attention differ from their scalar reference (double sums) by float rounding. */
+/* Kernel families. Every kernel with instruction-set variants (the codebook and fp32/fp16 mat-vec,
+ * attention, the Hadamard transform, the codebook decode, the GEMM and BlockLDLQ's update) runs the
+ * family QS_KERNEL_AUTO stands for: the kernel qs_cpu_force_kernel set, else the widest this CPU has,
+ * at most the one the environment variable QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512;
+ * read once). The codebook and Hadamard kernels give the same bits on every family; the fp32/fp16
+ * baselines, qs_attention and the GEMM differ from their scalar reference by float rounding. */
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
-#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI + GFNI codebook kernels; AVX2 for fp16/fp32 */
+#define QS_KERNEL_AVX512 3 /* AVX2 level + AVX-512 F/DQ/BW/VL/VBMI/VNNI + GFNI; AVX2 code for fp16/fp32 */
 
 /* 1 if the kernel can run on this CPU, else 0. */
 QS_API int32_t qs_cpu_kernel_available(int32_t kernel);
-/* The kernel QS_KERNEL_AUTO runs: the widest this CPU has, at most QUIPSHARP_CPU_KERNEL. */
+/* The kernel QS_KERNEL_AUTO runs now. */
 QS_API int32_t qs_cpu_kernel_selected(void);
+/* Makes QS_KERNEL_AUTO run `kernel` in every kernel family, process-wide (tests compare the families;
+ * benchmarks run one); QS_KERNEL_AUTO restores the default (the widest under QUIPSHARP_CPU_KERNEL).
+ * A kernel this CPU lacks is QS_ERR_INVALID_ARGUMENT. Not for use while other threads run kernels. */
+QS_API int32_t qs_cpu_force_kernel(int32_t kernel);
 /* The integer precision of the activation u in the codebook kernels below (process-wide; default 8,
  * or the environment variable QUIPSHARP_ACTIVATION_BITS=16): u is rounded to integers uq with
  * |uq| <= L = 127 (8 bits) or 16383 (16 bits), uq = round(u * L / max|u|). 16 bits halves the speed of
@@ -397,38 +395,6 @@ QS_API int64_t qs_model_group_cols(const qs_model* model, int32_t group);
 QS_API int64_t qs_model_weight_bytes(const qs_model* model);
 /* Of those, the bytes of the output layer (lm_head, or the embedding when tied). */
 QS_API int64_t qs_model_head_bytes(const qs_model* model);
-
-/* ---- Benchmarks (behind `quipsharp bench`; never used by tests to assert speed) ------------- */
-
-/* Size of the largest (level >= 3) CPU cache in bytes, from sysfs (32 MiB if unknown). */
-QS_API int64_t qs_cache_l3_bytes(void);
-
-typedef struct qs_matvec_bench {
-  double seconds_per_call;        /* one layer */
-  double gweights_per_s;          /* rows * cols / time */
-  double weight_gbytes_per_s;     /* weight bytes read / time (codes for 2/3/4 bits) */
-  double fp32_equiv_gbytes_per_s; /* rows * cols * 4 / time */
-  int64_t calls;
-  int64_t layers;                 /* distinct matrices cycled over */
-  int64_t weight_bytes_per_layer;
-} qs_matvec_bench;
-
-/* Times y = layer(x) for random layers of the given bits (2, 3, 4: the quantized inference path with
- * both RHTs; 16, 32: fp16 / fp32 mat-vec) on the current thread count, for at least min_seconds.
- * layers <= 0: enough layers for 4x the last-level cache. */
-QS_API int32_t qs_bench_matvec(int32_t bits, int64_t rows, int64_t cols, int64_t layers,
-                               int32_t kernel, double min_seconds, uint64_t seed,
-                               qs_matvec_bench* out);
-
-typedef struct qs_memory_bench {
-  double read_gbytes_per_s;   /* bytes read per second (vectorized sum) */
-  double memcpy_gbytes_per_s; /* bytes copied per second (each byte read once and written once) */
-  int64_t bytes;              /* buffer size */
-  int32_t threads;
-} qs_memory_bench;
-
-/* Streaming read and memcpy bandwidth over buffers of `bytes` (<= 0: max(256 MiB, 8x L3)). */
-QS_API int32_t qs_bench_memory(int64_t bytes, double min_seconds, qs_memory_bench* out);
 
 /* ---- The whole recipe for one matrix (§1.4, f = 1) ------------------------------------------- */
 

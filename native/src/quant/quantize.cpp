@@ -4,13 +4,13 @@
 #include <cstring>
 #include <vector>
 
-#include "common/codebook.hpp"
-#include "common/hadamard.hpp"
-#include "common/ldlq.hpp"
+#include "quant/codebook.hpp"
+#include "kernels/hadamard.hpp"
+#include "quant/ldlq.hpp"
 #include "common/parallel.hpp"
-#include "common/qlinear.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/gemm.hpp"
+#include "kernels/gemm.hpp"
 
 namespace qs {
 namespace {

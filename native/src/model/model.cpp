@@ -14,14 +14,14 @@
 #include <mutex>
 #include <vector>
 
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 #include "common/parallel.hpp"
-#include "common/qlinear.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/attention.hpp"
-#include "cpu/gemm.hpp"
-#include "cpu/matvec.hpp"
-#include "cpu/qlayer.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
+#include "model/qlayer.hpp"
 #include "quipsharp/quipsharp.h"
 
 namespace qs {

@@ -8,11 +8,11 @@
 #include <memory>
 #include <vector>
 
-#include "common/codebook.hpp"
-#include "common/qlinear.hpp"
+#include "quant/codebook.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/matvec.hpp"
-#include "cpu/qlayer.hpp"
+#include "kernels/matvec.hpp"
+#include "model/qlayer.hpp"
 
 struct qs_qlayer {
   int32_t codebook_id;

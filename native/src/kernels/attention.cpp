@@ -3,7 +3,7 @@
 // cached position, latency-bound at about one add per 4 cycles) took about 40 % of the time.
 // The AVX2 kernel sums each score in four 8-lane float FMA chains and streams through the cache
 // position by position, reading each row's part for all of its heads at once.
-#include "cpu/attention.hpp"
+#include "kernels/attention.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,7 +16,7 @@
 #endif
 
 #include "common/status.hpp"
-#include "cpu/matvec.hpp"
+#include "kernels/matvec.hpp"
 #include "quipsharp/quipsharp.h"
 
 namespace qs {

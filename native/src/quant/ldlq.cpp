@@ -1,5 +1,5 @@
 // Damping (§1.3), g-block LDL (§5.1), BlockLDLQ with refinement passes (§5.2, §5.3), proxy loss (§5.4).
-#include "common/ldlq.hpp"
+#include "quant/ldlq.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,10 +11,11 @@
 #include <immintrin.h>
 #endif
 
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
-#include "cpu/gemm.hpp"
+#include "kernels/cpu_features.hpp"
+#include "kernels/gemm.hpp"
 
 namespace qs {
 namespace {
@@ -134,8 +135,7 @@ __attribute__((target("avx2,fma"))) void add_rank8_avx2(float* g, const float* d
 
 void add_rank8(float* g, const float* d, const float* h, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) return add_rank8_avx2(g, d, h, n);
+  if (kernel_for_auto() >= QS_KERNEL_AVX2) return add_rank8_avx2(g, d, h, n);
 #endif
   add_rank8_portable(g, d, h, n);
 }

@@ -1,4 +1,5 @@
-#include "cpu/gemm.hpp"
+#include "kernels/cpu_features.hpp"
+#include "kernels/gemm.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,8 +23,6 @@ template <typename T>
 constexpr int panel_width() {
   return static_cast<int>(64 / sizeof(T));
 }
-
-std::atomic<bool> force_portable{false};
 
 // acc[r][c] = sum over k < depth of a[k*kRows + r] * panel[k*P + c]  (A strip packed k-major)
 template <typename T, int R>
@@ -95,10 +94,6 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t depth, const T* a, 
 #undef QS_GEMM_ROWS
 }
 
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 #endif
 
 template <typename T>
@@ -107,7 +102,7 @@ using Kernel = void (*)(int64_t, const T*, const T*, T*);
 template <typename T, int R>
 Kernel<T> pick_kernel() {
 #ifdef QS_X86
-  if (!force_portable.load(std::memory_order_relaxed) && cpu_has_avx2()) {
+  if (kernel_for_auto() >= QS_KERNEL_AVX2) {
     return &kernel_avx2<T, R>;
   }
 #endif
@@ -207,8 +202,6 @@ int64_t block_offset(int64_t K, int64_t N, int64_t n0, int64_t k0) {
 }
 
 }  // namespace
-
-void gemm_force_portable(bool portable) { force_portable.store(portable); }
 
 void sgemm_acc(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const float* B, int64_t ldb, float* C, int64_t ldc) {

@@ -20,6 +20,7 @@
 
 #include "common/parallel.hpp"
 #include "common/status.hpp"
+#include "quipsharp/quipsharp_bench.h"
 
 namespace qs {
 namespace {
@@ -148,7 +149,7 @@ __attribute__((target("avx2"))) double sum4_avx2(const float* p, int64_t quarter
 // one stream per thread leaves the hardware prefetchers idle and understates the bandwidth.
 double sum_floats(const float* p, int64_t count) {
 #ifdef QS_X86
-  if (__builtin_cpu_supports("avx2")) {
+  if (qs_cpu_kernel_selected() >= QS_KERNEL_AVX2) {
     const int64_t quarter = count / 4;
     return sum4_avx2(p, quarter) + sum_avx2(p + 4 * quarter, count - 4 * quarter);
   }
