@@ -241,8 +241,9 @@ qs_cuda_layer* random_layer(int device, int bits, int64_t m, int64_t n, uint64_t
   std::vector<float> s_in(sh[1]), s_out(sh[0]);
   for (auto& v : s_in) v = (splitmix(s) >> 63) ? -1.0f : 1.0f;
   for (auto& v : s_out) v = (splitmix(s) >> 63) ? -1.0f : 1.0f;
-  qs_cuda_layer* L = qs_cuda_layer_create(device, id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 1.0, 1);
-  if (!L) {
+  const qs_qlinear_desc desc{id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 1.0, 1};
+  qs_cuda_layer* L = nullptr;
+  if (qs_cuda_layer_create(device, &desc, &L) != QS_OK) {
     std::fprintf(stderr, "layer %d-bit %lld x %lld: %s\n", bits, (long long)m, (long long)n, qs_cuda_last_error());
     std::exit(2);
   }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "common/hadamard.hpp"
+#include "kernels/hadamard.hpp"
 #include "quipsharp/quipsharp.h"
 
 namespace {
@@ -660,12 +660,12 @@ void test_simd_vs_portable() {
     for (int32_t t : {0, 1}) {
       std::vector<float> a = x, ca = col;
       std::vector<double> ad = xd;
-      CHECK_OK(qs_hadamard_force_portable(1));
+      CHECK_OK(qs_cpu_force_kernel(QS_KERNEL_SCALAR));
       CHECK_OK(qs_hadamard_transform_f32(a.data(), batch, n, t));
       CHECK_OK(qs_hadamard_transform_f64(ad.data(), batch, n, t));
       CHECK_OK(qs_rht_apply_f32(ca.data(), n, cols, 0, signs.data(), t));
       for (int32_t kernel : {QS_KERNEL_AVX2, QS_KERNEL_AVX512}) {
-        if (qs_hadamard_force_kernel(kernel) != QS_OK) continue;  // not on this CPU
+        if (qs_cpu_force_kernel(kernel) != QS_OK) continue;  // not on this CPU
         std::vector<float> b = x, cb = col;
         std::vector<double> bd = xd;
         CHECK_OK(qs_hadamard_transform_f32(b.data(), batch, n, t));
@@ -676,11 +676,10 @@ void test_simd_vs_portable() {
         CHECK(std::memcmp(ca.data(), cb.data(), ca.size() * sizeof(float)) == 0);
         ++compared;
       }
-      CHECK_OK(qs_hadamard_force_kernel(QS_KERNEL_AUTO));
+      CHECK_OK(qs_cpu_force_kernel(QS_KERNEL_AUTO));
     }
   }
-  CHECK_STATUS(qs_hadamard_force_portable(2), QS_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(qs_hadamard_force_kernel(9), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qs_cpu_force_kernel(9), QS_ERR_INVALID_ARGUMENT);
   std::printf("simd vs portable: %d cases compared bit for bit\n", compared);
 }
 

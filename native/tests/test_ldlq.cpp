@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "check.hpp"
@@ -143,7 +144,6 @@ void test_loss_and_refinement() {
   auto h = correlated_hessian(n, 2000, 0.95, 4);
   CHECK_OK(qs_damp(h.data(), n, 0.01));
   auto w = gaussian(m * n, 5, 1.03);
-  std::vector<float> hf(h.begin(), h.end());
   std::vector<uint32_t> codes(m * n / 8), codes_near(m * n / 8);
   std::vector<float> q(m * n), q_near(m * n);
   CHECK_OK(qs_block_ldlq(w.data(), m, n, h.data(), QS_CODEBOOK_E8P12, 0, QS_ROUNDING_NEAREST, 0,
@@ -154,8 +154,8 @@ void test_loss_and_refinement() {
                            passes, codes.data(), q.data()));
     const double l = loss_f64(w, q, m, n, h);
     double fast = 0;
-    CHECK_OK(qs_proxy_loss(w.data(), q.data(), m, n, hf.data(), &fast));
-    CHECK_NEAR(fast, l, 1e-4 * l);  // float GEMM path vs float64 reference
+    CHECK_OK(qs_proxy_loss(w.data(), q.data(), m, n, h.data(), &fast));
+    CHECK_NEAR(fast, l, 1e-10 * l);  // double GEMM path vs the float64 reference loop
     if (passes == 0) {
       const double nearest = loss_f64(w, q_near, m, n, h);
       std::printf("E8P12 m=%lld n=%lld: nearest %.4f, BlockLDLQ %.4f\n", (long long)m, (long long)n,
@@ -201,12 +201,52 @@ void test_bad_arguments() {
   p.use_rht = 1;
   p.damping = 0.01;
   std::vector<float> s_in(64), s_out(100);
-  double ws = 0;
+  qs_quant_result result{};
   std::vector<float> w100(100 * 64, 0.5f);
-  CHECK_STATUS(qs_quantize_matrix(w100.data(), 0, 64, nullptr, &p, codes.data(), s_in.data(),
-                                  s_out.data(), &ws),
+  CHECK_STATUS(qs_quantize_matrix(w100.data(), 0, 64, nullptr, 0, nullptr, &p, codes.data(),
+                                  s_in.data(), s_out.data(), &result),
                QS_ERR_INVALID_ARGUMENT);
   std::printf("zero rows: %s\n", qs_last_error());
+  // A Hessian sum needs at least one token; a non-finite row scale is refused.
+  std::vector<float> s_out64(64), w64(64 * 64, 0.5f);
+  CHECK_STATUS(qs_quantize_matrix(w64.data(), 64, 64, h.data(), 0, nullptr, &p, codes.data(),
+                                  s_in.data(), s_out64.data(), &result),
+               QS_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(qs_last_error()).find("tokens = 0") != std::string::npos);
+  std::vector<float> row_scale(64, 1.0f);
+  row_scale[3] = NAN;
+  CHECK_STATUS(qs_quantize_matrix(w64.data(), 64, 64, h.data(), 10, row_scale.data(), &p,
+                                  codes.data(), s_in.data(), s_out64.data(), &result),
+               QS_ERR_NON_FINITE);
+  CHECK(std::string(qs_last_error()).find("row_scale[3]") != std::string::npos);
+  CHECK_STATUS(qs_quantize_matrix(w64.data(), 64, 64, h.data(), 10, nullptr, &p, codes.data(),
+                                  s_in.data(), s_out64.data(), nullptr),
+               QS_ERR_INVALID_ARGUMENT);
+  // The row scale weighs each row's loss and normalizer by its square.
+  qs_quant_result plain{}, scaled{};
+  std::vector<float> wv(64 * 64);
+  qs_test::Rng rng(31);
+  for (float& v : wv) v = static_cast<float>(rng.normal());
+  for (int i = 0; i < 64; ++i) row_scale[i] = 0.5f + 0.25f * (i % 4);
+  CHECK_OK(qs_quantize_matrix(wv.data(), 64, 64, h.data(), 10, nullptr, &p, codes.data(),
+                              s_in.data(), s_out64.data(), &plain));
+  std::vector<uint32_t> codes2(codes);
+  CHECK_OK(qs_quantize_matrix(wv.data(), 64, 64, h.data(), 10, row_scale.data(), &p, codes2.data(),
+                              s_in.data(), s_out64.data(), &scaled));
+  CHECK(codes == codes2);  // the scale changes only the report
+  std::vector<float> dense(64 * 64);
+  const qs_qlinear_desc d{QS_CODEBOOK_E8P12, 0.0, codes.data(), 64, 64, s_in.data(), s_out64.data(),
+                          plain.wscale, 1};
+  CHECK_OK(qs_qlinear_decode(&d, dense.data()));
+  double loss = 0, norm = 0;  // h is the identity and the sum is over 10 tokens: H = I / 10
+  for (int64_t r = 0; r < 64; ++r)
+    for (int64_t c = 0; c < 64; ++c) {
+      const double s2 = double(row_scale[r]) * row_scale[r], v = wv[r * 64 + c];
+      loss += s2 * (v - dense[r * 64 + c]) * (v - dense[r * 64 + c]) / 10;
+      norm += s2 * v * v / 10;
+    }
+  CHECK_NEAR(scaled.proxy_loss, loss, 1e-9 * loss);
+  CHECK_NEAR(scaled.proxy_norm, norm, 1e-9 * norm);
 }
 
 }  // namespace

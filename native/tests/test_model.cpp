@@ -15,6 +15,25 @@
 
 namespace {
 
+// qs_model_create's object, or nullptr (after a failed check) when it fails.
+qs_model* create_model(const qs_model_config* config) {
+  qs_model* m = nullptr;
+  CHECK_OK(qs_model_create(config, &m));
+  return m;
+}
+
+// A refused config: the status, a message naming `what`, and *out left as it was.
+void check_refused(const qs_model_config& config, const char* what) {
+  int sentinel_target = 0;
+  qs_model* const sentinel = reinterpret_cast<qs_model*>(&sentinel_target);
+  qs_model* out = sentinel;
+  CHECK_STATUS(qs_model_create(&config, &out), QS_ERR_INVALID_ARGUMENT);
+  CHECK(out == sentinel);
+  if (std::string(qs_last_error()).find(what) == std::string::npos)
+    std::fprintf(stderr, "message \"%s\" lacks \"%s\"\n", qs_last_error(), what);
+  CHECK(std::string(qs_last_error()).find(what) != std::string::npos);
+}
+
 struct Weights {
   qs_model_config cfg;
   std::vector<double> embed, lm_head, final_norm;
@@ -306,7 +325,7 @@ void set_layer(qs_model* m, const Weights& w, int l, int32_t store) {
 }
 
 qs_model* build(const Weights& w, int32_t store) {
-  qs_model* m = qs_model_create(&w.cfg);
+  qs_model* m = create_model(&w.cfg);
   CHECK(m != nullptr);
   set(m, QS_TENSOR_EMBED, 0, w.embed, store);
   set(m, QS_TENSOR_FINAL_NORM, 0, w.final_norm, store);
@@ -434,11 +453,13 @@ void test_quantized(Weights w) {
     p.use_rht = 1;
     p.damping = 0.01;
     p.seed = 9;
-    double ws = 0;
-    CHECK_OK(qs_quantize_matrix(stacked.data(), rows, g.cols, nullptr, &p, codes.data(), s_in.data(), s_out.data(), &ws));
-    CHECK_OK(qs_model_set_quantized(qm, 1, g.id, p.codebook_id, 0, codes.data(), rows, g.cols,
-                                    s_in.data(), s_out.data(), ws, 1, fuse.data(), fuse.size()));
-    CHECK_OK(qs_qlinear_decode(p.codebook_id, 0, codes.data(), rows, g.cols, s_in.data(), s_out.data(), ws, 1, dec.data()));
+    qs_quant_result result{};
+    CHECK_OK(qs_quantize_matrix(stacked.data(), rows, g.cols, nullptr, 0, nullptr, &p, codes.data(),
+                                s_in.data(), s_out.data(), &result));
+    const qs_qlinear_desc d{p.codebook_id, 0.0, codes.data(), rows, g.cols, s_in.data(), s_out.data(),
+                            result.wscale, 1};
+    CHECK_OK(qs_model_set_quantized(qm, 1, g.id, &d, fuse.data(), fuse.size()));
+    CHECK_OK(qs_qlinear_decode(&d, dec.data()));
     int64_t r0 = 0;
     for (size_t i = 0; i < g.members.size(); ++i) {
       std::vector<double>& dst = *dense_members[g.id][i];
@@ -449,10 +470,12 @@ void test_quantized(Weights w) {
   // Bad group shape / fuse count.
   std::vector<uint32_t> c(64);
   std::vector<float> ones(64, 1.0f);
-  CHECK_STATUS(qs_model_set_quantized(qm, 1, QS_GROUP_O, QS_CODEBOOK_E8P12, 0, c.data(), 8, 16,
-                                      ones.data(), ones.data(), 1.0, 1, ones.data(), 1), QS_ERR_INVALID_ARGUMENT);
-  CHECK_STATUS(qs_model_set_quantized(qm, 1, QS_GROUP_QKV, QS_CODEBOOK_E8P12, 0, c.data(), 32, 16,
-                                      ones.data(), ones.data(), 1.0, 1, ones.data(), 2), QS_ERR_INVALID_ARGUMENT);
+  const qs_qlinear_desc o_wrong{QS_CODEBOOK_E8P12, 0, c.data(), 8, 16, ones.data(), ones.data(), 1.0, 1};
+  CHECK_STATUS(qs_model_set_quantized(qm, 1, QS_GROUP_O, &o_wrong, ones.data(), 1), QS_ERR_INVALID_ARGUMENT);
+  const qs_qlinear_desc qkv{QS_CODEBOOK_E8P12, 0, c.data(), 32, 16, ones.data(), ones.data(), 1.0, 1};
+  CHECK_STATUS(qs_model_set_quantized(qm, 1, QS_GROUP_QKV, &qkv, ones.data(), 2), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qs_model_set_quantized(qm, 1, QS_GROUP_QKV, nullptr, ones.data(), 3), QS_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(qs_last_error()).find("desc must not be null") != std::string::npos);
   qs_model* dm = build(dense, QS_DTYPE_F32);
   const std::vector<int32_t> toks = {1, 5, 3, 9, 0, 10, 2};
   const std::vector<double> ref = reference_forward(dense, toks, nullptr);
@@ -481,9 +504,11 @@ void test_bad_input() {
   Weights w = make_weights(1, 1, 5);
   qs_model_config bad = w.cfg;
   bad.n_kv_heads = 3;
-  CHECK(qs_model_create(&bad) == nullptr);
-  CHECK(std::string(qs_last_error()).find("n_kv_heads") != std::string::npos);
-  qs_model* m = qs_model_create(&w.cfg);
+  check_refused(bad, "n_kv_heads");
+  CHECK_STATUS(qs_model_create(nullptr, nullptr), QS_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qs_model_create(&w.cfg, nullptr), QS_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(qs_last_error()).find("out must not be null") != std::string::npos);
+  qs_model* m = create_model(&w.cfg);
   std::vector<int32_t> toks = {1, 2};
   std::vector<float> logits(2 * 11);
   CHECK_STATUS(qs_model_forward(m, toks.data(), 2, 0, logits.data(), 1), QS_ERR_INVALID_ARGUMENT);
@@ -522,12 +547,12 @@ void test_layer_by_layer(const Weights& w, int32_t store) {
   for (const auto& win : windows) CHECK_OK(qs_model_forward(whole, win.data(), T, 0, logits.data(), 1));
 
   std::vector<std::vector<float>> hidden(windows.size(), std::vector<float>(T * d));
-  qs_model* first = qs_model_create(&c);
+  qs_model* first = create_model(&c);
   set(first, QS_TENSOR_EMBED, 0, w.embed, store);
   for (size_t i = 0; i < windows.size(); ++i) CHECK_OK(qs_model_embed(first, windows[i].data(), T, hidden[i].data()));
   qs_model_free(first);
   for (int l = 0; l < c.n_layers; ++l) {
-    qs_model* one = qs_model_create(&c);  // only layer l is set
+    qs_model* one = create_model(&c);  // only layer l is set
     set_layer(one, w, l, store);
     if (l + 1 < c.n_layers) {
       CHECK_STATUS(qs_model_layer_forward(one, l + 1, hidden[0].data(), T, hidden[0].data()),
@@ -571,7 +596,7 @@ void test_layer_by_layer(const Weights& w, int32_t store) {
   CHECK_STATUS(qs_model_layer_forward(whole, 0, x.data(), T, x.data()), QS_ERR_NON_FINITE);
   std::vector<int32_t> badtok = {1, 11};
   CHECK_STATUS(qs_model_embed(whole, badtok.data(), 2, x.data()), QS_ERR_INVALID_ARGUMENT);
-  qs_model* empty = qs_model_create(&c);
+  qs_model* empty = create_model(&c);
   CHECK_STATUS(qs_model_embed(empty, badtok.data(), 1, x.data()), QS_ERR_INVALID_ARGUMENT);
   qs_model_free(empty);
   CHECK_OK(qs_model_hessian_stop(whole));
@@ -683,13 +708,13 @@ void test_family_bad_input() {
   qs_model_free(q3);
   qs_model_config c = family_weights("qwen3", 4).cfg;
   c.activation = 7;
-  CHECK(qs_model_create(&c) == nullptr);
+  check_refused(c, "activation");
   c = family_weights("qwen3", 4).cfg;
   c.rotary_dim = 3;
-  CHECK(qs_model_create(&c) == nullptr);
+  check_refused(c, "rotary_dim");
   c.rotary_dim = 0;
   c.attn_softcap = -1;
-  CHECK(qs_model_create(&c) == nullptr);
+  check_refused(c, "soft-cap field is -1");
   // A q/k-norm config without its norms is incomplete.
   Weights q = family_weights("qwen3", 4);
   q.layers[1].k_norm.clear();

@@ -15,10 +15,17 @@ struct Quantized {
   std::vector<uint32_t> codes;
   std::vector<float> s_in, s_out;
   double wscale = 0;
+  qs_quant_result result{};
+  int32_t codebook = 0, rht = 0;
+  int64_t m = 0, n = 0;
+  qs_qlinear_desc desc() const {
+    return qs_qlinear_desc{codebook, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), wscale, rht};
+  }
 };
 
-Quantized quantize(const std::vector<float>& w, int64_t m, int64_t n, const std::vector<float>* h,
-                   int32_t codebook, int32_t rounding, int32_t rht) {
+// h_sum: a Hessian sum over `tokens` inputs (nullptr: the identity).
+Quantized quantize(const std::vector<float>& w, int64_t m, int64_t n, const std::vector<double>* h_sum,
+                   int64_t tokens, int32_t codebook, int32_t rounding, int32_t rht) {
   int64_t shape[3];
   CHECK_OK(qs_qlinear_shape(m, n, rht, shape));
   Quantized q;
@@ -32,8 +39,13 @@ Quantized quantize(const std::vector<float>& w, int64_t m, int64_t n, const std:
   p.use_rht = rht;
   p.damping = 0.01;
   p.seed = 3;
-  CHECK_OK(qs_quantize_matrix(w.data(), m, n, h ? h->data() : nullptr, &p, q.codes.data(),
-                              q.s_in.data(), q.s_out.data(), &q.wscale));
+  CHECK_OK(qs_quantize_matrix(w.data(), m, n, h_sum ? h_sum->data() : nullptr, tokens, nullptr, &p,
+                              q.codes.data(), q.s_in.data(), q.s_out.data(), &q.result));
+  q.wscale = q.result.wscale;
+  q.codebook = codebook;
+  q.rht = rht;
+  q.m = m;
+  q.n = n;
   return q;
 }
 
@@ -61,7 +73,8 @@ int main() {
   const int64_t shapes[][2] = {{64, 172}, {100, 64}, {20, 100}, {344, 64}};
   for (const auto& sh : shapes) {
     const int64_t m = sh[0], n = sh[1];
-    std::vector<float> w(m * n), h(n * n, 0.0f);
+    std::vector<float> w(m * n);
+    std::vector<double> h(n * n, 0.0), h_sum(n * n, 0.0);
     for (float& v : w) v = static_cast<float>(rng.normal());
     // A correlated PD Hessian: H = A^T A / k with k = 2n samples.
     const int64_t k = 2 * n;
@@ -73,22 +86,39 @@ int main() {
       for (int64_t j = 0; j < n; ++j) {
         double acc = 0;
         for (int64_t s = 0; s < k; ++s) acc += a[s * n + i] * a[s * n + j];
-        h[i * n + j] = static_cast<float>(acc / k);
+        h_sum[i * n + j] = acc;
+        h[i * n + j] = acc / static_cast<double>(k);
       }
     for (int32_t codebook : {QS_CODEBOOK_E8P12, QS_CODEBOOK_E8P12RVQ3B, QS_CODEBOOK_E8P12RVQ4B}) {
       for (int32_t rht : {0, 1}) {
-        const Quantized q = quantize(w, m, n, &h, codebook, QS_ROUNDING_BLOCK_LDLQ, rht);
+        const Quantized q = quantize(w, m, n, &h, 1, codebook, QS_ROUNDING_BLOCK_LDLQ, rht);
+        const qs_qlinear_desc d = q.desc();
         std::vector<float> dense(m * n);
-        CHECK_OK(qs_qlinear_decode(codebook, 0, q.codes.data(), m, n, q.s_in.data(),
-                                   q.s_out.data(), q.wscale, rht, dense.data()));
-        qs_qlayer* layer = qs_qlayer_create(codebook, 0, q.codes.data(), m, n, q.s_in.data(),
-                                            q.s_out.data(), q.wscale, rht);
-        CHECK(layer != nullptr);
+        CHECK_OK(qs_qlinear_decode(&d, dense.data()));
+        qs_qlayer* layer = nullptr;
+        CHECK_OK(qs_qlayer_create(&d, &layer));
+        // The Hessian as a sum over k tokens gives the same codes as its mean, and the proxy loss
+        // and normalizer reported with them are those of the decoded weight under the mean, summed
+        // here in long double straight from the definition (§1.1).
+        const Quantized qsum = quantize(w, m, n, &h_sum, k, codebook, QS_ROUNDING_BLOCK_LDLQ, rht);
+        CHECK(qsum.codes == q.codes && qsum.wscale == q.wscale);
+        long double loss = 0, norm = 0;
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              const long double ei = (long double)w[r * n + i] - dense[r * n + i];
+              const long double ej = (long double)w[r * n + j] - dense[r * n + j];
+              loss += ei * h[i * n + j] * ej;
+              norm += (long double)w[r * n + i] * h[i * n + j] * w[r * n + j];
+            }
+        CHECK_NEAR(q.result.proxy_loss, (double)loss, 1e-9 * (double)loss);
+        CHECK_NEAR(q.result.proxy_norm, (double)norm, 1e-9 * (double)norm);
+        CHECK_NEAR(qsum.result.proxy_loss, (double)loss, 1e-9 * (double)loss);
+        CHECK_NEAR(qsum.result.proxy_norm, (double)norm, 1e-9 * (double)norm);
         for (int64_t batch : {1, 5}) {
           std::vector<float> x(batch * n), y(batch * m), yl(batch * m);
           for (float& v : x) v = static_cast<float>(rng.normal());
-          CHECK_OK(qs_qlinear_matvec(codebook, 0, q.codes.data(), m, n, q.s_in.data(),
-                                     q.s_out.data(), q.wscale, rht, x.data(), batch, y.data()));
+          CHECK_OK(qs_qlinear_matvec(&d, x.data(), batch, y.data()));
           // 16-bit activations: the prepared layer then agrees with the float path to 1e-3 (the
           // 8-bit bound is checked in test_qlinear); this test is about the padding.
           CHECK_OK(qs_set_activation_bits(16));
@@ -110,10 +140,10 @@ int main() {
         }
         qs_qlayer_free(layer);
         if (rht) {
-          const Quantized nq = quantize(w, m, n, &h, codebook, QS_ROUNDING_NEAREST, rht);
+          const Quantized nq = quantize(w, m, n, &h, 1, codebook, QS_ROUNDING_NEAREST, rht);
+          const qs_qlinear_desc nd = nq.desc();
           std::vector<float> dn(m * n);
-          CHECK_OK(qs_qlinear_decode(codebook, 0, nq.codes.data(), m, n, nq.s_in.data(),
-                                     nq.s_out.data(), nq.wscale, rht, dn.data()));
+          CHECK_OK(qs_qlinear_decode(&nd, dn.data()));
           double loss_ldlq = 0, loss_near = 0;
           CHECK_OK(qs_proxy_loss(w.data(), dense.data(), m, n, h.data(), &loss_ldlq));
           CHECK_OK(qs_proxy_loss(w.data(), dn.data(), m, n, h.data(), &loss_near));

@@ -11,15 +11,16 @@ namespace {
 struct Result {
   std::vector<uint32_t> codes;
   std::vector<float> s_in, s_out;
-  double wscale = 0;
+  double wscale = 0, proxy_loss = 0;
   bool operator==(const Result& o) const {
-    return codes == o.codes && s_in == o.s_in && s_out == o.s_out && wscale == o.wscale;
+    return codes == o.codes && s_in == o.s_in && s_out == o.s_out && wscale == o.wscale &&
+           proxy_loss == o.proxy_loss;
   }
 };
 
 constexpr int64_t kRows = 192, kCols = 256;
 
-Result quantize(const std::vector<float>& w, const std::vector<float>& h, int32_t codebook) {
+Result quantize(const std::vector<float>& w, const std::vector<double>& h, int32_t codebook) {
   qs_quant_params p{};
   p.codebook_id = codebook;
   p.rounding = QS_ROUNDING_BLOCK_LDLQ;
@@ -31,8 +32,11 @@ Result quantize(const std::vector<float>& w, const std::vector<float>& h, int32_
   r.codes.resize(kRows * kCols / 8);
   r.s_in.resize(kCols);
   r.s_out.resize(kRows);
-  CHECK_OK(qs_quantize_matrix(w.data(), kRows, kCols, h.data(), &p, r.codes.data(), r.s_in.data(),
-                              r.s_out.data(), &r.wscale));
+  qs_quant_result result{};
+  CHECK_OK(qs_quantize_matrix(w.data(), kRows, kCols, h.data(), 1, nullptr, &p, r.codes.data(),
+                              r.s_in.data(), r.s_out.data(), &result));
+  r.wscale = result.wscale;
+  r.proxy_loss = result.proxy_loss;
   return r;
 }
 
@@ -75,12 +79,12 @@ int main() {
   for (float& v : a) v = static_cast<float>(rng.normal());
   for (int64_t i = 1; i < kCols; ++i)
     for (int64_t s = 0; s < 512; ++s) a[i * 512 + s] = 0.9f * a[(i - 1) * 512 + s] + 0.4f * a[i * 512 + s];
-  std::vector<float> h(kCols * kCols);
+  std::vector<double> h(kCols * kCols);
   for (int64_t i = 0; i < kCols; ++i)
     for (int64_t j = 0; j < kCols; ++j) {
       double s = 0;
       for (int64_t k = 0; k < 512; ++k) s += double(a[i * 512 + k]) * a[j * 512 + k];
-      h[i * kCols + j] = static_cast<float>(s / 512);
+      h[i * kCols + j] = s / 512;
     }
   for (int64_t i = 0; i < kCols; ++i)
     for (int64_t j = 0; j < i; ++j) h[i * kCols + j] = h[j * kCols + i];

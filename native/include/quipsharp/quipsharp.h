@@ -27,8 +27,15 @@ extern "C" {
 #define QS_ERR_INVALID_ARGUMENT 1 /* wrong size, null pointer, unsupported dimension, bad id */
 #define QS_ERR_NON_FINITE 2       /* NaN or Inf in an input */
 #define QS_ERR_NOT_POSITIVE_DEFINITE 3
-#define QS_ERR_OUT_OF_MEMORY 4
+#define QS_ERR_OUT_OF_MEMORY 4        /* host memory */
 #define QS_ERR_INTERNAL 5
+/* The CUDA engine's statuses (quipsharp_cuda.h), here so that one table covers every entry point. */
+#define QS_ERR_NO_CUDA_DEVICE 6       /* no driver, no device, or a build without the CUDA engine */
+#define QS_ERR_DEVICE_OUT_OF_MEMORY 7 /* a device allocation failed */
+#define QS_ERR_CUDA 8                 /* any other CUDA runtime failure (the message names it) */
+
+/* Every function that builds an object is  int32_t qs_*_create(..., T** out):  on success *out is the
+ * new object; on failure the status says why (with qs_last_error()) and *out is left untouched. */
 
 /* Message of the last failed call on this thread ("" if none). Valid until the next call. */
 QS_API const char* qs_last_error(void);
@@ -53,14 +60,6 @@ QS_API int32_t qs_hadamard_matrix(int64_t n, float* out);
  * x <- M_n^T x (transpose = 1). Fast algorithm of §2.4. */
 QS_API int32_t qs_hadamard_transform_f32(float* x, int64_t batch, int64_t n, int32_t transpose);
 QS_API int32_t qs_hadamard_transform_f64(double* x, int64_t batch, int64_t n, int32_t transpose);
-
-/* 1: run the portable Hadamard kernels even where AVX2 ones exist (tests compare the two; both give
- * bit-identical results); 0: the fastest the CPU supports (default). */
-QS_API int32_t qs_hadamard_force_portable(int32_t portable);
-/* Runs the Hadamard kernels of one instruction set (QS_KERNEL_AUTO, _SCALAR = portable, _AVX2,
- * _AVX512: the same source compiled for 512-bit vectors); all give bit-identical results. An
- * instruction set this CPU lacks is QS_ERR_INVALID_ARGUMENT. */
-QS_API int32_t qs_hadamard_force_kernel(int32_t kernel);
 
 /* n random signs (+1/-1 as float) from (seed, stream); deterministic on every platform:
  *   mix64(z) = splitmix64's finalizer; state = mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15));
@@ -140,25 +139,31 @@ QS_API int32_t qs_block_ldlq(const float* w, int64_t m, int64_t n, const double*
                              int32_t codebook_id, double resid_scale, int32_t rounding,
                              int32_t refine_passes, uint32_t* codes, float* w_hat);
 
-/* tr((W - W_hat) H (W - W_hat)^T) in double; h = NULL means the identity. */
+/* tr((W - W_hat) H (W - W_hat)^T) in double (H float64, n*n); h = NULL means the identity. */
 QS_API int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n,
-                             const float* h, double* loss);
+                             const double* h, double* loss);
 
 /* ---- CPU inference kernels (§7.1 step 3) ---------------------------------------------------- */
 
-/* QS_KERNEL_AUTO picks the widest kernel this CPU has, at most the one the environment variable
- * QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512; read once; also caps the Hadamard
- * kernels). The codebook (and Hadamard) kernels give the same bits on every kernel; the fp32/fp16
- * baselines and qs_attention differ from their scalar reference (double sums) by float rounding. */
+/* Kernel families. Every kernel with instruction-set variants (the codebook and fp32/fp16 mat-vec,
+ * attention, the Hadamard transform, the codebook decode, the GEMM and BlockLDLQ's update) runs the
+ * family QS_KERNEL_AUTO stands for: the kernel qs_cpu_force_kernel set, else the widest this CPU has,
+ * at most the one the environment variable QUIPSHARP_CPU_KERNEL names (auto, scalar, avx2 or avx512;
+ * read once). The codebook and Hadamard kernels give the same bits on every family; the fp32/fp16
+ * baselines, qs_attention and the GEMM differ from their scalar reference by float rounding. */
 #define QS_KERNEL_AUTO 0   /* the fastest the CPU supports */
 #define QS_KERNEL_SCALAR 1 /* portable reference */
 #define QS_KERNEL_AVX2 2   /* x86-64 AVX2 (+FMA, F16C) */
-#define QS_KERNEL_AVX512 3 /* AVX-512 F/BW/VBMI/VNNI + GFNI codebook kernels; AVX2 for fp16/fp32 */
+#define QS_KERNEL_AVX512 3 /* AVX2 level + AVX-512 F/DQ/BW/VL/VBMI/VNNI + GFNI; AVX2 code for fp16/fp32 */
 
 /* 1 if the kernel can run on this CPU, else 0. */
 QS_API int32_t qs_cpu_kernel_available(int32_t kernel);
-/* The kernel QS_KERNEL_AUTO runs: the widest this CPU has, at most QUIPSHARP_CPU_KERNEL. */
+/* The kernel QS_KERNEL_AUTO runs now. */
 QS_API int32_t qs_cpu_kernel_selected(void);
+/* Makes QS_KERNEL_AUTO run `kernel` in every kernel family, process-wide (tests compare the families;
+ * benchmarks run one); QS_KERNEL_AUTO restores the default (the widest under QUIPSHARP_CPU_KERNEL).
+ * A kernel this CPU lacks is QS_ERR_INVALID_ARGUMENT. Not for use while other threads run kernels. */
+QS_API int32_t qs_cpu_force_kernel(int32_t kernel);
 /* The integer precision of the activation u in the codebook kernels below (process-wide; default 8,
  * or the environment variable QUIPSHARP_ACTIVATION_BITS=16): u is rounded to integers uq with
  * |uq| <= L = 127 (8 bits) or 16383 (16 bits), uq = round(u * L / max|u|). 16 bits halves the speed of
@@ -199,16 +204,33 @@ QS_API int32_t qs_attention_window(const float* q, int64_t heads, int64_t kv_hea
                                    int64_t head_dim, int64_t stride, double scale, double softcap,
                                    float* out, int32_t kernel);
 
+/* A quantized matrix as every function that reads one takes it (qs_quantize_matrix writes its parts;
+ * the padded sizes are those of qs_qlinear_shape, below).
+ * Its effective weight is the top-left rows x cols block of
+ *   diag(s_out) M (wscale * W~[:, :rht_cols]) M^T diag(s_in)        (§1.4 step 7)
+ * with W~ the decoded codes and the padded sizes of qs_qlinear_shape(rows, cols, use_rht). The
+ * pointers are borrowed: a function that keeps the matrix (qs_qlayer_create, qs_model_set_quantized,
+ * qs_cuda_layer_create) copies what it needs. */
+typedef struct qs_qlinear_desc {
+  int32_t codebook_id;   /* QS_CODEBOOK_* */
+  double resid_scale;    /* rho2 of the residual stage (§4); <= 0: the codebook default */
+  const uint32_t* codes; /* rht_rows * code_cols / 8 composite codes, row-major */
+  int64_t rows;          /* true shape m x n */
+  int64_t cols;
+  const float* s_in;     /* rht_cols signs */
+  const float* s_out;    /* rht_rows signs */
+  double wscale;         /* the global scale (§1.4 step 5) */
+  int32_t use_rht;       /* 1: incoherence processing; 0: identity transforms (signs still apply) */
+} qs_qlinear_desc;
+
 /* A quantized layer prepared for CPU inference: the composite codes split per stage for the integer
  * kernels, s_out with wscale folded in. Forward = §7.1: u = M_n^T (s_in ⊙ x), z = W~ u (qs_e8p_matvec /
  * qs_e81b_matvec per stage), y = (s_out wscale) ⊙ (M_m z). Differs from qs_qlinear_matvec only by the
  * kernels' activation rounding (qs_set_activation_bits); a second codebook stage is read in the
- * same pass on AVX-512. Shapes as in qs_qlinear_matvec (true m x n; codes and signs
- * padded as qs_qlinear_shape says). Create returns NULL on bad input (see qs_last_error()). */
+ * same pass on AVX-512. The matrix is described by a qs_qlinear_desc (above), validated in full
+ * (codes in range, finite signs). */
 typedef struct qs_qlayer qs_qlayer;
-QS_API qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                   int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                   double wscale, int32_t use_rht);
+QS_API int32_t qs_qlayer_create(const qs_qlinear_desc* desc, qs_qlayer** out);
 QS_API void qs_qlayer_free(qs_qlayer* layer);
 /* Bytes of code storage the forward pass reads. */
 QS_API int64_t qs_qlayer_weight_bytes(const qs_qlayer* layer);
@@ -316,8 +338,8 @@ typedef struct qs_model qs_model;
 #define QS_GROUP_UPGATE 2
 #define QS_GROUP_DOWN 3
 
-/* An empty model of this shape (all tensors unset). NULL on bad input (see qs_last_error()). */
-QS_API qs_model* qs_model_create(const qs_model_config* config);
+/* An empty model of this shape (all tensors unset) in *out. */
+QS_API int32_t qs_model_create(const qs_model_config* config, qs_model** out);
 QS_API void qs_model_free(qs_model* model);
 
 /* Copies one tensor (count values of src_dtype) into the model, converted to store_dtype (F32 or
@@ -327,14 +349,13 @@ QS_API void qs_model_free(qs_model* model);
 QS_API int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t layer, int32_t src_dtype,
                                    const void* data, int64_t count, int32_t store_dtype);
 
-/* Sets a quantized linear group (replacing its dense tensors): the parts of qs_quantize_matrix for
- * the group's stacked rows x cols matrix (shapes as in qs_qlinear_matvec), and fuse_scales, one per
- * member matrix (3 for QKV, 2 for UPGATE, 1 otherwise), that multiply each member's output rows. */
+/* Sets a quantized linear group (replacing its dense tensors): the group's stacked rows x cols matrix
+ * as qs_quantize_matrix made it (desc->rows, desc->cols must be the group's shape), and fuse_scales,
+ * one per member matrix (3 for QKV, 2 for UPGATE, 1 otherwise), that multiply each member's output
+ * rows. The model keeps its own copy of everything. */
 QS_API int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t group,
-                                      int32_t codebook_id, double resid_scale,
-                                      const uint32_t* codes, int64_t rows, int64_t cols,
-                                      const float* s_in, const float* s_out, double wscale,
-                                      int32_t use_rht, const float* fuse_scales, int32_t n_fuse);
+                                      const qs_qlinear_desc* desc, const float* fuse_scales,
+                                      int32_t n_fuse);
 
 /* Sliding-window attention for one layer: a token at position p attends to positions
  * max(0, p - window + 1) .. p (the last `window` positions, as transformers' sliding-window mask), in
@@ -375,38 +396,6 @@ QS_API int64_t qs_model_weight_bytes(const qs_model* model);
 /* Of those, the bytes of the output layer (lm_head, or the embedding when tied). */
 QS_API int64_t qs_model_head_bytes(const qs_model* model);
 
-/* ---- Benchmarks (behind `quipsharp bench`; never used by tests to assert speed) ------------- */
-
-/* Size of the largest (level >= 3) CPU cache in bytes, from sysfs (32 MiB if unknown). */
-QS_API int64_t qs_cache_l3_bytes(void);
-
-typedef struct qs_matvec_bench {
-  double seconds_per_call;        /* one layer */
-  double gweights_per_s;          /* rows * cols / time */
-  double weight_gbytes_per_s;     /* weight bytes read / time (codes for 2/3/4 bits) */
-  double fp32_equiv_gbytes_per_s; /* rows * cols * 4 / time */
-  int64_t calls;
-  int64_t layers;                 /* distinct matrices cycled over */
-  int64_t weight_bytes_per_layer;
-} qs_matvec_bench;
-
-/* Times y = layer(x) for random layers of the given bits (2, 3, 4: the quantized inference path with
- * both RHTs; 16, 32: fp16 / fp32 mat-vec) on the current thread count, for at least min_seconds.
- * layers <= 0: enough layers for 4x the last-level cache. */
-QS_API int32_t qs_bench_matvec(int32_t bits, int64_t rows, int64_t cols, int64_t layers,
-                               int32_t kernel, double min_seconds, uint64_t seed,
-                               qs_matvec_bench* out);
-
-typedef struct qs_memory_bench {
-  double read_gbytes_per_s;   /* bytes read per second (vectorized sum) */
-  double memcpy_gbytes_per_s; /* bytes copied per second (each byte read once and written once) */
-  int64_t bytes;              /* buffer size */
-  int32_t threads;
-} qs_memory_bench;
-
-/* Streaming read and memcpy bandwidth over buffers of `bytes` (<= 0: max(256 MiB, 8x L3)). */
-QS_API int32_t qs_bench_memory(int64_t bytes, double min_seconds, qs_memory_bench* out);
-
 /* ---- The whole recipe for one matrix (§1.4, f = 1) ------------------------------------------- */
 
 typedef struct qs_quant_params {
@@ -427,25 +416,32 @@ typedef struct qs_quant_params {
  * Codes hold rht_rows * code_cols / 8 entries, s_in rht_cols, s_out rht_rows. */
 QS_API int32_t qs_qlinear_shape(int64_t m, int64_t n, int32_t use_rht, int64_t* out);
 
-/* Quantize W (m*n row-major, any m, n >= 1) with Hessian H (n*n row-major, NULL = identity), padded
- * as qs_qlinear_shape says. Outputs: codes (rht_rows * code_cols / 8); s_in (rht_cols) and s_out
- * (rht_rows) sign vectors (all +1 without RHT); *wscale. The effective weight is the top-left m x n
- * block of  diag(s_out) M (wscale * W~[:, :rht_cols]) M^T diag(s_in)  (§1.4 step 7). */
-QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
-                                  const qs_quant_params* params, uint32_t* codes, float* s_in,
-                                  float* s_out, double* wscale);
+/* What qs_quantize_matrix reports besides the parts. */
+typedef struct qs_quant_result {
+  double wscale;     /* the global scale of the quantized matrix */
+  double proxy_loss; /* tr((W - W_eff) H (W - W_eff)^T), §1.1, H = h_sum / tokens; with row_scale
+                        the rows of both W and W_eff are multiplied by it first */
+  double proxy_norm; /* its normalizer tr(W H W^T) (same H, same row scale); proxy_loss / proxy_norm
+                        is the relative proxy loss the reference logs (§5.4) */
+} qs_quant_result;
 
-/* Dense effective weight (m*n, the true shape) of a quantized matrix (see qs_quantize_matrix; the
- * codes and signs have the padded sizes of qs_qlinear_shape). use_rht = 0 skips the transforms
- * (then s_in/s_out are still applied). */
-QS_API int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                 double wscale, int32_t use_rht, float* out);
-/* y = W_eff x for `batch` vectors x (batch*n) -> y (batch*m), decoding codes on the fly (§7.1);
+/* Quantize W (m*n row-major, any m, n >= 1) for the inputs whose Hessian sum is h_sum (n*n row-major,
+ * float64: sum of x x^T over `tokens` input vectors, tokens >= 1; H = h_sum / tokens is formed here in
+ * float64) or, with h_sum = NULL, for H = identity (tokens ignored); padded as qs_qlinear_shape says.
+ * Outputs: codes (rht_rows * code_cols / 8); s_in (rht_cols) and s_out (rht_rows) sign vectors (all +1
+ * without RHT); *result: the global scale and the proxy loss of the effective weight (see
+ * qs_qlinear_desc) with its normalizer, under the same H. row_scale (nullable, m values) says the
+ * real scale of each row for the loss (W holds members divided by their RMS, §1.4 step 1). */
+QS_API int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const double* h_sum,
+                                  int64_t tokens, const float* row_scale,
+                                  const qs_quant_params* params, uint32_t* codes, float* s_in,
+                                  float* s_out, qs_quant_result* result);
+
+/* Dense effective weight (rows*cols, the true shape) of a quantized matrix. */
+QS_API int32_t qs_qlinear_decode(const qs_qlinear_desc* desc, float* out);
+/* y = W_eff x for `batch` vectors x (batch*cols) -> y (batch*rows), decoding codes on the fly (§7.1);
  * the padded input entries are zero and the padded outputs are dropped. */
-QS_API int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                 int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                 double wscale, int32_t use_rht, const float* x, int64_t batch,
+QS_API int32_t qs_qlinear_matvec(const qs_qlinear_desc* desc, const float* x, int64_t batch,
                                  float* y);
 
 #ifdef __cplusplus

@@ -10,7 +10,8 @@
 extern "C" {
 #endif
 
-#define QS_ERR_NO_CUDA_DEVICE 6 /* no driver, or no device */
+/* Statuses: QS_OK / QS_ERR_* of quipsharp.h; a CUDA failure is QS_ERR_NO_CUDA_DEVICE (no driver or
+ * device), QS_ERR_DEVICE_OUT_OF_MEMORY (a device allocation) or QS_ERR_CUDA (any other). */
 
 typedef struct qs_cuda_device {
   char name[256];
@@ -48,17 +49,15 @@ QS_API int32_t qs_cuda_rht_device(int32_t index, float* x, int64_t batch, int64_
 
 /* ---- A quantized layer on the device (§7) ----------------------------------------------------- */
 
-/* The device twin of qs_qlayer: the same inputs as qs_qlayer_create (validated the same way) plus
- * the device index. Forward = §7.1: u = M_n^T (s_in ⊙ x) (one kernel, fp16 out with a power-of-two
+/* The device twin of qs_qlayer: the same matrix description (validated the same way) on device
+ * `index`, in *out. Forward = §7.1: u = M_n^T (s_in ⊙ x) (one kernel, fp16 out with a power-of-two
  * scale per vector), z = W~ u, y = (s_out wscale) ⊙ (M_m z) (one kernel). Batch <= 16 runs the fused
  * decode + mma kernel (codes read once per 8 vectors); larger batches decompress W~ to fp16 and run
- * a tensor-core GEMM. Create returns NULL on bad input or failure (see qs_cuda_last_error(); out of
- * GPU memory is reported as such). One call at a time per layer (calls are serialised). */
+ * a tensor-core GEMM. Fails (message in qs_cuda_last_error()) with QS_ERR_INVALID_ARGUMENT for a bad
+ * description or a shape the device cannot run, or a CUDA status. One call at a time per layer
+ * (calls are serialised). */
 typedef struct qs_cuda_layer qs_cuda_layer;
-QS_API qs_cuda_layer* qs_cuda_layer_create(int32_t index, int32_t codebook_id, double resid_scale,
-                                           const uint32_t* codes, int64_t m, int64_t n,
-                                           const float* s_in, const float* s_out, double wscale,
-                                           int32_t use_rht);
+QS_API int32_t qs_cuda_layer_create(int32_t index, const qs_qlinear_desc* desc, qs_cuda_layer** out);
 QS_API void qs_cuda_layer_free(qs_cuda_layer* layer);
 /* Bytes of code storage one pass of the fused kernel reads (padded layout). */
 QS_API int64_t qs_cuda_layer_weight_bytes(const qs_cuda_layer* layer);

@@ -11,15 +11,17 @@
 #include <cstdint>
 #include <functional>
 
+#include "common/internal_api.hpp"
+
 namespace qs {
 
-int num_threads();
+QS_INTERNAL_API int num_threads();
 // 1..256; takes effect for the next parallel region.
-void set_num_threads(int threads);
+QS_INTERNAL_API void set_num_threads(int threads);
 
 // Calls body(lo, hi) on disjoint ranges covering [begin, end), each `grain` long (the last may be
 // shorter). The first exception thrown by a body is rethrown here after all chunks have stopped.
-void parallel_for(int64_t begin, int64_t end, int64_t grain,
+QS_INTERNAL_API void parallel_for(int64_t begin, int64_t end, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& body);
 
 }  // namespace qs

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "common/internal_api.hpp"
 #include "quipsharp/quipsharp.h"
 
 namespace qs {
@@ -22,8 +23,8 @@ class Error : public std::runtime_error {
   int32_t code_;
 };
 
-void set_last_error(const std::string& message);
-void clear_last_error();
+QS_INTERNAL_API void set_last_error(const std::string& message);
+QS_INTERNAL_API void clear_last_error();
 
 // Builds a message from streamable parts: fail(QS_ERR_INVALID_ARGUMENT, "n = ", n, " is not ...").
 template <typename... Parts>

@@ -241,13 +241,18 @@ int32_t check_forward_args(const qs_cuda_layer* L, const void* x, int64_t batch,
   return QS_OK;
 }
 
-int32_t create_layer(qs_cuda_layer* L, int32_t index, int32_t codebook_id, double resid_scale,
-                     const uint32_t* codes, int64_t m, int64_t n, const float* s_in, const float* s_out,
-                     double wscale, int32_t use_rht) {
-  // The CPU layer validates every argument (ids, shapes, codes in range, finite signs) with its messages.
-  qs_qlayer* cpu = qs_qlayer_create(codebook_id, resid_scale, codes, m, n, s_in, s_out, wscale, use_rht);
-  if (cpu == nullptr) return fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
+int32_t create_layer(qs_cuda_layer* L, int32_t index, const qs_qlinear_desc* desc) {
+  // The CPU layer validates the description (ids, shapes, codes in range, finite signs) with its
+  // messages; its status (an invalid argument, or out of host memory) is passed on.
+  qs_qlayer* cpu = nullptr;
+  const int32_t cpu_status = qs_qlayer_create(desc, &cpu);
+  if (cpu_status != QS_OK) return fail(cpu_status, qs_last_error());
   qs_qlayer_free(cpu);
+  const int32_t codebook_id = desc->codebook_id, use_rht = desc->use_rht;
+  const double resid_scale = desc->resid_scale, wscale = desc->wscale;
+  const uint32_t* codes = desc->codes;
+  const float *s_in = desc->s_in, *s_out = desc->s_out;
+  const int64_t m = desc->rows, n = desc->cols;
   QS_TRY(check_device(index));
   DeviceScope scope;
   QS_CUDA_TRY(cudaSetDevice(index), "cudaSetDevice");
@@ -330,18 +335,14 @@ int32_t create_layer(qs_cuda_layer* L, int32_t index, int32_t codebook_id, doubl
 
 }  // namespace
 
-extern "C" qs_cuda_layer* qs_cuda_layer_create(int32_t index, int32_t codebook_id, double resid_scale,
-                                               const uint32_t* codes, int64_t m, int64_t n,
-                                               const float* s_in, const float* s_out, double wscale,
-                                               int32_t use_rht) {
+extern "C" int32_t qs_cuda_layer_create(int32_t index, const qs_qlinear_desc* desc,
+                                        qs_cuda_layer** out) {
+  if (out == nullptr) return fail(QS_ERR_INVALID_ARGUMENT, "out must not be null");
   qs_cuda_layer* L = new (std::nothrow) qs_cuda_layer();
-  if (L == nullptr) {
-    fail(QS_ERR_OUT_OF_MEMORY, "out of host memory for a CUDA layer");
-    return nullptr;
-  }
+  if (L == nullptr) return fail(QS_ERR_OUT_OF_MEMORY, "out of host memory for a CUDA layer");
   int32_t s;
   try {
-    s = create_layer(L, index, codebook_id, resid_scale, codes, m, n, s_in, s_out, wscale, use_rht);
+    s = create_layer(L, index, desc);
   } catch (const std::bad_alloc&) {
     s = fail(QS_ERR_OUT_OF_MEMORY, "out of host memory building the device layout");
   }
@@ -349,10 +350,10 @@ extern "C" qs_cuda_layer* qs_cuda_layer_create(int32_t index, int32_t codebook_i
     const std::string msg = last_error();
     { DeviceScope scope; cudaSetDevice(L->device); delete L; }
     last_error() = msg;
-    return nullptr;
+    return s;
   }
-  ok();
-  return L;
+  *out = L;
+  return ok();
 }
 
 extern "C" void qs_cuda_layer_free(qs_cuda_layer* layer) {

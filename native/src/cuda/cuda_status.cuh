@@ -24,15 +24,15 @@ inline int32_t ok() {
   return QS_OK;
 }
 
-// A CUDA call's failure as a status: out of memory, no device, or internal.
+// A CUDA call's failure as a status: out of device memory, no device, or another CUDA error.
 inline int32_t cuda_status(cudaError_t e, const std::string& what) {
   if (e == cudaSuccess) return QS_OK;
   const std::string msg = what + ": " + cudaGetErrorString(e);
   cudaGetLastError();  // clear a non-sticky error so that the next call starts clean
-  if (e == cudaErrorMemoryAllocation) return fail(QS_ERR_OUT_OF_MEMORY, "out of GPU memory: " + msg);
+  if (e == cudaErrorMemoryAllocation) return fail(QS_ERR_DEVICE_OUT_OF_MEMORY, "out of GPU memory: " + msg);
   if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorInvalidDevice)
     return fail(QS_ERR_NO_CUDA_DEVICE, msg);
-  return fail(QS_ERR_INTERNAL, msg);
+  return fail(QS_ERR_CUDA, msg);
 }
 
 #define QS_CUDA_TRY(call, what)                                  \

@@ -36,11 +36,7 @@ int32_t qs_cuda_e8p_decode(int32_t, const uint16_t*, int64_t, float*) { return n
 int32_t qs_cuda_rht(int32_t, float*, int64_t, int64_t, const float*, int32_t) { return no_engine(); }
 int32_t qs_cuda_rht_device(int32_t, float*, int64_t, int64_t, const float*, int32_t, void*) { return no_engine(); }
 
-qs_cuda_layer* qs_cuda_layer_create(int32_t, int32_t, double, const uint32_t*, int64_t, int64_t,
-                                    const float*, const float*, double, int32_t) {
-  no_engine();
-  return nullptr;
-}
+int32_t qs_cuda_layer_create(int32_t, const qs_qlinear_desc*, qs_cuda_layer**) { return no_engine(); }
 void qs_cuda_layer_free(qs_cuda_layer*) {}
 int64_t qs_cuda_layer_weight_bytes(const qs_cuda_layer*) { return 0; }
 int64_t qs_cuda_layer_device_bytes(const qs_cuda_layer*) { return 0; }

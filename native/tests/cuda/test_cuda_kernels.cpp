@@ -70,6 +70,9 @@ void check_rht(int device) {
   CHECK_CUDA_OK(qs_cuda_rht(device, x.data(), 0, 64, s.data(), 0));
 }
 
+// An address that is no layer: create must leave *out as it was on failure.
+int sentinel_target;
+
 struct Layer {
   int32_t id;
   int64_t m, n;
@@ -78,6 +81,9 @@ struct Layer {
   std::vector<uint32_t> codes;
   std::vector<float> s_in, s_out;
   double wscale;
+  qs_qlinear_desc desc() const {
+    return qs_qlinear_desc{id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), wscale, use_rht};
+  }
 };
 
 Layer random_layer(int32_t id, int64_t m, int64_t n, int32_t use_rht, uint64_t seed) {
@@ -117,8 +123,8 @@ void check_forward(const Layer& L, qs_cuda_layer* dl, int64_t batch, int32_t pat
   qs_test::Rng rng(static_cast<uint64_t>(batch * 1000 + path));
   std::vector<float> x(batch * L.n), ref(batch * L.m), got(batch * L.m, NAN);
   for (auto& v : x) v = static_cast<float>(rng.normal() * scale);
-  CHECK_OK(qs_qlinear_matvec(L.id, 0.0, L.codes.data(), L.m, L.n, L.s_in.data(), L.s_out.data(), L.wscale,
-                             L.use_rht, x.data(), batch, ref.data()));
+  const qs_qlinear_desc d = L.desc();
+  CHECK_OK(qs_qlinear_matvec(&d, x.data(), batch, ref.data()));
   if (batch == 1) CHECK_CUDA_OK(qs_cuda_layer_matvec(dl, x.data(), got.data()));
   else CHECK_CUDA_OK(qs_cuda_layer_matmul(dl, x.data(), batch, got.data()));
   double err2 = 0, ref2 = 0, max_err = 0, max_ref = 0;
@@ -150,9 +156,9 @@ void check_layers(int device) {
   for (const Case& c : cases) {
     if (quick() && c.m * c.n > 1024 * 5120) continue;
     const Layer L = random_layer(c.id, c.m, c.n, c.rht, static_cast<uint64_t>(c.m * 7 + c.n));
-    qs_cuda_layer* dl = qs_cuda_layer_create(device, L.id, 0.0, L.codes.data(), L.m, L.n, L.s_in.data(),
-                                             L.s_out.data(), L.wscale, L.use_rht);
-    if (dl == nullptr) {
+    const qs_qlinear_desc d = L.desc();
+    qs_cuda_layer* dl = nullptr;
+    if (qs_cuda_layer_create(device, &d, &dl) != QS_OK) {
       std::fprintf(stderr, "create %d %lld x %lld: %s\n", c.id, (long long)c.m, (long long)c.n, qs_cuda_last_error());
       CHECK(dl != nullptr);
       continue;
@@ -183,13 +189,30 @@ void check_layers(int device) {
     CHECK_STATUS(qs_cuda_layer_set_path(dl, 7), QS_ERR_INVALID_ARGUMENT);
     qs_cuda_layer_free(dl);
   }
-  // Bad inputs: the CPU library's validation and messages.
+  // Bad inputs: the CPU library's validation and messages, the status of each, *out untouched.
   const Layer L = random_layer(QS_CODEBOOK_E8P12, 32, 64, 1, 5);
-  CHECK(qs_cuda_layer_create(device, 99, 0.0, L.codes.data(), 32, 64, L.s_in.data(), L.s_out.data(), 1.0, 1) == nullptr);
-  CHECK(std::strlen(qs_cuda_last_error()) > 0);
-  CHECK(qs_cuda_layer_create(device, QS_CODEBOOK_E8P12, 0.0, nullptr, 32, 64, L.s_in.data(), L.s_out.data(), 1.0, 1) == nullptr);
-  CHECK(qs_cuda_layer_create(device, QS_CODEBOOK_E8P12, 0.0, L.codes.data(), 32, 100, L.s_in.data(), L.s_out.data(), 1.0, 1) == nullptr);
-  CHECK(qs_cuda_layer_create(999, QS_CODEBOOK_E8P12, 0.0, L.codes.data(), 32, 64, L.s_in.data(), L.s_out.data(), 1.0, 1) == nullptr);
+  qs_cuda_layer* const sentinel = reinterpret_cast<qs_cuda_layer*>(&sentinel_target);
+  auto refused = [&](qs_qlinear_desc d, int32_t dev, int32_t want) {
+    qs_cuda_layer* out = sentinel;
+    CHECK_STATUS(qs_cuda_layer_create(dev, &d, &out), want);
+    CHECK(out == sentinel);
+    CHECK(std::strlen(qs_cuda_last_error()) > 0);
+  };
+  qs_qlinear_desc bad = L.desc();
+  bad.codebook_id = 99;
+  refused(bad, device, QS_ERR_INVALID_ARGUMENT);
+  bad = L.desc();
+  bad.codes = nullptr;
+  refused(bad, device, QS_ERR_INVALID_ARGUMENT);
+  bad = L.desc();
+  bad.cols = 100;
+  refused(bad, device, QS_ERR_INVALID_ARGUMENT);
+  refused(L.desc(), 999, QS_ERR_INVALID_ARGUMENT);
+  qs_cuda_layer* out = sentinel;
+  CHECK_STATUS(qs_cuda_layer_create(device, nullptr, &out), QS_ERR_INVALID_ARGUMENT);
+  CHECK(out == sentinel);
+  const qs_qlinear_desc good = L.desc();
+  CHECK_STATUS(qs_cuda_layer_create(device, &good, nullptr), QS_ERR_INVALID_ARGUMENT);
   qs_cuda_layer_free(nullptr);
 }
 
@@ -200,8 +223,11 @@ int main() {
   CHECK_CUDA_OK(qs_cuda_device_count(&n));
   if (n == 0) {
     const Layer L = random_layer(QS_CODEBOOK_E8P12, 32, 64, 1, 5);
-    CHECK(qs_cuda_layer_create(0, QS_CODEBOOK_E8P12, 0.0, L.codes.data(), 32, 64, L.s_in.data(),
-                               L.s_out.data(), 1.0, 1) == nullptr);
+    const qs_qlinear_desc d = L.desc();
+    qs_cuda_layer* const sentinel = reinterpret_cast<qs_cuda_layer*>(&sentinel_target);
+    qs_cuda_layer* out = sentinel;
+    CHECK_STATUS(qs_cuda_layer_create(0, &d, &out), QS_ERR_NO_CUDA_DEVICE);
+    CHECK(out == sentinel);
     std::vector<float> x(64, 1.0f), s(64, 1.0f);
     CHECK_STATUS(qs_cuda_rht(0, x.data(), 1, 64, s.data(), 0), QS_ERR_NO_CUDA_DEVICE);
     std::printf("skipped: no CUDA device (%s)\n", qs_cuda_last_error());

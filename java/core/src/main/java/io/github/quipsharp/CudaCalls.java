@@ -33,6 +33,6 @@ final class CudaCalls {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
-    throw NativeCalls.exception(status, context + ": " + lastError(), "device or host allocation failed");
+    throw NativeCalls.exception(status, context + ": " + lastError());
   }
 }

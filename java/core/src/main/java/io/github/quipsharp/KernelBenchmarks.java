@@ -1,13 +1,28 @@
 package io.github.quipsharp;
 
-import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.bindings.QuipsharpBench;
 
 /**
- * Native benchmark drivers (what {@code quipsharp bench} runs). They time the kernels in native code,
- * so no JNI or Java overhead is counted. Results are measurements, never asserted by tests.
+ * Native benchmark drivers (what {@code quipsharp bench} runs), in their own library
+ * (libquipsharp_bench, loaded on first use). They time the kernels in native code, so no JNI or Java
+ * overhead is counted. Results are measurements, never asserted by tests.
  */
 public final class KernelBenchmarks {
+  private static volatile boolean loaded;
+
   private KernelBenchmarks() {}
+
+  private static void ensureLoaded() {
+    if (!loaded) {
+      synchronized (KernelBenchmarks.class) {
+        if (!loaded) {
+          NativeCalls.ensureLoaded();
+          NativeCalls.load(QuipsharpBench.class, "the quipsharp benchmark drivers (libquipsharp_bench)");
+          loaded = true;
+        }
+      }
+    }
+  }
 
   /** One layer's mat-vec timing; bandwidth figures are in 10^9 bytes per second. */
   public record MatvecResult(
@@ -48,8 +63,8 @@ public final class KernelBenchmarks {
 
   /** Size of the CPU's last-level cache in bytes (32 MiB if the system does not say). */
   public static long lastLevelCacheBytes() {
-    NativeCalls.ensureLoaded();
-    return QuipsharpNative.qs_cache_l3_bytes();
+    ensureLoaded();
+    return QuipsharpBench.qs_cache_l3_bytes();
   }
 
   /**
@@ -64,9 +79,10 @@ public final class KernelBenchmarks {
     if (!kernel.isAvailable()) {
       throw new IllegalArgumentException("kernel " + kernel + " is not available on this CPU");
     }
-    try (QuipsharpNative.qs_matvec_bench r = new QuipsharpNative.qs_matvec_bench()) {
+    ensureLoaded();
+    try (QuipsharpBench.qs_matvec_bench r = new QuipsharpBench.qs_matvec_bench()) {
       NativeCalls.check(
-          QuipsharpNative.qs_bench_matvec(bits, rows, cols, layers, kernel.id, minSeconds, 1, r),
+          QuipsharpBench.qs_bench_matvec(bits, rows, cols, layers, kernel.id, minSeconds, 1, r),
           "matvec benchmark");
       return new MatvecResult(bits, rows, cols, NativeThreads.get(), kernel, r.layers(), r.calls(),
           r.weight_bytes_per_layer(), r.seconds_per_call(), r.gweights_per_s(),
@@ -76,9 +92,9 @@ public final class KernelBenchmarks {
 
   /** Read and memcpy bandwidth over buffers of {@code bytes} ({@code <= 0}: max(256 MiB, 8× L3)). */
   public static MemoryResult memory(long bytes, double minSeconds) {
-    NativeCalls.ensureLoaded();
-    try (QuipsharpNative.qs_memory_bench r = new QuipsharpNative.qs_memory_bench()) {
-      NativeCalls.check(QuipsharpNative.qs_bench_memory(bytes, minSeconds, r), "memory benchmark");
+    ensureLoaded();
+    try (QuipsharpBench.qs_memory_bench r = new QuipsharpBench.qs_memory_bench()) {
+      NativeCalls.check(QuipsharpBench.qs_bench_memory(bytes, minSeconds, r), "memory benchmark");
       return new MemoryResult(r.threads(), r.bytes(), r.read_gbytes_per_s(), r.memcpy_gbytes_per_s());
     }
   }

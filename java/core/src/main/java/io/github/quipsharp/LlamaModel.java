@@ -44,10 +44,8 @@ public final class LlamaModel implements AutoCloseable {
       c.rope_theta(config.ropeTheta());
       c.norm_eps(config.normEps());
       setFamilyFields(c, config);
-      QuipsharpNative.qs_model m = QuipsharpNative.qs_model_create(c);
-      if (m == null || m.isNull()) {
-        NativeCalls.check(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "LlamaModel");
-      }
+      QuipsharpNative.qs_model m = new QuipsharpNative.qs_model();
+      NativeCalls.check(QuipsharpNative.qs_model_create(c, m), "LlamaModel");
       this.handle = m;
       try {
         for (int l = 0; l < config.layers(); l++) {
@@ -254,12 +252,11 @@ public final class LlamaModel implements AutoCloseable {
 
   /** Replaces a group's dense weights with a quantized matrix and its per-member fuse scales. */
   void setQuantized(int layer, LinearGroup group, QuantizedLinear q, float[] fuseScales) {
-    guard.read(() -> q.withNative((codes, sIn, sOut) -> {
+    guard.read(() -> q.withDescription(desc -> {
       try (FloatPointer fuse = new FloatPointer(fuseScales)) {
         NativeCalls.check(
-            QuipsharpNative.qs_model_set_quantized(handle, layer, group.ordinal(),
-                q.config().codebookId(), q.config().residualScale(), codes, q.rows(), q.cols(),
-                sIn, sOut, q.scale(), q.config().incoherence() ? 1 : 0, fuse, fuseScales.length),
+            QuipsharpNative.qs_model_set_quantized(handle, layer, group.ordinal(), desc, fuse,
+                fuseScales.length),
             "layer " + layer + " " + group.key());
       }
       return null;
@@ -403,18 +400,10 @@ public final class LlamaModel implements AutoCloseable {
     guard.close(() -> QuipsharpNative.qs_model_free(handle));
   }
 
-  /** Σ x xᵀ over {@code tokens} input vectors of width n. */
-  public record HessianSum(int n, double[] sum, long tokens) {
-    /** H = Σ x xᵀ / tokens as float (the quantizer's input), or null when no token was seen. */
-    public float[] mean() {
-      if (tokens == 0) {
-        return null;
-      }
-      float[] h = new float[sum.length];
-      for (int i = 0; i < h.length; i++) {
-        h[i] = (float) (sum[i] / tokens);
-      }
-      return h;
-    }
-  }
+  /**
+   * Σ x xᵀ (n×n, row-major, float64) over {@code tokens} input vectors of width n: the quantizer's
+   * input as it is ({@link Quantizer#quantize(float[], int, int, double[], long, float[],
+   * QuantConfig)} forms the mean in float64 itself).
+   */
+  public record HessianSum(int n, double[] sum, long tokens) {}
 }

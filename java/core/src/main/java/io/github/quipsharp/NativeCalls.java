@@ -40,15 +40,18 @@ final class NativeCalls {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
-    throw exception(status, context + ": " + QuipsharpNative.qs_last_error().getString(),
-        "native allocation failed");
+    throw exception(status, context + ": " + QuipsharpNative.qs_last_error().getString());
   }
 
   /**
-   * The exception for a non-zero status of a quipsharp.h or quipsharp_cuda.h call; {@code
-   * allocation} says what failed on {@code QS_ERR_OUT_OF_MEMORY}.
+   * The one table from the statuses of quipsharp.h and quipsharp_cuda.h (QS_ERR_*) to exceptions:
+   * the caller's argument ({@code INVALID_ARGUMENT}, {@code NON_FINITE}) is an {@link
+   * IllegalArgumentException} ({@link NotPositiveDefiniteException} for a Hessian that damping
+   * cannot make definite); memory is a {@link NativeOutOfMemoryException}; no CUDA device, a CUDA
+   * failure and internal errors are a {@link QuipsharpException}. {@code message} is the whole
+   * message (context and the native text).
    */
-  static RuntimeException exception(int status, String message, String allocation) {
+  static RuntimeException exception(int status, String message) {
     switch (status) {
       case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
       case QuipsharpNative.QS_ERR_NON_FINITE:
@@ -56,9 +59,15 @@ final class NativeCalls {
       case QuipsharpNative.QS_ERR_NOT_POSITIVE_DEFINITE:
         return new NotPositiveDefiniteException(message);
       case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:
-        return new QuipsharpException(message + " (" + allocation + ")");
-      default:
+        return new NativeOutOfMemoryException(message, false);
+      case QuipsharpNative.QS_ERR_DEVICE_OUT_OF_MEMORY:
+        return new NativeOutOfMemoryException(message, true);
+      case QuipsharpNative.QS_ERR_NO_CUDA_DEVICE:
+      case QuipsharpNative.QS_ERR_CUDA:
+      case QuipsharpNative.QS_ERR_INTERNAL:
         return new QuipsharpException(message);
+      default:
+        return new QuipsharpException(message + " (unknown native status " + status + ")");
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.bindings.QuipsharpCuda;
 import io.github.quipsharp.bindings.QuipsharpNative;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -128,11 +129,9 @@ public final class QuantizedLinear implements AutoCloseable {
         () -> {
           int size = Checks.product(rows, cols, "decoded matrix");
           try (FloatPointer out = new FloatPointer(size)) {
-            NativeCalls.check(
-                QuipsharpNative.qs_qlinear_decode(
-                    config.codebookId(), config.residualScale(), codes, rows, cols, signsIn,
-                    signsOut, scale, config.incoherence() ? 1 : 0, out),
-                "QuantizedLinear.decode");
+            try (QuipsharpNative.qs_qlinear_desc desc = describe()) {
+              NativeCalls.check(QuipsharpNative.qs_qlinear_decode(desc, out), "QuantizedLinear.decode");
+            }
             float[] result = new float[size];
             out.get(result);
             return result;
@@ -153,11 +152,10 @@ public final class QuantizedLinear implements AutoCloseable {
           int outSize = Checks.product(batch, rows, "matvec output");
           try (FloatPointer in = new FloatPointer(x);
               FloatPointer out = new FloatPointer(outSize)) {
-            NativeCalls.check(
-                QuipsharpNative.qs_qlinear_matvec(
-                    config.codebookId(), config.residualScale(), codes, rows, cols, signsIn,
-                    signsOut, scale, config.incoherence() ? 1 : 0, in, batch, out),
-                "QuantizedLinear.matvec");
+            try (QuipsharpNative.qs_qlinear_desc desc = describe()) {
+              NativeCalls.check(QuipsharpNative.qs_qlinear_matvec(desc, in, batch, out),
+                  "QuantizedLinear.matvec");
+            }
             float[] result = new float[outSize];
             out.get(result);
             return result;
@@ -256,11 +254,9 @@ public final class QuantizedLinear implements AutoCloseable {
     }
     return guard.read(
         () -> {
-          QuipsharpNative.qs_qlayer layer =
-              QuipsharpNative.qs_qlayer_create(config.codebookId(), config.residualScale(), codes,
-                  rows, cols, signsIn, signsOut, scale, config.incoherence() ? 1 : 0);
-          if (layer == null || layer.isNull()) {
-            NativeCalls.check(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "QuantizedLinear.toCpu");
+          QuipsharpNative.qs_qlayer layer = new QuipsharpNative.qs_qlayer();
+          try (QuipsharpNative.qs_qlinear_desc desc = describe()) {
+            NativeCalls.check(QuipsharpNative.qs_qlayer_create(desc, layer), "QuantizedLinear.toCpu");
           }
           return new CpuLinear(rows, cols, kernel, layer);
         });
@@ -273,38 +269,50 @@ public final class QuantizedLinear implements AutoCloseable {
 
   /**
    * This matrix prepared for inference on a CUDA device (QUIPSHARP.md §7.2): the returned layer owns
-   * device memory and must be closed. Throws {@link QuipsharpException} when the device cannot be
-   * used (no driver, out of device memory), {@link IllegalArgumentException} for a shape the device
-   * cannot run (a Hadamard length beyond its shared memory).
+   * device memory and must be closed. Throws {@link NativeOutOfMemoryException} when device (or
+   * host) memory runs out, {@link QuipsharpException} when the device cannot be used (no driver, a
+   * CUDA error), {@link IllegalArgumentException} for a shape the device cannot run (a Hadamard
+   * length beyond its shared memory).
    */
   public CudaLinear toCuda(CudaDevice device) {
     Checks.notNull(device, "device");
     CudaCalls.ensureLoaded();
     return guard.read(
         () -> {
-          io.github.quipsharp.bindings.QuipsharpCuda.qs_cuda_layer layer =
-              io.github.quipsharp.bindings.QuipsharpCuda.qs_cuda_layer_create(device.index(),
-                  config.codebookId(), config.residualScale(), codes, rows, cols, signsIn, signsOut,
-                  scale, config.incoherence() ? 1 : 0);
-          if (layer == null || layer.isNull()) {
-            String why = CudaCalls.lastError();
-            if (why.startsWith("no CUDA device") || why.contains("out of GPU memory")
-                || why.contains("cuda")) {
-              throw new QuipsharpException("QuantizedLinear.toCuda: " + why);
-            }
-            throw new IllegalArgumentException("QuantizedLinear.toCuda: " + why);
+          QuipsharpCuda.qs_cuda_layer layer = new QuipsharpCuda.qs_cuda_layer();
+          try (QuipsharpNative.qs_qlinear_desc desc = describe()) {
+            CudaCalls.check(QuipsharpCuda.qs_cuda_layer_create(device.index(), desc, layer),
+                "QuantizedLinear.toCuda");
           }
           return new CudaLinear(rows, cols, device, layer);
         });
   }
 
-  /** Native views of the parts, for the engine (valid only inside {@code body}). */
-  interface NativeParts<T> {
-    T apply(IntPointer codes, FloatPointer signsIn, FloatPointer signsOut);
+  /**
+   * The native description of this matrix (qs_qlinear_desc), borrowing its native parts: for the
+   * engine, inside a {@code guard.read} (or {@link #withDescription}), closed after the call.
+   */
+  private QuipsharpNative.qs_qlinear_desc describe() {
+    QuipsharpNative.qs_qlinear_desc d = new QuipsharpNative.qs_qlinear_desc();
+    d.codebook_id(config.codebookId());
+    d.resid_scale(config.residualScale());
+    d.codes(codes);
+    d.rows(rows);
+    d.cols(cols);
+    d.s_in(signsIn);
+    d.s_out(signsOut);
+    d.wscale(scale);
+    d.use_rht(config.incoherence() ? 1 : 0);
+    return d;
   }
 
-  <T> T withNative(NativeParts<T> body) {
-    return guard.read(() -> body.apply(codes, signsIn, signsOut));
+  /** Runs {@code body} with this matrix's native description (valid only inside it). */
+  <T> T withDescription(java.util.function.Function<QuipsharpNative.qs_qlinear_desc, T> body) {
+    return guard.read(() -> {
+      try (QuipsharpNative.qs_qlinear_desc d = describe()) {
+        return body.apply(d);
+      }
+    });
   }
 
   /** Whether {@link #close} has been called. */

@@ -43,6 +43,74 @@ class QuantizerTest {
     }
   }
 
+  /** Σ_r s_r² e_r H e_rᵀ in float64 loops (e = a − b, s = rowScale or 1). */
+  static double quadratic(float[] a, float[] b, double[] h, float[] rowScale, int rows, int cols) {
+    double total = 0;
+    double[] e = new double[cols];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        e[c] = (double) a[r * cols + c] - (b == null ? 0 : b[r * cols + c]);
+      }
+      double row = 0;
+      for (int i = 0; i < cols; i++) {
+        double hi = 0;
+        for (int j = 0; j < cols; j++) {
+          hi += h[i * cols + j] * e[j];
+        }
+        row += e[i] * hi;
+      }
+      double s = rowScale == null ? 1 : rowScale[r];
+      total += s * s * row;
+    }
+    return total;
+  }
+
+  @Test
+  void aHessianSumQuantizesAsItsMeanAndReportsTheProxyLoss() {
+    long tokens = 64; // a power of two: sum / tokens is exactly the float mean again
+    double[] sum = new double[correlated.length];
+    double[] mean = new double[correlated.length];
+    for (int i = 0; i < sum.length; i++) {
+      sum[i] = correlated[i] * (double) tokens;
+      mean[i] = correlated[i];
+    }
+    QuantConfig c = cfg().refinePasses(1).build();
+    float[] rowScale = new float[N];
+    for (int r = 0; r < N; r++) {
+      rowScale[r] = 0.5f + (r % 3) * 0.25f;
+    }
+    try (QuantizedLinear fromMean = Quantizer.quantize(w, N, N, correlated, c);
+        Quantizer.Result fromSum = Quantizer.quantize(w, N, N, sum, tokens, rowScale, c)) {
+      assertArrayEquals(fromMean.codes(), fromSum.linear().codes());
+      assertEquals(fromMean.scale(), fromSum.linear().scale());
+      float[] dec = fromSum.linear().decode();
+      double loss = quadratic(w, dec, mean, rowScale, N, N);
+      double norm = quadratic(w, null, mean, rowScale, N, N);
+      assertEquals(loss, fromSum.proxyLoss(), 1e-9 * loss);
+      assertEquals(norm, fromSum.proxyNorm(), 1e-9 * norm);
+      assertEquals(loss / norm, fromSum.relativeProxyLoss(), 1e-9 * loss / norm);
+      assertTrue(fromSum.relativeProxyLoss() > 0 && fromSum.relativeProxyLoss() < 0.2,
+          "relative proxy loss " + fromSum.relativeProxyLoss());
+    }
+  }
+
+  @Test
+  void aHessianSumNeedsATokenAndItsSize() {
+    QuantConfig c = cfg().build();
+    double[] sum = new double[N * N];
+    IllegalArgumentException none = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> Quantizer.quantize(w, N, N, sum, 0, c));
+    assertTrue(none.getMessage().contains("tokens = 0"), none.getMessage());
+    IllegalArgumentException size = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> Quantizer.quantize(w, N, N, new double[10], 1, c));
+    assertTrue(size.getMessage().contains("hessianSum"), size.getMessage());
+    double[] nan = new double[N * N];
+    nan[N + 1] = Double.NaN;
+    IllegalArgumentException bad = org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> Quantizer.quantize(w, N, N, nan, 3, c));
+    assertTrue(bad.getMessage().contains("hessian[257]"), bad.getMessage());
+  }
+
   @Test
   void residualCodebooksLowerTheErrorWithEveryBit() {
     double[] m = new double[5];

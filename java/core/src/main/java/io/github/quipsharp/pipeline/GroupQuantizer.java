@@ -77,11 +77,11 @@ public final class GroupQuantizer {
   public static Result quantize(LlamaConfig mc, int layer, LinearGroup g, float[][] ws,
       LlamaModel.HessianSum hessian, QuantConfig cfg) {
     int cols = g.cols(mc);
-    int[] memberRows = g.memberRows(mc);
     int rows = g.rows(mc);
-    // §1.4 step 1: each member divided by its RMS, then stacked.
+    // §1.4 step 1: each member divided by its RMS, then stacked; each row's RMS is its real scale
+    // for the proxy loss.
     float[] stacked = new float[Math.multiplyExact(rows, cols)];
-    float[] original = new float[stacked.length];
+    float[] rowScale = new float[rows];
     float[] rms = new float[ws.length];
     int offset = 0;
     for (int i = 0; i < ws.length; i++) {
@@ -93,8 +93,8 @@ public final class GroupQuantizer {
       rms[i] = (float) (r > 0 ? r : 1.0);
       for (int j = 0; j < ws[i].length; j++) {
         stacked[offset + j] = ws[i][j] / rms[i];
-        original[offset + j] = ws[i][j];
       }
+      Arrays.fill(rowScale, offset / cols, (offset + ws[i].length) / cols, rms[i]);
       offset += ws[i].length;
     }
     String where = "layer " + layer + " " + g.key();
@@ -103,9 +103,10 @@ public final class GroupQuantizer {
     }
     long seed = groupSeed(cfg.seed(), layer, g);
     QuantConfig gc = cfg.toBuilder().seed(seed).build();
-    // The quantizer's input: H = Σ x xᵀ / tokens (§1.2).
-    float[] h = hessian.mean();
-    try (QuantizedLinear q = Quantizer.quantize(stacked, rows, cols, h, gc)) {
+    // The quantizer forms H = Σ x xᵀ / tokens (§1.2) from the float64 sum itself.
+    try (Quantizer.Result result = Quantizer.quantize(stacked, rows, cols, hessian.sum(),
+        hessian.tokens(), rowScale, gc)) {
+      QuantizedLinear q = result.linear();
       // The stored form (§1.4 step 8): SV = s_out·Wscale (·r_1 when unfused), fp16.
       float[] sv = q.signsOut();
       boolean fused = ws.length > 1;
@@ -120,19 +121,10 @@ public final class GroupQuantizer {
       QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
           QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
           QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
-      // Relative proxy loss at the real scale, with the stored (fp16-rounded) parts.
-      double rel;
-      try (QuantizedLinear lin = stored.toLinear()) {
-        float[] dec = lin.decode();
-        float[] fuse = stored.rowFuse(memberRows);
-        for (int j = 0; j < dec.length; j++) {
-          dec[j] *= fuse[j / cols];
-        }
-        double loss = Quantizer.proxyLoss(original, dec, rows, cols, h);
-        double norm = Quantizer.proxyLoss(original, new float[original.length], rows, cols, h);
-        rel = norm > 0 ? loss / norm : 0;
-      }
-      return new Result(stored, new LayerReport(layer, g, q.shape(), seed, rel));
+      // Relative proxy loss at the real scale (each member's rows times its RMS), from the
+      // quantizer's own float64 computation under the mean Hessian, before the fp16 storage.
+      return new Result(stored,
+          new LayerReport(layer, g, q.shape(), seed, result.relativeProxyLoss()));
     }
   }
 }

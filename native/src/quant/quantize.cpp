@@ -4,13 +4,13 @@
 #include <cstring>
 #include <vector>
 
-#include "common/codebook.hpp"
-#include "common/hadamard.hpp"
-#include "common/ldlq.hpp"
+#include "quant/codebook.hpp"
+#include "kernels/hadamard.hpp"
+#include "quant/ldlq.hpp"
 #include "common/parallel.hpp"
-#include "common/qlinear.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/gemm.hpp"
+#include "kernels/gemm.hpp"
 
 namespace qs {
 namespace {
@@ -18,9 +18,9 @@ namespace {
 // From this many vectors on, mat-vec decodes tiles and uses the GEMM (float accumulation).
 constexpr int64_t kGemmBatch = 4;
 
-void require_symmetric(const float* h, int64_t n) {
+void require_symmetric(const double* h, int64_t n) {
   double scale = 0.0;
-  for (int64_t i = 0; i < n * n; ++i) scale = std::max(scale, std::fabs(static_cast<double>(h[i])));
+  for (int64_t i = 0; i < n * n; ++i) scale = std::max(scale, std::fabs(h[i]));
   const double tol = 1e-5 * scale;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = i + 1; j < n; ++j) {
@@ -127,14 +127,23 @@ QShape qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht) {
   return s;
 }
 
-QShape validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
-                        const float* s_in, const float* s_out, double wscale, int32_t use_rht) {
-  require_not_null(codes, "codes");
-  require_not_null(s_in, "s_in");
-  require_not_null(s_out, "s_out");
-  const QShape shape = qlinear_shape(m, n, use_rht);
-  require(std::isfinite(wscale), "wscale = ", wscale, " must be finite");
-  codebook_info(codebook_id);
+QShape validate_qlinear(const qs_qlinear_desc* d) {
+  require_not_null(d, "desc");
+  require_not_null(d->codes, "desc->codes");
+  require_not_null(d->s_in, "desc->s_in");
+  require_not_null(d->s_out, "desc->s_out");
+  const QShape shape = qlinear_shape(d->rows, d->cols, d->use_rht);
+  require(std::isfinite(d->wscale), "desc->wscale = ", d->wscale, " must be finite");
+  require(std::isfinite(d->resid_scale), "desc->resid_scale = ", d->resid_scale, " must be finite");
+  codebook_info(d->codebook_id);
+  return shape;
+}
+
+QShape validate_qlinear_in_full(const qs_qlinear_desc* d) {
+  const QShape shape = validate_qlinear(d);
+  validate_codes(d->codebook_id, d->codes, shape.code_count(), "desc->codes");
+  require_finite(d->s_in, shape.rht_cols, "desc->s_in");
+  require_finite(d->s_out, shape.rht_rows, "desc->s_out");
   return shape;
 }
 
@@ -166,6 +175,29 @@ std::vector<float> input_transform(const QShape& s, const float* x, int64_t batc
   return u;
 }
 
+namespace {
+
+// The dense effective weight (rows x cols) of a validated description:
+// Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7), then the true rows x cols.
+void decode_effective(const qs_qlinear_desc& d, const QShape& s, float* out) {
+  const int64_t mr = s.rht_rows, nr = s.rht_cols, nc = s.code_cols;
+  std::vector<float> full(static_cast<size_t>(mr * nc));
+  check(qs_codebook_decode(d.codebook_id, d.resid_scale, d.codes, s.code_count(), full.data()));
+  if (nc != nr) full = resize_matrix(full.data(), mr, nc, mr, nr);
+  const float ws = static_cast<float>(d.wscale);
+  for (float& v : full) v *= ws;
+  if (d.use_rht) {
+    rht_cols(full.data(), mr, nr, d.s_out, 1);
+    rht_rows(full.data(), mr, nr, d.s_in, 1);
+  } else {
+    for (int64_t r = 0; r < mr; ++r)
+      for (int64_t c = 0; c < nr; ++c) full[r * nr + c] *= d.s_out[r] * d.s_in[c];
+  }
+  for (int64_t r = 0; r < s.rows; ++r) std::copy(&full[r * nr], &full[r * nr] + s.cols, out + r * s.cols);
+}
+
+}  // namespace
+
 }  // namespace qs
 
 extern "C" int32_t qs_qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht, int64_t* out) {
@@ -178,9 +210,10 @@ extern "C" int32_t qs_qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht,
   });
 }
 
-extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const float* h,
+extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, const double* h_sum,
+                                      int64_t tokens, const float* row_scale,
                                       const qs_quant_params* p, uint32_t* codes, float* s_in,
-                                      float* s_out, double* wscale) {
+                                      float* s_out, qs_quant_result* result) {
   using namespace qs;
   return guard([&] {
     require_not_null(w, "w");
@@ -188,7 +221,7 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     require_not_null(codes, "codes");
     require_not_null(s_in, "s_in");
     require_not_null(s_out, "s_out");
-    require_not_null(wscale, "wscale");
+    require_not_null(result, "result");
     const QShape shape = qlinear_shape(m, n, p->use_rht);
     const CodebookInfo& info = codebook_info(p->codebook_id);
     require(p->rounding == QS_ROUNDING_BLOCK_LDLQ || p->rounding == QS_ROUNDING_NEAREST,
@@ -198,10 +231,12 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
             " must be finite and >= 0");
     require(std::isfinite(p->scale_override), "scale = ", p->scale_override, " must be finite");
     require_finite(w, m * n, "w");
-    if (h != nullptr) {
-      require_finite(h, n * n, "hessian");
-      require_symmetric(h, n);
+    if (h_sum != nullptr) {
+      require(tokens >= 1, "tokens = ", tokens, " must be >= 1 (the Hessian sum is over no input)");
+      require_finite(h_sum, n * n, "hessian");
+      require_symmetric(h_sum, n);
     }
+    if (row_scale != nullptr) require_finite(row_scale, m, "row_scale");
     const int64_t mr = shape.rht_rows, nr = shape.rht_cols, nc = shape.code_cols;
 
     // §1.4 step 2: sign vectors (on the padded sizes of §10.6).
@@ -231,8 +266,10 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     std::vector<double> hr;
     if (p->rounding == QS_ROUNDING_BLOCK_LDLQ) {
       hr.assign(static_cast<size_t>(n * n), 0.0);
-      if (h != nullptr) {
-        std::copy(h, h + n * n, hr.begin());
+      if (h_sum != nullptr) {
+        // The mean H = sum / tokens, formed in float64 (§1.2).
+        const double count = static_cast<double>(tokens);
+        for (int64_t i = 0; i < n * n; ++i) hr[i] = h_sum[i] / count;
       } else {
         for (int64_t i = 0; i < n; ++i) hr[i * n + i] = 1.0;
       }
@@ -255,44 +292,47 @@ extern "C" int32_t qs_quantize_matrix(const float* w, int64_t m, int64_t n, cons
     std::vector<float> w_hat(static_cast<size_t>(mr * nc));
     block_ldlq(wr.data(), mr, nc, hr.data(), CodebookRef{p->codebook_id, p->resid_scale_override},
                p->rounding, p->refine_passes, codes, w_hat.data());
+    hr = std::vector<double>();
+    w_hat = std::vector<float>();
+    wr = std::vector<float>();
+    const double wscale = rms > 0.0 ? scale : 0.0;  // an all-zero W decodes to exactly zero
+
+    // The proxy loss of the effective weight (§1.1) and its normalizer, under the mean Hessian: the
+    // sum's loss divided by the token count (the same H as above, without another n x n copy).
+    const qs_qlinear_desc desc{p->codebook_id, p->resid_scale_override, codes, m, n,
+                               sin_v.data(), sout_v.data(), wscale, p->use_rht};
+    std::vector<float> w_eff(static_cast<size_t>(m * n));
+    decode_effective(desc, shape, w_eff.data());
+    const ProxyLoss pl = proxy_loss(w, w_eff.data(), m, n, h_sum, row_scale);
+    const double count = h_sum != nullptr ? static_cast<double>(tokens) : 1.0;
     std::copy(sin_v.begin(), sin_v.end(), s_in);
     std::copy(sout_v.begin(), sout_v.end(), s_out);
-    *wscale = rms > 0.0 ? scale : 0.0;  // an all-zero W decodes to exactly zero
+    result->wscale = wscale;
+    result->proxy_loss = pl.loss / count;
+    result->proxy_norm = pl.norm / count;
   });
 }
 
-extern "C" int32_t qs_qlinear_decode(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                     int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                     double wscale, int32_t use_rht, float* out) {
+extern "C" int32_t qs_qlinear_decode(const qs_qlinear_desc* desc, float* out) {
   using namespace qs;
   return guard([&] {
-    const QShape s = validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    const QShape s = validate_qlinear(desc);
     require_not_null(out, "out");
-    const int64_t mr = s.rht_rows, nr = s.rht_cols, nc = s.code_cols;
-    std::vector<float> full(static_cast<size_t>(mr * nc));
-    check(qs_codebook_decode(codebook_id, resid_scale, codes, s.code_count(), full.data()));
-    if (nc != nr) full = resize_matrix(full.data(), mr, nc, mr, nr);
-    const float ws = static_cast<float>(wscale);
-    // Ŵ = diag(s_out) M_m (wscale W~) M_n^T diag(s_in)  (§1.4 step 7), then the true rows x cols.
-    for (float& v : full) v *= ws;
-    if (use_rht) {
-      rht_cols(full.data(), mr, nr, s_out, 1);
-      rht_rows(full.data(), mr, nr, s_in, 1);
-    } else {
-      for (int64_t r = 0; r < mr; ++r)
-        for (int64_t c = 0; c < nr; ++c) full[r * nr + c] *= s_out[r] * s_in[c];
-    }
-    for (int64_t r = 0; r < m; ++r) std::copy(&full[r * nr], &full[r * nr] + n, out + r * n);
+    decode_effective(*desc, s, out);
   });
 }
 
-extern "C" int32_t qs_qlinear_matvec(int32_t codebook_id, double resid_scale, const uint32_t* codes,
-                                     int64_t m, int64_t n, const float* s_in, const float* s_out,
-                                     double wscale, int32_t use_rht, const float* x, int64_t batch,
+extern "C" int32_t qs_qlinear_matvec(const qs_qlinear_desc* desc, const float* x, int64_t batch,
                                      float* y) {
   using namespace qs;
   return guard([&] {
-    const QShape s = validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
+    const QShape s = validate_qlinear(desc);
+    const qs_qlinear_desc& d = *desc;
+    const int32_t codebook_id = d.codebook_id, use_rht = d.use_rht;
+    const double resid_scale = d.resid_scale, wscale = d.wscale;
+    const uint32_t* codes = d.codes;
+    const float *s_in = d.s_in, *s_out = d.s_out;
+    const int64_t m = d.rows;
     require_not_null(x, "x");
     require_not_null(y, "y");
     require(batch > 0, "batch = ", batch, " must be positive");

@@ -28,7 +28,13 @@ void block_ldl(const double* h, int64_t n, std::vector<double>& lp, std::vector<
 void block_ldlq(const float* w, int64_t m, int64_t n, const double* h, const CodebookRef& cb,
                 int32_t rounding, int32_t refine_passes, uint32_t* codes, float* w_hat);
 
-// tr((W - W_hat) H (W - W_hat)^T); h == nullptr means the identity.
-double proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n, const float* h);
+// The proxy loss tr((W - W_hat) H (W - W_hat)^T) (§1.1) and its normalizer tr(W H W^T), summed in
+// double over a float64 H (n*n; nullptr = the identity); row_scale (nullable, m values) multiplies
+// row r of both W and W_hat first.
+struct ProxyLoss {
+  double loss, norm;
+};
+ProxyLoss proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n, const double* h,
+                     const float* row_scale);
 
 }  // namespace qs

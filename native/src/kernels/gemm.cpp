@@ -1,129 +1,27 @@
-#include "cpu/gemm.hpp"
+// Blocked GEMM (see gemm.hpp): packs B in panels and A in strips, and runs the micro-kernel of the
+// selected family over them (gemm_scalar.cpp, gemm_avx2.cpp; gemm_kernels.hpp).
+#include "kernels/cpu_features.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/gemm_kernels.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <vector>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define QS_X86 1
-#endif
 
 #include "common/parallel.hpp"
 
 namespace qs {
+
+using namespace gemm;
+
 namespace {
 
-constexpr int kRows = 6;         // rows of C per micro-kernel call
-constexpr int64_t kDepth = 256;  // K block: a 6 x 256 strip of A stays in L1
-
-// Columns of C per micro-kernel call: two 256-bit registers' worth (B is packed in panels this wide).
-template <typename T>
-constexpr int panel_width() {
-  return static_cast<int>(64 / sizeof(T));
-}
-
-std::atomic<bool> force_portable{false};
-
-// acc[r][c] = sum over k < depth of a[k*kRows + r] * panel[k*P + c]  (A strip packed k-major)
-template <typename T, int R>
-void kernel_portable(int64_t depth, const T* a, const T* panel, T* acc) {
-  constexpr int P = panel_width<T>();
-  for (int i = 0; i < R * P; ++i) acc[i] = T(0);
-  for (int64_t k = 0; k < depth; ++k) {
-    const T* b = panel + k * P;
-    for (int r = 0; r < R; ++r) {
-      const T av = a[k * kRows + r];
-      for (int c = 0; c < P; ++c) acc[r * P + c] += av * b[c];
-    }
-  }
-}
-
-#ifdef QS_X86
-// The AVX2 intrinsics of one element type: 8 float or 4 double lanes per register.
-#define QS_AVX2 __attribute__((target("avx2,fma"), always_inline))
-template <typename T>
-struct Avx2Lanes;
-template <>
-struct Avx2Lanes<float> {
-  using V = __m256;
-  QS_AVX2 static V zero() { return _mm256_setzero_ps(); }
-  QS_AVX2 static V load(const float* p) { return _mm256_loadu_ps(p); }
-  QS_AVX2 static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  QS_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  QS_AVX2 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-};
-template <>
-struct Avx2Lanes<double> {
-  using V = __m256d;
-  QS_AVX2 static V zero() { return _mm256_setzero_pd(); }
-  QS_AVX2 static V load(const double* p) { return _mm256_loadu_pd(p); }
-  QS_AVX2 static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  QS_AVX2 static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  QS_AVX2 static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-};
-#undef QS_AVX2
-
-// The AVX2 kernel keeps its 2 * R accumulators in named variables: with arrays of vectors GCC
-// stored every accumulator to the stack on every k step, which halved the kernel's speed.
-template <typename T, int R>
-__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t depth, const T* a, const T* panel, T* acc) {
-  using L = Avx2Lanes<T>;
-  constexpr int P = panel_width<T>(), H = P / 2;  // a panel row is two registers
-#define QS_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define QS_ZERO(r) typename L::V c##r##0 = L::zero(), c##r##1 = c##r##0;
-  QS_GEMM_ROWS(QS_ZERO)
-  for (int64_t k = 0; k < depth; ++k) {
-    const typename L::V b0 = L::load(panel + k * P), b1 = L::load(panel + k * P + H);
-#define QS_STEP(r)                                           \
-  if constexpr (r < R) {                                     \
-    const typename L::V av = L::broadcast(a + k * kRows + r); \
-    c##r##0 = L::fmadd(av, b0, c##r##0);                     \
-    c##r##1 = L::fmadd(av, b1, c##r##1);                     \
-  }
-    QS_GEMM_ROWS(QS_STEP)
-  }
-#define QS_STORE(r)                     \
-  if constexpr (r < R) {                \
-    L::store(acc + r * P, c##r##0);     \
-    L::store(acc + r * P + H, c##r##1); \
-  }
-  QS_GEMM_ROWS(QS_STORE)
-#undef QS_STORE
-#undef QS_STEP
-#undef QS_ZERO
-#undef QS_GEMM_ROWS
-}
-
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-#endif
-
-template <typename T>
-using Kernel = void (*)(int64_t, const T*, const T*, T*);
-
-template <typename T, int R>
-Kernel<T> pick_kernel() {
-#ifdef QS_X86
-  if (!force_portable.load(std::memory_order_relaxed) && cpu_has_avx2()) {
-    return &kernel_avx2<T, R>;
-  }
-#endif
-  return &kernel_portable<T, R>;
-}
-
+// The micro-kernel of the selected family (kernels/cpu_features.hpp) for `rows` rows.
 template <typename T>
 Kernel<T> kernel_for_rows(int rows) {
-  switch (rows) {
-    case 1: return pick_kernel<T, 1>();
-    case 2: return pick_kernel<T, 2>();
-    case 3: return pick_kernel<T, 3>();
-    case 4: return pick_kernel<T, 4>();
-    case 5: return pick_kernel<T, 5>();
-    default: return pick_kernel<T, 6>();
-  }
+#ifdef QS_X86
+  if (kernel_for_auto() >= QS_KERNEL_AVX2) return avx2_kernel<T>(rows);
+#endif
+  return scalar_kernel<T>(rows);
 }
 
 constexpr int64_t kBlockCols = 256;  // N block: its kDepth x kBlockCols panels stay in L2
@@ -207,8 +105,6 @@ int64_t block_offset(int64_t K, int64_t N, int64_t n0, int64_t k0) {
 }
 
 }  // namespace
-
-void gemm_force_portable(bool portable) { force_portable.store(portable); }
 
 void sgemm_acc(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const float* B, int64_t ldb, float* C, int64_t ldc) {

@@ -14,13 +14,14 @@
 #include <mutex>
 #include <vector>
 
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 #include "common/parallel.hpp"
-#include "common/qlinear.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/attention.hpp"
-#include "cpu/gemm.hpp"
-#include "cpu/matvec.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
+#include "model/qlayer.hpp"
 #include "quipsharp/quipsharp.h"
 
 namespace qs {
@@ -94,10 +95,6 @@ struct Dense {
   }
 };
 
-struct QLayerDeleter {
-  void operator()(qs_qlayer* l) const { qs_qlayer_free(l); }
-};
-
 // A quantized group: one stacked matrix, its fuse scales and member row counts.
 struct Quantized {
   int32_t codebook_id = 0;
@@ -109,14 +106,19 @@ struct Quantized {
   int32_t use_rht = 1;
   std::vector<float> fuse_scales;
   std::vector<int64_t> member_rows;
-  std::unique_ptr<qs_qlayer, QLayerDeleter> prepared;  // integer kernels for few tokens
+  std::unique_ptr<qs_qlayer> prepared;  // integer kernels for few tokens
+
+  qs_qlinear_desc desc() const {
+    return qs_qlinear_desc{codebook_id, resid_scale, codes.data(), rows, cols,
+                           s_in.data(), s_out.data(), wscale, use_rht};
+  }
 
   void forward(const float* x, int64_t count, float* y) const {
     if (count < kGemmTokens) {
       check(qs_qlayer_forward(prepared.get(), x, count, y, QS_KERNEL_AUTO));
     } else {
-      check(qs_qlinear_matvec(codebook_id, resid_scale, codes.data(), rows, cols, s_in.data(),
-                              s_out.data(), wscale, use_rht, x, count, y));
+      const qs_qlinear_desc d = desc();
+      check(qs_qlinear_matvec(&d, x, count, y));
     }
     // §7.1 step 6: member i's output rows times fuse_scales[i].
     for (int64_t t = 0; t < count; ++t) {
@@ -596,10 +598,10 @@ extern "C" int32_t qs_rope_frequencies(const qs_model_config* config, double* in
   });
 }
 
-extern "C" qs_model* qs_model_create(const qs_model_config* config) {
-  qs_model* result = nullptr;
-  qs::guard([&] {
+extern "C" int32_t qs_model_create(const qs_model_config* config, qs_model** out) {
+  return qs::guard([&] {
     qs::require_not_null(config, "config");
+    qs::require_not_null(out, "out");
     const qs_model_config& c = *config;
     qs::require(c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 &&
                     c.n_kv_heads > 0 && c.head_dim > 0 && c.vocab_size > 0,
@@ -619,9 +621,8 @@ extern "C" qs_model* qs_model_create(const qs_model_config* config) {
     m->q_dim = static_cast<int64_t>(c.n_heads) * c.head_dim;
     m->kv_dim = static_cast<int64_t>(c.n_kv_heads) * c.head_dim;
     m->layers.resize(static_cast<size_t>(c.n_layers));
-    result = m.release();
+    *out = m.release();
   });
-  return result;
 }
 
 extern "C" void qs_model_free(qs_model* model) { delete model; }
@@ -722,10 +723,7 @@ extern "C" int32_t qs_model_set_tensor(qs_model* model, int32_t kind, int32_t la
 }
 
 extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_t group,
-                                          int32_t codebook_id, double resid_scale,
-                                          const uint32_t* codes, int64_t rows, int64_t cols,
-                                          const float* s_in, const float* s_out, double wscale,
-                                          int32_t use_rht, const float* fuse_scales,
+                                          const qs_qlinear_desc* desc, const float* fuse_scales,
                                           int32_t n_fuse) {
   using namespace qs;
   return guard([&] {
@@ -733,32 +731,31 @@ extern "C" int32_t qs_model_set_quantized(qs_model* model, int32_t layer, int32_
     std::lock_guard<std::mutex> lock(model->mutex);
     require_layer(*model, layer);
     require(group >= QS_GROUP_QKV && group <= QS_GROUP_DOWN, "group = ", group, " is unknown");
+    require_not_null(desc, "desc");
     const std::vector<int64_t> members = group_members(*model, group);
     int64_t total = 0;
     for (int64_t r : members) total += r;
+    const int64_t rows = desc->rows, cols = desc->cols;
     require(rows == total && cols == group_cols(*model, group), "layer ", layer, " group ", group,
             " is ", rows, " x ", cols, " but the config needs ", total, " x ", group_cols(*model, group));
     require(n_fuse == static_cast<int32_t>(members.size()), "n_fuse = ", n_fuse, " but group ",
             group, " has ", members.size(), " members");
     require_not_null(fuse_scales, "fuse_scales");
     require_finite(fuse_scales, n_fuse, "fuse_scales");
-    const QShape shape = validate_qlinear(codebook_id, codes, rows, cols, s_in, s_out, wscale, use_rht);
-    validate_codes(codebook_id, codes, shape.code_count(), "codes");
     auto q = std::make_unique<Quantized>();
-    q->codebook_id = codebook_id;
-    q->resid_scale = resid_scale;
+    q->prepared = make_qlayer(desc);  // validates the description in full
+    const QShape shape = qlinear_shape(rows, cols, desc->use_rht);
+    q->codebook_id = desc->codebook_id;
+    q->resid_scale = desc->resid_scale;
     q->rows = rows;
     q->cols = cols;
-    q->codes.assign(codes, codes + shape.code_count());
-    q->s_in.assign(s_in, s_in + shape.rht_cols);
-    q->s_out.assign(s_out, s_out + shape.rht_rows);
-    q->wscale = wscale;
-    q->use_rht = use_rht;
+    q->codes.assign(desc->codes, desc->codes + shape.code_count());
+    q->s_in.assign(desc->s_in, desc->s_in + shape.rht_cols);
+    q->s_out.assign(desc->s_out, desc->s_out + shape.rht_rows);
+    q->wscale = desc->wscale;
+    q->use_rht = desc->use_rht;
     q->fuse_scales.assign(fuse_scales, fuse_scales + n_fuse);
     q->member_rows = members;
-    q->prepared.reset(qs_qlayer_create(codebook_id, resid_scale, codes, rows, cols, s_in, s_out,
-                                       wscale, use_rht));
-    if (!q->prepared) fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
     Layer& L = model->layers[layer];
     switch (group) {
       case QS_GROUP_QKV: L.wq = Dense(); L.wk = Dense(); L.wv = Dense(); break;

@@ -8,10 +8,11 @@
 #include <memory>
 #include <vector>
 
-#include "common/codebook.hpp"
-#include "common/qlinear.hpp"
+#include "quant/codebook.hpp"
+#include "quant/qlinear.hpp"
 #include "common/status.hpp"
-#include "cpu/matvec.hpp"
+#include "kernels/matvec.hpp"
+#include "model/qlayer.hpp"
 
 struct qs_qlayer {
   int32_t codebook_id;
@@ -23,44 +24,47 @@ struct qs_qlayer {
   std::vector<float> s_in, s_out_scaled;
 };
 
-extern "C" qs_qlayer* qs_qlayer_create(int32_t codebook_id, double resid_scale,
-                                       const uint32_t* codes, int64_t m, int64_t n,
-                                       const float* s_in, const float* s_out, double wscale,
-                                       int32_t use_rht) {
-  qs_qlayer* result = nullptr;
-  qs::guard([&] {
-    const qs::QShape shape =
-        qs::validate_qlinear(codebook_id, codes, m, n, s_in, s_out, wscale, use_rht);
-    const qs::CodebookInfo& info = qs::codebook_info(codebook_id);
-    const int64_t count = shape.code_count();
-    qs::validate_codes(codebook_id, codes, count, "codes");
-    qs::require_finite(s_in, shape.rht_cols, "s_in");
-    qs::require_finite(s_out, shape.rht_rows, "s_out");
-    auto layer = std::make_unique<qs_qlayer>();
-    layer->codebook_id = codebook_id;
-    layer->inv_resid_scale =
-        info.bits == 2 ? 0.0 : 1.0 / qs::effective_resid_scale(codebook_id, resid_scale);
-    layer->shape = shape;
-    layer->use_rht = use_rht;
-    layer->stage1.resize(count);
-    if (info.bits == 4) layer->stage2.resize(count);
-    if (info.bits == 3) layer->e81b.resize(count);
-    for (int64_t i = 0; i < count; ++i) {
-      const uint32_t c = codes[i];
-      if (info.bits == 2) {
-        layer->stage1[i] = static_cast<uint16_t>(c);
-      } else {
-        layer->stage1[i] = static_cast<uint16_t>(c >> 16);
-        if (info.bits == 4) layer->stage2[i] = static_cast<uint16_t>(c & 0xFFFF);
-        else layer->e81b[i] = qs::e81b_kernel_index(static_cast<uint8_t>(c & 0xFF));
-      }
+namespace qs {
+
+std::unique_ptr<qs_qlayer> make_qlayer(const qs_qlinear_desc* desc) {
+  const QShape shape = validate_qlinear_in_full(desc);
+  const qs_qlinear_desc& d = *desc;
+  const CodebookInfo& info = codebook_info(d.codebook_id);
+  const int64_t count = shape.code_count();
+  auto layer = std::make_unique<qs_qlayer>();
+  layer->codebook_id = d.codebook_id;
+  layer->inv_resid_scale =
+      info.bits == 2 ? 0.0 : 1.0 / effective_resid_scale(d.codebook_id, d.resid_scale);
+  layer->shape = shape;
+  layer->use_rht = d.use_rht;
+  layer->stage1.resize(count);
+  if (info.bits == 4) layer->stage2.resize(count);
+  if (info.bits == 3) layer->e81b.resize(count);
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t c = d.codes[i];
+    if (info.bits == 2) {
+      layer->stage1[i] = static_cast<uint16_t>(c);
+    } else {
+      layer->stage1[i] = static_cast<uint16_t>(c >> 16);
+      if (info.bits == 4) layer->stage2[i] = static_cast<uint16_t>(c & 0xFFFF);
+      else layer->e81b[i] = e81b_kernel_index(static_cast<uint8_t>(c & 0xFF));
     }
-    layer->s_in.assign(s_in, s_in + shape.rht_cols);
-    layer->s_out_scaled.resize(shape.rht_rows);
-    for (int64_t r = 0; r < shape.rht_rows; ++r) layer->s_out_scaled[r] = static_cast<float>(s_out[r] * wscale);
-    result = layer.release();
+  }
+  layer->s_in.assign(d.s_in, d.s_in + shape.rht_cols);
+  layer->s_out_scaled.resize(shape.rht_rows);
+  for (int64_t r = 0; r < shape.rht_rows; ++r)
+    layer->s_out_scaled[r] = static_cast<float>(d.s_out[r] * d.wscale);
+  return layer;
+}
+
+}  // namespace qs
+
+extern "C" int32_t qs_qlayer_create(const qs_qlinear_desc* desc, qs_qlayer** out) {
+  return qs::guard([&] {
+    qs::require_not_null(out, "out");
+    std::unique_ptr<qs_qlayer> layer = qs::make_qlayer(desc);
+    *out = layer.release();
   });
-  return result;
 }
 
 extern "C" void qs_qlayer_free(qs_qlayer* layer) { delete layer; }

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 #include "common/status.hpp"
 
 namespace qs {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "quipsharp/quipsharp.h"
+
 namespace qs {
 
 // The internal shape of a quantized rows x cols matrix (§10.6): the RHT runs on rht_rows x rht_cols
@@ -23,10 +25,13 @@ struct QShape {
 // supported order.
 QShape qlinear_shape(int64_t rows, int64_t cols, int32_t use_rht);
 
-// Throws QS_ERR_INVALID_ARGUMENT naming the bad argument: null pointers, rows/cols, wscale, use_rht,
-// the codebook id. Returns the padded shape.
-QShape validate_qlinear(int32_t codebook_id, const uint32_t* codes, int64_t m, int64_t n,
-                        const float* s_in, const float* s_out, double wscale, int32_t use_rht);
+// Throws QS_ERR_INVALID_ARGUMENT naming the bad field of a quantized matrix's description: a null
+// desc or pointer, rows/cols, wscale, use_rht, the codebook id. Returns the padded shape.
+QShape validate_qlinear(const qs_qlinear_desc* desc);
+
+// validate_qlinear, plus every code in range for the codebook and finite signs: for the functions
+// that keep the matrix (prepared layers, the model).
+QShape validate_qlinear_in_full(const qs_qlinear_desc* desc);
 
 // u (batch x code_cols) = [M^T (s_in ⊙ x padded to rht_cols), 0 ...] for x (batch x cols): the input
 // side of §7.1 on the padded shape (validated callers; without RHT only the signs apply).

@@ -1,5 +1,5 @@
 // E8P12 codebook (QUIPSHARP.md §3): table construction, decode (§3.4) and the exact encoder (§3.5).
-#include "common/e8p12.hpp"
+#include "quant/e8p12.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -1,11 +1,11 @@
 // Composite codebooks (QUIPSHARP.md §4): E8P12, E8P12RVQ4B, E8P12RVQ3B and the E81B table.
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 
 #include <cmath>
 #include <cstring>
 
-#include "common/e8p12.hpp"
-#include "common/kernel_cap.hpp"
+#include "quant/e8p12.hpp"
+#include "kernels/cpu_features.hpp"
 #include "common/status.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -280,10 +280,7 @@ void codebook_decode(int32_t id, double resid_scale, const uint32_t* codes, int6
   const Stage2 s2 = stage2_of(id, resid_scale);
   const bool rvq = id != kCodebookE8p12;
 #ifdef QS_CODEBOOK_X86
-  static const bool avx2 = widest_kernel([](int32_t k) {
-                             return k == QS_KERNEL_AVX2 && __builtin_cpu_supports("avx2");
-                           }) == QS_KERNEL_AVX2;
-  if (avx2) {
+  if (kernel_for_auto() >= QS_KERNEL_AVX2) {
     decode_table_avx2(rvq, s2, codes, count, out);
     return;
   }

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "kernels/cpu_features.hpp"  // resolve_kernel
+
 namespace qs {
 
 float half_to_float(uint16_t h);
@@ -25,7 +27,5 @@ void stages_matvec(const StageCodes& codes, int64_t m, int64_t n, const float* u
                    int32_t kernel);
 // The index the integer kernels use for the §4.3 E81B row `index` (StageCodes.e81b holds these).
 uint8_t e81b_kernel_index(uint8_t index);
-// The kernel that QS_KERNEL_AUTO selects, or `kernel` if this CPU has it (else an error).
-int32_t resolve_kernel(int32_t kernel);
 
 }  // namespace qs

@@ -1,5 +1,5 @@
 // Damping (§1.3), g-block LDL (§5.1), BlockLDLQ with refinement passes (§5.2, §5.3), proxy loss (§5.4).
-#include "common/ldlq.hpp"
+#include "quant/ldlq.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,10 +11,11 @@
 #include <immintrin.h>
 #endif
 
-#include "common/codebook.hpp"
+#include "quant/codebook.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
-#include "cpu/gemm.hpp"
+#include "kernels/cpu_features.hpp"
+#include "kernels/gemm.hpp"
 
 namespace qs {
 namespace {
@@ -134,8 +135,7 @@ __attribute__((target("avx2,fma"))) void add_rank8_avx2(float* g, const float* d
 
 void add_rank8(float* g, const float* d, const float* h, int64_t n) {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) return add_rank8_avx2(g, d, h, n);
+  if (kernel_for_auto() >= QS_KERNEL_AVX2) return add_rank8_avx2(g, d, h, n);
 #endif
   add_rank8_portable(g, d, h, n);
 }
@@ -341,29 +341,48 @@ void block_ldlq(const float* w, int64_t m, int64_t n, const double* h, const Cod
   }
 }
 
-double proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n, const float* h) {
+ProxyLoss proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n, const double* h,
+                     const float* row_scale) {
+  auto scale_of = [&](int64_t r) { return row_scale ? static_cast<double>(row_scale[r]) : 1.0; };
+  ProxyLoss result{0.0, 0.0};
   if (h == nullptr) {
-    double s = 0.0;
-    for (int64_t i = 0; i < m * n; ++i) {
-      const double e = static_cast<double>(w[i]) - w_hat[i];
-      s += e * e;
+    for (int64_t r = 0; r < m; ++r) {
+      const double s2 = scale_of(r) * scale_of(r);
+      double loss = 0.0, norm = 0.0;
+      for (int64_t c = 0; c < n; ++c) {
+        const double v = w[r * n + c], e = v - static_cast<double>(w_hat[r * n + c]);
+        loss += e * e;
+        norm += v * v;
+      }
+      result.loss += s2 * loss;
+      result.norm += s2 * norm;
     }
-    return s;
+    return result;
   }
-  // tr(E H E^T) = sum_r e_r^T H e_r, in row chunks: G = E_chunk H (float GEMM), then sum G .* E in
-  // double.
-  constexpr int64_t rows_per_chunk = 256;
-  std::vector<float> e(static_cast<size_t>(std::min(m, rows_per_chunk) * n));
-  std::vector<float> gm(e.size());
-  double total = 0.0;
+  // tr(E H E^T) = sum_r e_r^T H e_r, in row chunks, all in double: the chunk's rows of E and of W
+  // stacked as A (2 rows x n), G = A H by one GEMM, then sum G .* A per half.
+  constexpr int64_t rows_per_chunk = 128;
+  const int64_t chunk = std::min(m, rows_per_chunk);
+  std::vector<double> a(static_cast<size_t>(2 * chunk * n)), g(a.size());
   for (int64_t r0 = 0; r0 < m; r0 += rows_per_chunk) {
     const int64_t rows = std::min(rows_per_chunk, m - r0);
-    for (int64_t i = 0; i < rows * n; ++i) e[i] = w[r0 * n + i] - w_hat[r0 * n + i];
-    std::fill(gm.begin(), gm.begin() + rows * n, 0.0f);
-    sgemm_acc(rows, n, n, 1.0f, e.data(), n, h, n, gm.data(), n);
-    for (int64_t i = 0; i < rows * n; ++i) total += static_cast<double>(gm[i]) * e[i];
+    for (int64_t i = 0; i < rows; ++i) {
+      const double s = scale_of(r0 + i);
+      const float* wr = w + (r0 + i) * n;
+      const float* hr = w_hat + (r0 + i) * n;
+      double* er = &a[i * n];
+      double* vr = &a[(rows + i) * n];
+      for (int64_t c = 0; c < n; ++c) {
+        er[c] = s * (static_cast<double>(wr[c]) - hr[c]);
+        vr[c] = s * wr[c];
+      }
+    }
+    std::fill(g.begin(), g.begin() + 2 * rows * n, 0.0);
+    dgemm_acc(2 * rows, n, n, 1.0, a.data(), n, h, n, g.data(), n);
+    for (int64_t i = 0; i < rows * n; ++i) result.loss += g[i] * a[i];
+    for (int64_t i = rows * n; i < 2 * rows * n; ++i) result.norm += g[i] * a[i];
   }
-  return total;
+  return result;
 }
 
 }  // namespace qs
@@ -420,12 +439,12 @@ extern "C" int32_t qs_block_ldlq(const float* w, int64_t m, int64_t n, const dou
 }
 
 extern "C" int32_t qs_proxy_loss(const float* w, const float* w_hat, int64_t m, int64_t n,
-                                 const float* h, double* loss) {
+                                 const double* h, double* loss) {
   return qs::guard([&] {
     qs::require_not_null(w, "w");
     qs::require_not_null(w_hat, "w_hat");
     qs::require_not_null(loss, "loss");
     qs::require(m > 0 && n > 0, "shape ", m, " x ", n, " must be positive");
-    *loss = qs::proxy_loss(w, w_hat, m, n, h);
+    *loss = qs::proxy_loss(w, w_hat, m, n, h, nullptr).loss;
   });
 }

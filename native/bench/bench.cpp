@@ -20,6 +20,7 @@
 
 #include "common/parallel.hpp"
 #include "common/status.hpp"
+#include "quipsharp/quipsharp_bench.h"
 
 namespace qs {
 namespace {
@@ -68,8 +69,10 @@ Layer make_layer(int32_t bits, int64_t m, int64_t n, uint64_t& rng) {
     for (auto& s : s_out) s = (splitmix(rng) >> 63) ? -1.0f : 1.0f;
     const int32_t id = bits == 2 ? QS_CODEBOOK_E8P12 : bits == 4 ? QS_CODEBOOK_E8P12RVQ4B
                                                                   : QS_CODEBOOK_E8P12RVQ3B;
-    l.quantized.reset(qs_qlayer_create(id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 0.02, 1));
-    if (!l.quantized) fail(QS_ERR_INVALID_ARGUMENT, qs_last_error());
+    const qs_qlinear_desc desc{id, 0.0, codes.data(), m, n, s_in.data(), s_out.data(), 0.02, 1};
+    qs_qlayer* layer = nullptr;
+    check(qs_qlayer_create(&desc, &layer));
+    l.quantized.reset(layer);
   } else {
     std::vector<float> w(m * n);
     for (auto& v : w) v = 0.02f * (static_cast<float>(splitmix(rng) >> 40) / 16777216.0f - 0.5f);
@@ -146,7 +149,7 @@ __attribute__((target("avx2"))) double sum4_avx2(const float* p, int64_t quarter
 // one stream per thread leaves the hardware prefetchers idle and understates the bandwidth.
 double sum_floats(const float* p, int64_t count) {
 #ifdef QS_X86
-  if (__builtin_cpu_supports("avx2")) {
+  if (qs_cpu_kernel_selected() >= QS_KERNEL_AVX2) {
     const int64_t quarter = count / 4;
     return sum4_avx2(p, quarter) + sum_avx2(p + 4 * quarter, count - 4 * quarter);
   }

@@ -26,7 +26,7 @@
 // i.e. a plain splitmix64 stream (bit 63 of each output word) whose starting state is a hash of
 // (seed, stream). The hash matters: a starting state linear in (seed, stream), such as
 // seed ^ stream * 0x9E3779B97F4A7C15, makes stream 2 of seed 0 the stream-1 sequence shifted by one.
-#include "common/hadamard.hpp"
+#include "kernels/hadamard.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -36,7 +36,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "common/kernel_cap.hpp"
+#include "kernels/cpu_features.hpp"
 #include "common/parallel.hpp"
 #include "common/status.hpp"
 
@@ -220,7 +220,7 @@ const T* packed_coefficients(int32_t m, bool transpose) {
 
 #define QS_KERNEL_TARGET
 namespace portable {
-#include "common/hadamard_kernels.inc"
+#include "kernels/hadamard_kernels.inc"
 }  // namespace portable
 #undef QS_KERNEL_TARGET
 
@@ -228,40 +228,21 @@ namespace portable {
 #define QS_HADAMARD_X86 1
 #define QS_KERNEL_TARGET __attribute__((target("avx2")))
 namespace avx2 {
-#include "common/hadamard_kernels.inc"
+#include "kernels/hadamard_kernels.inc"
 }  // namespace avx2
 #undef QS_KERNEL_TARGET
 // 512-bit vectors (GCC otherwise keeps 256 for AVX-512 targets).
 #define QS_KERNEL_TARGET \
   __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
 namespace avx512 {
-#include "common/hadamard_kernels.inc"
+#include "kernels/hadamard_kernels.inc"
 }  // namespace avx512
 #undef QS_KERNEL_TARGET
 #endif
 
-// QS_KERNEL_AUTO: the widest the CPU has (at most QUIPSHARP_CPU_KERNEL); tests force the others (all give the same bits).
-std::atomic<int32_t> forced_kernel{QS_KERNEL_AUTO};
-
-bool hadamard_kernel_available(int32_t kernel) {
-  if (kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR) return true;
-#ifdef QS_HADAMARD_X86
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
-                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
-  if (kernel == QS_KERNEL_AVX2) return avx2;
-  if (kernel == QS_KERNEL_AVX512) return avx512;
-#endif
-  return false;
-}
-
-int32_t hadamard_kernel() {
-  const int32_t forced = forced_kernel.load(std::memory_order_relaxed);
-  if (forced != QS_KERNEL_AUTO) return forced;
-  static const int32_t best = widest_kernel(hadamard_kernel_available);
-  return best;
-}
+// The kernel family of kernels/cpu_features.hpp (all give the same bits; tests force each with
+// qs_cpu_force_kernel).
+int32_t hadamard_kernel() { return kernel_for_auto(); }
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).
 template <typename T>
@@ -496,21 +477,3 @@ QS_API int32_t qs_rht_apply_f32(float* a, int64_t rows, int64_t cols, int32_t ax
 }
 
 }  // extern "C"
-
-extern "C" int32_t qs_hadamard_force_portable(int32_t portable) {
-  return qs::guard([&] {
-    qs::require(portable == 0 || portable == 1, "portable = ", portable, " must be 0 or 1");
-    qs::forced_kernel.store(portable == 1 ? QS_KERNEL_SCALAR : QS_KERNEL_AUTO);
-  });
-}
-
-extern "C" int32_t qs_hadamard_force_kernel(int32_t kernel) {
-  return qs::guard([&] {
-    qs::require(kernel == QS_KERNEL_AUTO || kernel == QS_KERNEL_SCALAR || kernel == QS_KERNEL_AVX2 ||
-                    kernel == QS_KERNEL_AVX512,
-                "kernel = ", kernel, " must be 0 (auto), 1 (scalar), 2 (avx2) or 3 (avx512)");
-    if (!qs::hadamard_kernel_available(kernel))
-      qs::fail(QS_ERR_INVALID_ARGUMENT, "kernel = ", kernel, " is not available on this CPU");
-    qs::forced_kernel.store(kernel);
-  });
-}
