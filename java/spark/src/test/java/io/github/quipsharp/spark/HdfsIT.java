@@ -213,6 +213,41 @@ class HdfsIT {
     }
   }
 
+  /**
+   * A cluster names its HDFS by a logical nameservice that only its Hadoop settings resolve; given
+   * as {@code spark.hadoop.*} properties (what spark-submit --conf sets), the driver reaches it:
+   * it reads the model and the text there and finds the non-empty --out.
+   */
+  @Test
+  void aNameserviceFromSparkHadoopPropertiesIsReached() throws Exception {
+    String ns = "quipsharp-test";
+    java.util.Map<String, String> props = java.util.Map.of(
+        "spark.hadoop.dfs.nameservices", ns,
+        "spark.hadoop.dfs.ha.namenodes." + ns, "nn1",
+        "spark.hadoop.dfs.namenode.rpc-address." + ns + ".nn1", hdfs.fs().getUri().getAuthority(),
+        "spark.hadoop.dfs.client.failover.proxy.provider." + ns,
+        "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider",
+        "java.io.tmpdir", Files.createDirectories(tmp.resolve("jvm-nameservice")).toString());
+    java.util.Map<String, String> saved = new java.util.HashMap<>();
+    props.keySet().forEach(k -> saved.put(k, System.getProperty(k)));
+    props.forEach(System::setProperty);
+    try {
+      hdfs.put(s.text, "/runs/ns-full/keep.txt");
+      String root = "hdfs://" + ns;
+      rejected(List.of("quantize", "--master", "local[1]", "--model", root + "/models/stories260K-hf",
+          "--calibration", root + "/data/tinystories-sample.txt", "--bits", "2",
+          "--out", root + "/runs/ns-full"), "--out " + root + "/runs/ns-full exists and is not empty");
+    } finally {
+      saved.forEach((k, v) -> {
+        if (v == null) {
+          System.clearProperty(k);
+        } else {
+          System.setProperty(k, v);
+        }
+      });
+    }
+  }
+
   private static List<String> with(List<String> args, String option, String value) {
     List<String> a = new ArrayList<>(args);
     a.set(a.indexOf(option) + 1, value);
