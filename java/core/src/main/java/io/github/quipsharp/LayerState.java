@@ -36,7 +36,7 @@ public final class LayerState {
   }
 
   /** The block's fp weights as the model file holds them (members stacked per group). */
-  static LayerState fromSource(ModelSource src, int layer) {
+  public static LayerState fromSource(ModelSource src, int layer) {
     LayerState s = new LayerState(layer, src.config());
     String p = "model.layers." + layer + ".";
     for (WeightSpec v : s.vectors) {
@@ -165,7 +165,7 @@ public final class LayerState {
     quantized.put(g, quantized(g).withSigns(su.clone(), sv.clone()));
   }
 
-  void setQuantized(LinearGroup g, QuantizedGroup q) {
+  public void setQuantized(LinearGroup g, QuantizedGroup q) {
     dense.remove(g);
     quantized.put(g, q);
   }

@@ -40,7 +40,7 @@ public class NonFiniteActivationException extends QuipsharpException {
    * error) turned into the exception {@link #locate} gives for {@code sequence}: every token from
    * position 0 up to and including {@code tokens} (computed only when needed).
    */
-  static float[] checkedForward(LlamaModel model, int[] tokens, int startPos, boolean allLogits,
+  public static float[] checkedForward(LlamaModel model, int[] tokens, int startPos, boolean allLogits,
       java.util.function.Supplier<int[]> sequence, String where) {
     float[] logits;
     try {

@@ -19,19 +19,26 @@ import java.util.stream.Stream;
 public final class OutputFolders {
   private OutputFolders() {}
 
-  /** Refuses an existing path that is not a folder. */
-  public static void requireFolderOrAbsent(Path out, String flag) {
+  /**
+   * Refuses an existing path that is not a folder.
+   *
+   * @throws OutputFolderException ({@link OutputFolderException.Problem#IS_A_FILE})
+   */
+  public static void requireFolderOrAbsent(Path out) {
     if (Files.exists(out) && !Files.isDirectory(out)) {
-      throw new IllegalArgumentException(flag + " " + out + " is a file, not a folder");
+      throw new OutputFolderException(out.toString(), OutputFolderException.Problem.IS_A_FILE,
+          List.of(), null, null);
     }
   }
 
   /**
    * Refuses a folder that holds anything (after removing the temporary files that killed writes
    * left there, see {@link TemporaryFiles#removeStale}); a missing folder is fine.
+   *
+   * @throws OutputFolderException naming the folder and what is wrong with it
    */
-  public static void requireEmpty(Path out, String flag) {
-    requireFolderOrAbsent(out, flag);
+  public static void requireEmpty(Path out) {
+    requireFolderOrAbsent(out);
     if (!Files.isDirectory(out)) {
       return;
     }
@@ -40,28 +47,33 @@ public final class OutputFolders {
     try (Stream<Path> entries = Files.list(out)) {
       names = entries.map(p -> p.getFileName().toString()).sorted().limit(4).toList();
     } catch (IOException e) {
-      throw new IllegalArgumentException(describe(flag + " " + out + " cannot be listed", e), e);
+      throw new OutputFolderException(out.toString(),
+          OutputFolderException.Problem.CANNOT_BE_LISTED, List.of(), reason(e), e);
     }
     if (!names.isEmpty()) {
-      throw new IllegalArgumentException(flag + " " + out + " exists and is not empty (it holds "
-          + String.join(", ", names.subList(0, Math.min(3, names.size())))
-          + (names.size() > 3 ? ", ..." : "") + "); choose a new or empty folder (nothing was "
-          + "overwritten)");
+      throw new OutputFolderException(out.toString(), OutputFolderException.Problem.NOT_EMPTY,
+          names, null, null);
     }
   }
 
   /**
    * Refuses a folder that holds anything ({@link #requireEmpty}), then creates {@code folder} (and
-   * its parents) under it; a folder that cannot be created is an {@link IllegalArgumentException}
+   * its parents) under it; a folder that cannot be created is an {@link OutputFolderException}
    * naming {@code out} and the reason.
    */
-  public static void createEmpty(Path out, Path folder, String flag) {
-    requireEmpty(out, flag);
+  public static void createEmpty(Path out, Path folder) {
+    requireEmpty(out);
     try {
       Files.createDirectories(folder);
     } catch (IOException e) {
-      throw new IllegalArgumentException(describe(flag + " " + out + " cannot be created", e), e);
+      throw new OutputFolderException(out.toString(),
+          OutputFolderException.Problem.CANNOT_BE_CREATED, List.of(), reason(e), e);
     }
+  }
+
+  /** {@code reason (file)} of a failed file operation, in one line (see {@link #describe}). */
+  public static String reason(IOException e) {
+    return describe("", e).substring(2);
   }
 
   /** {@code what: reason (file)} for a failed file operation, in one line. */

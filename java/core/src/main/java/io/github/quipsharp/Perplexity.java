@@ -50,7 +50,7 @@ public final class Perplexity {
     if (ctx < 1) {
       throw new IllegalArgumentException("ctx = " + ctx + " must be positive");
     }
-    ModelQuantizer.requireContext(model.config(), ctx, allowLongerContext, "ctx");
+    ContextTooLongException.require(model.config(), ctx, allowLongerContext);
     int vocab = model.config().vocabSize();
     double nll = 0;
     int predictions = 0;

@@ -26,6 +26,16 @@ public interface ProgressListener {
   /** A line of information (what was found, what is written). */
   default void info(String message) {}
 
+  /**
+   * The calibration windows ({@code ctx} tokens) run past the model's context length, which was
+   * allowed: the Hessians come from positions the model was never trained for. By default an
+   * {@link #info} line naming both lengths.
+   */
+  default void windowsPastContext(int ctx, int contextLength) {
+    info("warning: ctx " + ctx + " exceeds the model's context length " + contextLength
+        + " (max_position_embeddings): the Hessians come from positions it was never trained for");
+  }
+
   /** Ignores everything. */
   ProgressListener NONE = new ProgressListener() {};
 }

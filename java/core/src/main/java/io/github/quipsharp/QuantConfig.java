@@ -20,7 +20,8 @@ import java.util.Objects;
  *   <li>{@code incoherence} (default true): the randomized Hadamard transform on both sides.
  * </ul>
  */
-public final class QuantConfig {
+public final class QuantConfig implements java.io.Serializable {
+  private static final long serialVersionUID = 1L;
   public static final int DEFAULT_REFINE_PASSES = 10;
   public static final double DEFAULT_DAMPING = 0.01;
 
@@ -49,6 +50,11 @@ public final class QuantConfig {
   }
 
   /** A builder holding these settings. */
+  /** A deserialized config (Spark ships it to its tasks) passes the builder's checks again. */
+  private Object readResolve() {
+    return toBuilder().build();
+  }
+
   public Builder toBuilder() {
     return new Builder()
         .bits(bits)

@@ -59,12 +59,21 @@ public final class QuantizedCheckpoint {
     return HalfFloat.toFloat(HalfFloat.fromFloat(v));
   }
 
-  static float[] roundF16(float[] v) {
+  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
+  public static float[] roundF16(float[] v) {
     float[] out = new float[v.length];
     for (int i = 0; i < v.length; i++) {
       out[i] = roundF16(v[i]);
     }
     return out;
+  }
+
+  /**
+   * The {@code quant_config} JSON object of {@code c}, as text (what run.json and config.json
+   * record). Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API.
+   */
+  public static String quantConfigJson(QuantConfig c) {
+    return configJson(c).toString();
   }
 
   static ObjectNode configJson(QuantConfig c) {
@@ -131,7 +140,8 @@ public final class QuantizedCheckpoint {
 
   // ---- shards of a run (one layer group each) -------------------------------------------------
 
-  static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
+  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
+  public static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
     String where = "layer " + g.layer() + " " + g.group().key();
     requireF16(g.su(), where + " SU");
     requireF16(g.sv(), where + " SV (signs x scale)");
@@ -160,11 +170,12 @@ public final class QuantizedCheckpoint {
    * The shard of a layer's tuned norms, every norm of the layer under its file name (blockwise
    * fine-tuning writes it after its four groups).
    */
-  static Path normsShard(Path partial, int layer) {
+  public static Path normsShard(Path partial, int layer) {
     return partial.resolve("layers").resolve(layer + "_norms.safetensors");
   }
 
-  static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
+  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
+  public static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
     Path shard = normsShard(partial, layer);
     Files.createDirectories(shard.getParent());
     try (SafetensorsWriter w = SafetensorsWriter.create(shard)) {
@@ -178,7 +189,8 @@ public final class QuantizedCheckpoint {
     }
   }
 
-  static LayerReport readShardReport(Path shard, int layer, LinearGroup g, QuantConfig cfg) {
+  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
+  public static LayerReport readShardReport(Path shard, int layer, LinearGroup g, QuantConfig cfg) {
     try (SafetensorsFile f = SafetensorsFile.open(shard)) {
       String json = f.metadata().get("report");
       if (json == null) {
@@ -195,9 +207,12 @@ public final class QuantizedCheckpoint {
     }
   }
 
-  /** Writes model.safetensors, the tokenizer and (last) config.json from the finished shards. */
-  static void assemble(ModelSource src, QuantizationInfo info, ObjectNode settings, Path partial,
-      Path out) throws IOException {
+  /**
+   * Writes model.safetensors, the tokenizer and (last) config.json from the finished shards
+   * (pipeline internal).
+   */
+  public static void assemble(ModelSource src, QuantizationInfo info,
+      io.github.quipsharp.pipeline.RunSettings settings, Path partial, Path out) throws IOException {
     LlamaConfig c = src.config();
     Map<String, String> digests;
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
@@ -293,7 +308,7 @@ public final class QuantizedCheckpoint {
    * Checks, before any work, that the tensors the checkpoint keeps in fp16 (embedding, norms, head)
    * fit it; see {@link #toF16}.
    */
-  static void requireDenseFitF16(ModelSource src) {
+  public static void requireDenseFitF16(ModelSource src) {
     for (WeightSpec s : WeightSpec.all(src.config())) {
       if (!s.role().isLinear()) {
         toF16(src.tensor(s.name()), src.path(), false);
@@ -306,7 +321,7 @@ public final class QuantizedCheckpoint {
    *
    * @throws IllegalStateException for the first value that is not finite in fp16
    */
-  static void requireF16(float[] values, String what) {
+  public static void requireF16(float[] values, String what) {
     for (int i = 0; i < values.length; i++) {
       if (!Float.isFinite(HalfFloat.toFloat(HalfFloat.fromFloat(values[i])))) {
         throw new IllegalStateException(what + ": the value " + values[i] + " at index " + i
@@ -316,7 +331,8 @@ public final class QuantizedCheckpoint {
     }
   }
 
-  private static ObjectNode configFile(LlamaConfig c, QuantizationInfo info, ObjectNode settings) {
+  private static ObjectNode configFile(LlamaConfig c, QuantizationInfo info,
+      io.github.quipsharp.pipeline.RunSettings settings) {
     ObjectNode o = c.toHuggingFace();
     int cb = info.config().bits() - 2;
     ObjectNode qp = o.putObject("quip_params");
@@ -333,18 +349,18 @@ public final class QuantizedCheckpoint {
     ObjectNode qs = (ObjectNode) o.get("quipsharp");
     qs.put("format_version", FORMAT_VERSION);
     qs.set("quant_config", configJson(info.config()));
-    qs.put("source_model", settings.path("model").asText());
-    qs.put("source_format", settings.path("model_format").asText());
+    qs.put("source_model", settings.model());
+    qs.put("source_format", settings.modelFormat());
     ObjectNode cal = qs.putObject("calibration");
-    cal.put("ctx", settings.path("ctx").asInt());
-    cal.put("windows", settings.path("windows").asInt());
-    cal.put("tokens", settings.path("calibration_tokens").asInt());
+    cal.put("ctx", settings.ctx());
+    cal.put("windows", settings.windows());
+    cal.put("tokens", settings.calibrationTokens());
     qs.put("padded", info.anyPadded());
-    if (settings.has("blockwise_finetune")) {
-      qs.set("blockwise_finetune", settings.get("blockwise_finetune"));
+    if (settings.blockwise() != null) {
+      qs.set("blockwise_finetune", settings.blockwise());
     }
-    if (settings.has("blockwise_finetune_record")) {
-      qs.set("blockwise_finetune_record", settings.get("blockwise_finetune_record"));
+    if (settings.blockwiseRecord() != null) {
+      qs.set("blockwise_finetune_record", settings.blockwiseRecord());
     }
     ArrayNode layers = qs.putArray("layers");
     for (LayerReport r : info.layers()) {

@@ -41,6 +41,26 @@ public final class SettingsDiff {
 
   private SettingsDiff() {}
 
+  /**
+   * One setting that differs.
+   *
+   * @param key the setting's path in the settings object (e.g. "quant_config.bits", "model_files")
+   * @param name how the message names it (the key, or e.g. "model file model.safetensors")
+   * @param change what changed (e.g. "was 2, now 3", "is gone")
+   */
+  public record Difference(String key, String name, String change) {
+    /** "name change", naming no command-line flag. */
+    public String describe() {
+      return name + " " + change;
+    }
+
+    /** "name (flag) change" with the flag the command line sets it with, where there is one. */
+    public String describeWithFlag() {
+      String flag = FLAGS.get(key);
+      return flag == null ? describe() : name + " (" + flag + ") " + change;
+    }
+  }
+
   /** The differences, or null when {@code saved} and {@code now} are equal. */
   public static String describe(JsonNode saved, JsonNode now) {
     return describe("", saved, now);
@@ -51,12 +71,23 @@ public final class SettingsDiff {
    * "options"), named by their full paths and flags; null when they are equal.
    */
   public static String describe(String path, JsonNode saved, JsonNode now) {
-    List<String> out = new ArrayList<>();
-    diff(path, saved, now, out);
-    return out.isEmpty() ? null : String.join("; ", out);
+    List<Difference> out = differences(path, saved, now);
+    return out.isEmpty() ? null : describeWithFlags(out);
   }
 
-  private static void diff(String path, JsonNode a, JsonNode b, List<String> out) {
+  /** The differences joined by "; ", each named with its flag. */
+  public static String describeWithFlags(List<Difference> differences) {
+    return String.join("; ", differences.stream().map(Difference::describeWithFlag).toList());
+  }
+
+  /** Each difference of two settings objects at {@code path} ("" for the top), in key order. */
+  public static List<Difference> differences(String path, JsonNode saved, JsonNode now) {
+    List<Difference> out = new ArrayList<>();
+    diff(path, saved, now, out);
+    return out;
+  }
+
+  private static void diff(String path, JsonNode a, JsonNode b, List<Difference> out) {
     if (a != null && b != null && a.equals(b)) {
       return;
     }
@@ -66,13 +97,13 @@ public final class SettingsDiff {
       b.fieldNames().forEachRemaining(files::add);
       for (String f : files) {
         if (a.get(f) == null || !a.get(f).equals(b.get(f))) {
-          out.add(fileDiff("model file " + f, a.get(f), b.get(f)));
+          out.add(fileDiff(path, "model file " + f, a.get(f), b.get(f)));
         }
       }
       return;
     }
     if (path.equals("tokenizer")) {
-      out.add(fileDiff("tokenizer file", a, b));
+      out.add(fileDiff(path, "tokenizer file", a, b));
       return;
     }
     if (a != null && b != null && a.isObject() && b.isObject() && !FLAGS.containsKey(path)) {
@@ -84,17 +115,16 @@ public final class SettingsDiff {
       }
       return;
     }
-    String name = FLAGS.containsKey(path) ? path + " (" + FLAGS.get(path) + ")" : path;
-    out.add(name + " was " + show(a) + ", now " + show(b));
+    out.add(new Difference(path, path, "was " + show(a) + ", now " + show(b)));
   }
 
   /** "model file X differs (crc32c a, now b)", "... was added", "... is gone". */
-  private static String fileDiff(String what, JsonNode a, JsonNode b) {
+  private static Difference fileDiff(String key, String what, JsonNode a, JsonNode b) {
     if (a == null || a.isNull() || a.isMissingNode()) {
-      return what + " " + name(b) + "is new (the interrupted run had none)";
+      return new Difference(key, (what + " " + name(b)).strip(), "is new (the interrupted run had none)");
     }
     if (b == null || b.isNull() || b.isMissingNode()) {
-      return what + " " + name(a) + "is gone";
+      return new Difference(key, (what + " " + name(a)).strip(), "is gone");
     }
     List<String> fields = new ArrayList<>();
     for (Iterator<String> it = a.fieldNames(); it.hasNext(); ) {
@@ -103,8 +133,8 @@ public final class SettingsDiff {
         fields.add(k + " " + show(a.get(k)) + ", now " + show(b.get(k)));
       }
     }
-    return what + " " + name(b) + "differs from the interrupted run's (" + String.join(", ", fields)
-        + ")";
+    return new Difference(key, (what + " " + name(b)).strip(), "differs from the interrupted run's ("
+        + String.join(", ", fields) + ")");
   }
 
   private static String name(JsonNode file) {

@@ -238,13 +238,14 @@ public final class SyntheticModel {
       Progress progress) throws IOException {
     String dtypeName = dtypeName(dtype);
     refuseTokenizerFiles(out); // the specific reason first, then any other file
-    OutputFolders.requireEmpty(out, "--out");
+    OutputFolders.requireEmpty(out);
     List<Path> companions = List.of();
     if (tokenizer != null) {
       int tokens = Tokenizer.load(tokenizer).vocabSize();
       if (tokens > c.vocabSize()) {
         throw new IllegalArgumentException("tokenizer " + tokenizer + " has " + tokens + " tokens, more "
-            + "than the model's vocabulary of " + c.vocabSize() + " (--vocab must be at least " + tokens + ")");
+            + "than the model's vocabulary of " + c.vocabSize() + " (the vocabulary must be at least "
+            + tokens + ")");
       }
       companions = Tokenizer.companionFiles(tokenizer);
     }
@@ -254,10 +255,10 @@ public final class SyntheticModel {
       if (bytes > Integer.MAX_VALUE) {
         throw new IllegalArgumentException("tensor " + t.name() + " " + java.util.Arrays.toString(t.shape())
             + " would take " + bytes + " bytes in " + dtypeName + "; synth-model writes tensors of at "
-            + "most 2 GiB (use f16 or bf16, or a smaller --vocab / --dim)");
+            + "most 2 GiB (use f16 or bf16, or a smaller vocabulary or dimension)");
       }
     }
-    OutputFolders.createEmpty(out, out, "--out");
+    OutputFolders.createEmpty(out, out);
     try (SafetensorsWriter w = SafetensorsWriter.create(out.resolve("model.safetensors"),
         Map.of("format", "pt", "generator", "quipsharp synth-model seed " + seed))) {
       for (int i = 0; i < tensors.size(); i++) {
@@ -298,9 +299,8 @@ public final class SyntheticModel {
           || TOKENIZER_COMPANIONS.contains(n)).sorted().forEach(found::add);
     }
     if (!found.isEmpty()) {
-      throw new IllegalArgumentException("--out " + out + " is not empty: it already holds tokenizer files "
-          + found + " that the new model would be read with; choose a new or empty folder (nothing "
-          + "was overwritten)");
+      throw new OutputFolderException(out.toString(),
+          OutputFolderException.Problem.HOLDS_TOKENIZER_FILES, found, null, null);
     }
   }
 

@@ -130,7 +130,7 @@ class CheckpointIntegrityTest {
     StoriesFixture f = StoriesFixture.load();
     Path ck = tmp.resolve("ck");
     ModelQuantizer.quantize(f.model, f.calibration, QuantConfig.builder().bits(2).seed(1).build(),
-        ck, new ModelQuantizer.Options(256, 4, false, null));
+        ck, ModelQuantizer.Options.builder().ctx(256).samples(4).build());
     return ck;
   }
 

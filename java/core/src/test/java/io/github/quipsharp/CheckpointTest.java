@@ -34,7 +34,7 @@ class CheckpointTest {
   }
 
   static ModelQuantizer.Options small() {
-    return new ModelQuantizer.Options(256, 24, false, null);
+    return ModelQuantizer.Options.builder().ctx(256).samples(24).build();
   }
 
   /**
@@ -144,7 +144,7 @@ class CheckpointTest {
       }
     };
     ModelQuantizer.quantize(f.model, f.calibration, cfg(2), Path.of(args[0]),
-        new ModelQuantizer.Options(256, 24, false, slow));
+        ModelQuantizer.Options.builder().ctx(256).samples(24).listener(slow).build());
   }
 
   @Test
@@ -167,23 +167,32 @@ class CheckpointTest {
     assertTrue(done >= 5 && done < 20, done + " groups finished before the kill");
     assertFalse(Files.exists(killed.resolve("config.json")), "no checkpoint before the end");
     // Without --resume the interrupted run is refused, and left alone.
-    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
-        IllegalArgumentException.class,
+    InterruptedRunException e = org.junit.jupiter.api.Assertions.assertThrows(
+        InterruptedRunException.class,
         () -> ModelQuantizer.quantize(f.model, f.calibration, cfg(2), killed, small()));
-    assertTrue(e.getMessage().contains("--resume"), e.getMessage());
+    assertEquals(killed.toString(), e.folder());
+    assertTrue(e.getMessage().contains("interrupted run; resume it"), e.getMessage());
+    assertFalse(e.getMessage().contains("--"), "the core names no flag: " + e.getMessage());
     // Other settings cannot resume it either.
-    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+    ResumeMismatchException m = org.junit.jupiter.api.Assertions.assertThrows(
+        ResumeMismatchException.class,
         () -> ModelQuantizer.quantize(f.model, f.calibration, cfg(3), killed,
-            new ModelQuantizer.Options(256, 24, true, null)));
-    assertTrue(e.getMessage().contains("other settings"), e.getMessage());
+            ModelQuantizer.Options.builder().ctx(256).samples(24).resume(true).build()));
+    assertTrue(m.getMessage().contains("other settings"), m.getMessage());
+    assertTrue(m.getMessage().contains("quant_config.bits was 2, now 3"), m.getMessage());
+    assertFalse(m.getMessage().contains("--"), "the core names no flag: " + m.getMessage());
+    assertTrue(m.differences().contains(
+        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3")),
+        m.differences().toString());
     int[] resumed = {0};
     ModelQuantizer.quantize(f.model, f.calibration, cfg(2), killed,
-        new ModelQuantizer.Options(256, 24, true, new ProgressListener() {
-          @Override
-          public void layerFinished(LayerReport r, int index, int total, boolean wasSaved) {
-            resumed[0] += wasSaved ? 1 : 0;
-          }
-        }));
+        ModelQuantizer.Options.builder().ctx(256).samples(24).resume(true)
+            .listener(new ProgressListener() {
+              @Override
+              public void layerFinished(LayerReport r, int index, int total, boolean wasSaved) {
+                resumed[0] += wasSaved ? 1 : 0;
+              }
+            }).build());
     assertTrue(resumed[0] >= done, "finished groups were reused: " + resumed[0]);
     Path clean = tmp.resolve("clean");
     ModelQuantizer.quantize(f.model, f.calibration, cfg(2), clean, small());

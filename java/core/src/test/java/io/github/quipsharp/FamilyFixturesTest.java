@@ -218,7 +218,7 @@ class FamilyFixturesTest {
     }
     Path out = tmp.resolve(name + "-q4");
     ModelQuantizer.quantize(fixture(name), calibration, QuantConfig.builder().bits(4).seed(1).build(), out,
-        new ModelQuantizer.Options(32, 0, false, null));
+        ModelQuantizer.Options.builder().ctx(32).build());
     Reference ref = Reference.of(name);
     try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(out);
         ModelSource src = ModelSource.open(fixture(name))) {

@@ -62,7 +62,7 @@ class FamilyQuantizationTest {
   static QuantizationInfo quantize(String name, Rounding rounding, Path out) {
     QuantConfig cfg = QuantConfig.builder().bits(2).seed(3).rounding(rounding).build();
     return ModelQuantizer.quantize(FamilyFixturesTest.fixture(name), calibration(), cfg, out,
-        new ModelQuantizer.Options(CTX, 0, false, null));
+        ModelQuantizer.Options.builder().ctx(CTX).build());
   }
 
   /**

@@ -161,7 +161,7 @@ class ModelBadInputTest {
     StoriesFixture f = StoriesFixture.load();
     Path ck = tmp.resolve("ck");
     ModelQuantizer.quantize(f.model, f.calibration, QuantConfig.builder().bits(2).build(), ck,
-        new ModelQuantizer.Options(256, 4, false, null));
+        ModelQuantizer.Options.builder().ctx(256).samples(4).build());
     ObjectNode c = (ObjectNode) JSON.readTree(ck.resolve("config.json").toFile());
     ((ObjectNode) c.get("quipsharp")).put("format_version", 99);
     Path newer = tmp.resolve("newer");

@@ -52,7 +52,7 @@ class NonFiniteAndContextTest {
       Path out = tmp.resolve("q" + layer);
       NonFiniteActivationException e = assertThrows(NonFiniteActivationException.class,
           () -> ModelQuantizer.quantize(m, f.calibration, QuantConfig.builder().bits(2).build(),
-              out, new ModelQuantizer.Options(256, 2, false, null)));
+              out, ModelQuantizer.Options.builder().ctx(256).samples(2).build()));
       assertEquals(layer, e.layer(), e.getMessage());
       assertFalse(Files.exists(out), "a run that failed before its first group leaves nothing");
     }
@@ -92,10 +92,14 @@ class NonFiniteAndContextTest {
           longPrompt, 5, Sampler.greedy(), null));
       assertTrue(e.getMessage().contains("context length of 32"), e.getMessage());
     }
-    e = assertThrows(IllegalArgumentException.class,
+    ContextTooLongException c = assertThrows(ContextTooLongException.class,
         () -> ModelQuantizer.quantize(f.model, f.calibration, QuantConfig.builder().bits(2).build(),
-            tmp.resolve("q"), new ModelQuantizer.Options(1024, 1, false, null)));
-    assertTrue(e.getMessage().contains("--ctx 1024 exceeds"), e.getMessage());
+            tmp.resolve("q"), ModelQuantizer.Options.builder().ctx(1024).samples(1).build()));
+    assertEquals(1024, c.length());
+    assertEquals(512, c.contextLength());
+    assertTrue(c.getMessage().contains("ctx 1024 exceeds the model's context length 512"),
+        c.getMessage());
+    assertFalse(c.getMessage().contains("--"), "the core names no flag: " + c.getMessage());
     assertFalse(Files.exists(tmp.resolve("q")));
   }
 }

@@ -49,7 +49,7 @@ class ReferenceCheckpointTest {
     if (!Files.exists(out)) {
       QuantConfig cfg = QuantConfig.builder().bits(bits).seed(5).build();
       ModelQuantizer.quantize(FamilyFixturesTest.fixture(fixture), FamilyQuantizationTest.calibration(),
-          cfg, out, new ModelQuantizer.Options(FamilyQuantizationTest.CTX, 0, false, null));
+          cfg, out, ModelQuantizer.Options.builder().ctx(FamilyQuantizationTest.CTX).build());
     }
     return out;
   }

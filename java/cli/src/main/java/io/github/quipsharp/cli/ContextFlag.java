@@ -1,6 +1,6 @@
 package io.github.quipsharp.cli;
 
-import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.model.LlamaConfig;
 import java.io.PrintWriter;
 import picocli.CommandLine.Option;
@@ -15,7 +15,7 @@ final class ContextFlag {
 
   /** Refuses {@code ctx} beyond the model's context length unless allowed; warns when allowed. */
   void check(LlamaConfig c, int ctx, PrintWriter err) {
-    ModelQuantizer.requireContext(c, ctx, allowLongerContext, "--ctx");
+    ContextTooLongException.require(c, ctx, allowLongerContext);
     if (ctx > c.maxSeqLen()) {
       warn(err, "--ctx", ctx, c.maxSeqLen());
     }

@@ -59,6 +59,12 @@ public final class Main implements Runnable {
     });
     cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       java.io.PrintWriter e = commandLine.getErr();
+      String typed = CoreErrorMessages.of(ex);
+      if (typed != null) {
+        e.println("error: " + oneLine(typed));
+        e.flush();
+        return 2;
+      }
       if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
           || ex instanceof io.github.quipsharp.QuipsharpException
           || ex instanceof io.github.quipsharp.finetune.FineTuneException

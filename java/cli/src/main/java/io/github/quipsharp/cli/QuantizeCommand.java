@@ -144,8 +144,8 @@ final class QuantizeCommand implements Callable<Integer> {
     boolean block = finetune == FinetuneMode.block || finetune == FinetuneMode.both;
     boolean e2e = finetune == FinetuneMode.e2e || finetune == FinetuneMode.both;
     FineTuning.setThreads(threads);
-    ModelQuantizer.Options opt = new ModelQuantizer.Options(ctx, samples, resume, null)
-        .withAllowLongerContext(context.allowLongerContext);
+    ModelQuantizer.Options opt = ModelQuantizer.Options.builder().ctx(ctx).samples(samples)
+        .resume(resume).allowLongerContext(context.allowLongerContext).build();
     // Both stages' settings are checked before anything runs.
     FineTuneOptions e2eOpt = e2e ? ft.apply(FineTuneOptions.E2E_AUTO, seed, resume) : null;
     BlockwiseTuner tuner = null;
@@ -371,6 +371,12 @@ final class QuantizeCommand implements Callable<Integer> {
       clearLine();
       err.println(message);
       err.flush();
+    }
+
+    @Override
+    public void windowsPastContext(int ctx, int contextLength) {
+      info("warning: --ctx " + ctx + " exceeds the model's context length " + contextLength
+          + " (max_position_embeddings): the Hessians come from positions it was never trained for");
     }
   }
 }

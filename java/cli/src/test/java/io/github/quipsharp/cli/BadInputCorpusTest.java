@@ -177,7 +177,8 @@ class BadInputCorpusTest {
       }
     };
     try {
-      ModelQuantizer.quantize(m, cal, cfg, out, new ModelQuantizer.Options(64, 4, false, stop));
+      ModelQuantizer.quantize(m, cal, cfg, out, ModelQuantizer.Options.builder().ctx(64).samples(4)
+          .listener(stop).build());
     } catch (IllegalStateException e) {
       assertEquals("interrupted", e.getMessage());
     }

@@ -48,8 +48,8 @@ class DecodedMemoryTest {
       DecodedMatrices.resetPeak();
       ModelQuantizer.quantize(fpAndQ[0], cal, QuantConfig.builder().bits(2).seed(1)
           .rounding(Rounding.NEAREST).refinePasses(0).build(), dir.resolve("block"),
-          new ModelQuantizer.Options(CTX, 0, false, null,
-              new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withBatch(4))));
+          ModelQuantizer.Options.builder().ctx(CTX)
+              .tuner(new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withBatch(4))).build());
       long blockPeak = DecodedMatrices.peakBytes() - base;
       System.out.printf("%d layers: peak decoded bytes end-to-end %d (%d epochs), blockwise %d; "
           + "one block %d%n", layers, e2ePeak, r.epochs(), blockPeak, oneBlock);

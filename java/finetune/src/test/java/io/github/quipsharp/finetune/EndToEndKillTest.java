@@ -55,7 +55,7 @@ class EndToEndKillTest {
   Path quantized(Path model, int[] cal) {
     Path q = tmp.resolve("q");
     ModelQuantizer.quantize(model, cal, QuantConfig.builder().bits(2).seed(1).build(), q,
-        new ModelQuantizer.Options(256, 24, false, null));
+        ModelQuantizer.Options.builder().ctx(256).samples(24).build());
     return q;
   }
 

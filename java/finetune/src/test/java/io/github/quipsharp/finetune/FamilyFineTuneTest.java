@@ -100,11 +100,12 @@ class FamilyFineTuneTest {
     long start = System.nanoTime();
     Path plain = tmp.resolve("plain");
     ModelQuantizer.quantize(model, calibration, CFG, plain,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, null));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).build());
     Path block = tmp.resolve("block");
     TuningOutcomes tunings = new TuningOutcomes();
     ModelQuantizer.quantize(model, calibration, CFG, block,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, tunings, new BlockwiseTuner(BLOCK)));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS)
+            .listener(tunings).tuner(new BlockwiseTuner(BLOCK)).build());
     Path both = tmp.resolve("both");
     EndToEndTuner.Report r = EndToEndTuner.tune(block, model, calibration, CTX, both, E2E, null);
     double seconds = (System.nanoTime() - start) / 1e9;

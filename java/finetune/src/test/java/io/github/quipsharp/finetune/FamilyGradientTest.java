@@ -41,7 +41,7 @@ class FamilyGradientTest {
     Path ck = tmp.resolve(name);
     ModelQuantizer.quantize(model, SyntheticCheckpoints.tokens(c, 8 * 32, 3), QuantConfig.builder()
         .bits(2).seed(1).rounding(Rounding.NEAREST).refinePasses(0).build(), ck,
-        new ModelQuantizer.Options(32, 8, false, null));
+        ModelQuantizer.Options.builder().ctx(32).samples(8).build());
     try (QuantizedCheckpoint.Contents in = QuantizedCheckpoint.open(ck)) {
       TorchLlama m = TorchLlama.fromCheckpoint(in, ScalarType.Double, true);
       List<TorchLlama.Param> params = BlockByBlockGradientTest.trainable(m);

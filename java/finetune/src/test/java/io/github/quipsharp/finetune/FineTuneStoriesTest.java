@@ -56,7 +56,7 @@ class FineTuneStoriesTest {
     heldout = CalibrationSplit.heldout(all, 0.75);
     quantized = shared.resolve("q2");
     ModelQuantizer.quantize(model, calibration, CFG, quantized,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, null));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).build());
     untunedPpl = ppl(quantized);
   }
 
@@ -122,7 +122,7 @@ class FineTuneStoriesTest {
     BlockwiseTuner bt = new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(2).withWindows(WINDOWS));
     TuningOutcomes pl = new TuningOutcomes();
     ModelQuantizer.quantize(model, calibration, CFG, out,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, pl, bt));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).listener(pl).tuner(bt).build());
     double tuned = ppl(out);
     System.out.printf("blockwise 2 epochs on 32 windows: held-out ppl %.2f -> %.2f, tuning %.1f s; "
         + "%d of 15 tunings lowered their validation loss%n", untunedPpl, tuned, bt.seconds(), pl.lowered());
@@ -137,7 +137,8 @@ class FineTuneStoriesTest {
     FineTuneOptions opt = FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withWindows(24);
     Path whole = tmp.resolve("whole");
     ModelQuantizer.quantize(model, calibration, CFG, whole,
-        new ModelQuantizer.Options(CTX, 24, false, null, new BlockwiseTuner(opt)));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(24)
+            .tuner(new BlockwiseTuner(opt)).build());
     Path cut = tmp.resolve("cut");
     ProgressListener stopInLayer2 = new ProgressListener() {
       @Override
@@ -148,16 +149,17 @@ class FineTuneStoriesTest {
       }
     };
     assertThrows(IllegalStateException.class, () -> ModelQuantizer.quantize(model, calibration,
-        CFG, cut, new ModelQuantizer.Options(CTX, 24, false, stopInLayer2, new BlockwiseTuner(opt))));
+        CFG, cut, ModelQuantizer.Options.builder().ctx(CTX).samples(24)
+            .listener(stopInLayer2).tuner(new BlockwiseTuner(opt)).build()));
     assertTrue(Files.exists(cut.resolve(".partial/layers/1_norms.safetensors")), "layer 1 is saved");
     assertFalse(Files.exists(cut.resolve(".partial/layers/2_norms.safetensors")));
     // Resuming with other fine-tuning settings is refused; with the same ones it finishes.
     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
-        () -> ModelQuantizer.quantize(model, calibration, CFG, cut, new ModelQuantizer.Options(CTX,
-            24, true, null, new BlockwiseTuner(opt.withEpochs(2)))));
+        () -> ModelQuantizer.quantize(model, calibration, CFG, cut, ModelQuantizer.Options.builder().ctx(CTX).samples(24).resume(true).tuner(new BlockwiseTuner(opt.withEpochs(2))).build()));
     assertTrue(other.getMessage().contains("other settings"), other.getMessage());
     ModelQuantizer.quantize(model, calibration, CFG, cut,
-        new ModelQuantizer.Options(CTX, 24, true, null, new BlockwiseTuner(opt)));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(24).resume(true)
+            .tuner(new BlockwiseTuner(opt)).build());
     assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
         Files.readAllBytes(cut.resolve("model.safetensors")), "resumed run differs");
   }
@@ -166,9 +168,8 @@ class FineTuneStoriesTest {
   void blockwiseNanLossStopsTheRunWithAMessage() throws Exception {
     Path out = tmp.resolve("nan");
     FineTuneException e = assertThrows(FineTuneException.class, () -> ModelQuantizer.quantize(
-        model, calibration, CFG, out, new ModelQuantizer.Options(CTX, 24, false, null,
-            new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withWindows(24)
-                .withLearningRates(1e8, 1e9)))));
+        model, calibration, CFG, out, ModelQuantizer.Options.builder().ctx(CTX).samples(24)
+            .tuner(new BlockwiseTuner(FineTuneOptions.BLOCK_DEFAULTS.withEpochs(1).withWindows(24) .withLearningRates(1e8, 1e9))).build()));
     assertTrue(e.getMessage().contains("layer 0 after qkv"), e.getMessage());
     assertFalse(Files.exists(out.resolve("model.safetensors")), "no checkpoint from a failed run");
   }

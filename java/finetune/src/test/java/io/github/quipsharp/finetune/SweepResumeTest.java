@@ -40,7 +40,7 @@ class SweepResumeTest {
     calibration = EndToEndKillTest.calibration();
     quantized = shared.resolve("q2");
     ModelQuantizer.quantize(model, calibration, CFG, quantized,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, null));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).build());
   }
 
   /** Throws when the sweep reaches the second epoch of point {@code point}. */
@@ -107,14 +107,15 @@ class SweepResumeTest {
     Path whole = tmp.resolve("whole");
     BlockwiseTuner first = new BlockwiseTuner(opt);
     ModelQuantizer.quantize(model, calibration, CFG, whole,
-        new ModelQuantizer.Options(CTX, WINDOWS, false, null, first));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).tuner(first).build());
     System.out.println("blockwise, auto: " + first.summary());
     Path cut = tmp.resolve("cut");
     assertThrows(IllegalStateException.class, () -> ModelQuantizer.quantize(model, calibration,
-        CFG, cut, new ModelQuantizer.Options(CTX, WINDOWS, false,
-            stopInSweepPoint("blockwise", 9), new BlockwiseTuner(opt))));
+        CFG, cut, ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS)
+            .listener(stopInSweepPoint("blockwise", 9)).tuner(new BlockwiseTuner(opt)).build()));
     ModelQuantizer.quantize(model, calibration, CFG, cut,
-        new ModelQuantizer.Options(CTX, WINDOWS, true, null, new BlockwiseTuner(opt)));
+        ModelQuantizer.Options.builder().ctx(CTX).samples(WINDOWS).resume(true)
+            .tuner(new BlockwiseTuner(opt)).build());
     assertArrayEquals(Files.readAllBytes(whole.resolve("model.safetensors")),
         Files.readAllBytes(cut.resolve("model.safetensors")), "resumed run differs");
     JsonNode rec = finetune(whole).path("blockwise_finetune_record");

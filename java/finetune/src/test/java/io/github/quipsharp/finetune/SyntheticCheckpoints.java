@@ -36,7 +36,7 @@ final class SyntheticCheckpoints {
     Path q = dir.resolve("q2");
     ModelQuantizer.quantize(fp, calibration, QuantConfig.builder().bits(2).seed(1)
         .rounding(Rounding.NEAREST).refinePasses(0).build(), q,
-        new ModelQuantizer.Options(ctx, 4, false, null));
+        ModelQuantizer.Options.builder().ctx(ctx).samples(4).build());
     return new Path[] {fp, q};
   }
 

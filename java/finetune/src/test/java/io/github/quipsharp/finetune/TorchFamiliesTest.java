@@ -66,7 +66,7 @@ class TorchFamiliesTest {
     Path ck = tmp.resolve(name);
     ModelQuantizer.quantize(model, SyntheticCheckpoints.tokens(c, 8 * 32, 3), QuantConfig.builder().bits(2).seed(1)
         .rounding(Rounding.NEAREST).refinePasses(0).build(), ck,
-        new ModelQuantizer.Options(32, 8, false, null));
+        ModelQuantizer.Options.builder().ctx(32).samples(8).build());
     int[] w = SyntheticCheckpoints.tokens(c, T, 4);
     float[] ref = TorchForwardTest.nativeLogits(ck, w);
     TorchLlama m;

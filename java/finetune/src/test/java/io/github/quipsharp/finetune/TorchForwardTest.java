@@ -98,7 +98,7 @@ class TorchForwardTest {
     int[] all = text(model, 40000);
     ModelQuantizer.quantize(model, CalibrationSplit.calibration(all, 0.75),
         QuantConfig.builder().bits(2).seed(1).build(), ck,
-        new ModelQuantizer.Options(256, 24, false, null));
+        ModelQuantizer.Options.builder().ctx(256).samples(24).build());
     int[] w = Arrays.copyOf(all, 128);
     float[] ref = nativeLogits(ck, w);
     TorchLlama m;

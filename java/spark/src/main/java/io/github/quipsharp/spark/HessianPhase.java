@@ -2,20 +2,13 @@ package io.github.quipsharp.spark;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
-import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
@@ -25,10 +18,11 @@ import org.apache.spark.storage.StorageLevel;
  * chunks, one per partition. Layer by layer, each task loads that one layer from the model files,
  * runs its chunk's windows through it ({@link LlamaModel#layerForward}: positions from 0, causal
  * attention within the window, the same bits as the whole-model pass), writes its partial Σ x xᵀ
- * (float64) of each group's inputs to the run folder, and keeps its output hidden states for the
- * next layer as a Spark partition persisted on disk. Then one task per row block of each group sums
- * the chunks' partials in chunk order (never in order of task completion), so the result does not
- * depend on scheduling; the driver only writes the layer's token count and holds no Hessian.
+ * (float64) of each group's inputs to the run folder's scratch (the one Hessian format), and keeps
+ * its output hidden states for the next layer as a Spark partition persisted on disk. Then one task
+ * per group sums the chunks' partials in chunk order (never in order of task completion), so the
+ * result does not depend on scheduling, and writes it to the run's {@link HadoopHessianStore}; the
+ * driver holds no Hessian.
  */
 final class HessianPhase {
   private HessianPhase() {}
@@ -39,14 +33,11 @@ final class HessianPhase {
   /** One chunk's hidden states (window × ctx·dim) entering the next layer. */
   record ChunkStates(int chunk, float[][] hidden) implements Serializable {}
 
-  /** One row block of one group's Hessian. */
-  record Block(LinearGroup group, int block, int rowBegin, int rowEnd, int n) implements Serializable {}
-
   /**
    * Collects the Hessians of every layer {@code l} with {@code need[l]}, running the layers before
    * the last of them (their hidden states are needed even where their Hessians are not).
    */
-  static void run(JavaSparkContext sc, TaskSettings t, LlamaConfig mc, int[] calibration, int windows,
+  static void run(JavaSparkContext sc, TaskSettings t, int[] calibration, int windows,
       int partitions, boolean[] need, ProgressLog log) throws IOException {
     int last = -1;
     for (int l = 0; l < need.length; l++) {
@@ -73,8 +64,8 @@ final class HessianPhase {
       if (collect) {
         sc.setJobDescription("Phase A: layer " + layer + " Hessian sums in chunk order");
         int nChunks = chunks.size();
-        sc.parallelize(blocks(mc), blocks(mc).size()).foreach(b -> sumBlock(t, layer, b, nChunks));
-        writeDone(t.folder(), layer, (long) windows * t.ctx());
+        List<LinearGroup> groups = List.of(LinearGroup.values());
+        sc.parallelize(groups, groups.size()).foreach(g -> sumChunks(t, layer, g, nChunks));
         t.folder().delete(t.folder().scratch(layer));
       }
       states.unpersist(false);
@@ -104,18 +95,6 @@ final class HessianPhase {
         w[i - begin] = Arrays.copyOfRange(calibration, i * ctx, (i + 1) * ctx);
       }
       out.add(new ChunkWindows(c, w));
-    }
-    return out;
-  }
-
-  static List<Block> blocks(LlamaConfig mc) {
-    List<Block> out = new ArrayList<>();
-    for (LinearGroup g : LinearGroup.values()) {
-      int n = g.cols(mc);
-      int rows = RunFolder.blockRows(n);
-      for (int b = 0, r = 0; r < n; b++, r += rows) {
-        out.add(new Block(g, b, r, Math.min(n, r + rows), n));
-      }
     }
     return out;
   }
@@ -150,80 +129,39 @@ final class HessianPhase {
         out[w] = m.layerForward(layer, in.hidden()[w]);
       }
       // A recomputation after the layer was summed (lost partition, lineage) writes nothing.
-      if (collect && !f.exists(f.hessianDone(layer))) {
+      if (collect && !f.hessians().containsLayer(layer)) {
+        HadoopHessianStore partial = f.partialSums(layer, in.chunk());
         for (LinearGroup g : LinearGroup.values()) {
-          double[] sum = m.hessian(layer, g).sum();
-          f.write(f.partialSum(layer, g, in.chunk()), o -> writeLittleEndian(o, sum, 0, sum.length));
+          partial.write(layer, g, m.hessian(layer, g));
         }
       }
       return new ChunkStates(in.chunk(), keep ? out : new float[0][]);
     }
   }
 
-  /** Σ over chunks 0, 1, 2, ... (in that order) of one row block of the partial sums. */
-  private static void sumBlock(TaskSettings t, int layer, Block b, int chunks) throws IOException {
+  /** Σ over chunks 0, 1, 2, ... (in that order) of one group's partial sums, into the store. */
+  private static void sumChunks(TaskSettings t, int layer, LinearGroup g, int chunks)
+      throws IOException {
     RunFolder f = t.folder();
-    int len = (b.rowEnd() - b.rowBegin()) * b.n();
-    double[] acc = new double[len];
-    byte[] buf = new byte[len * 8];
+    HadoopHessianStore store = f.hessians();
+    if (store.contains(layer, g)) {
+      return; // a retried or duplicate task
+    }
+    double[] acc = null;
+    long tokens = 0;
+    int n = 0;
     for (int c = 0; c < chunks; c++) {
-      try (FSDataInputStream in = f.fs().open(f.partialSum(layer, b.group(), c))) {
-        in.readFully((long) b.rowBegin() * b.n() * 8, buf);
+      LlamaModel.HessianSum part = f.partialSums(layer, c).read(layer, g);
+      if (acc == null) {
+        n = part.n();
+        acc = new double[part.sum().length];
       }
-      java.nio.DoubleBuffer d = ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
-      for (int i = 0; i < len; i++) {
-        acc[i] += d.get(i);
+      double[] s = part.sum();
+      for (int i = 0; i < acc.length; i++) {
+        acc[i] += s[i];
       }
+      tokens += part.tokens();
     }
-    f.write(f.hessianBlock(layer, b.group(), b.block()), o -> writeLittleEndian(o, acc, 0, len));
-  }
-
-  /** v[from, to) as little-endian float64, in 1 MiB pieces (a 28672² sum is 6.6 GB: no one buffer). */
-  static void writeLittleEndian(java.io.OutputStream o, double[] v, int from, int to) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = from; i < to; ) {
-      int k = Math.min(to - i, b.capacity() / 8);
-      b.clear();
-      b.asDoubleBuffer().put(v, i, k);
-      o.write(b.array(), 0, k * 8);
-      i += k;
-    }
-  }
-
-  /** The summed Hessian of one layer group, read back from its row blocks. */
-  static LlamaModel.HessianSum read(RunFolder f, int layer, LinearGroup g, int n) {
-    try {
-      String done = new String(f.read(f.hessianDone(layer)), StandardCharsets.UTF_8);
-      long tokens = Long.parseLong(done.replaceAll("[^0-9]", ""));
-      double[] sum = new double[n * n];
-      int rows = RunFolder.blockRows(n);
-      for (int b = 0, r = 0; r < n; b++, r += rows) {
-        int len = (Math.min(n, r + rows) - r) * n;
-        byte[] buf = new byte[len * 8];
-        try (DataInputStream in = new DataInputStream(f.fs().open(f.hessianBlock(layer, g, b)))) {
-          in.readFully(buf);
-        }
-        ByteBuffer.wrap(buf).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum, r * n, len);
-      }
-      return new LlamaModel.HessianSum(n, sum, tokens);
-    } catch (IOException e) {
-      throw new UncheckedIOException("reading the Hessian of layer " + layer + " " + g.key()
-          + " in " + f.uri() + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** Writes a Hessian in the same blocks (tests supply known Hessians to Phase B this way). */
-  static void write(RunFolder f, int layer, LinearGroup g, LlamaModel.HessianSum h) throws IOException {
-    int n = h.n();
-    int rows = RunFolder.blockRows(n);
-    for (int b = 0, r = 0; r < n; b++, r += rows) {
-      int from = r * n;
-      int to = Math.min(n, r + rows) * n;
-      f.write(f.hessianBlock(layer, g, b), o -> writeLittleEndian(o, h.sum(), from, to));
-    }
-  }
-
-  static void writeDone(RunFolder f, int layer, long tokens) throws IOException {
-    f.write(f.hessianDone(layer), ("{\"tokens\": " + tokens + "}\n").getBytes(StandardCharsets.UTF_8));
+    store.write(layer, g, new LlamaModel.HessianSum(n, acc, tokens));
   }
 }

@@ -1,6 +1,8 @@
 package io.github.quipsharp.spark;
 
+import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.Rounding;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -85,9 +87,25 @@ final class QuantizeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    JobSpec job = new JobSpec(master, model, calibration, tokenizer, bits, out, seed, samples, ctx,
-        fraction, partitions, resume, failOnce, keepPartial, allowLongerContext);
+    JobSpec job = JobSpec.builder().master(master).model(model).calibration(calibration)
+        .tokenizer(tokenizer).out(out).quantConfig(quantConfig()).samples(samples).ctx(ctx)
+        .fraction(fraction).partitions(partitions).resume(resume).failOnce(failOnce)
+        .keepPartial(keepPartial).allowLongerContext(allowLongerContext).build();
     QuantizationInfo info = new ScaleOutJob(job, spec.commandLine().getOut()).run();
     return info.layers().isEmpty() ? 1 : 0;
+  }
+
+  /** The per-matrix config of these flags, as {@code quipsharp quantize} builds it. */
+  QuantConfig quantConfig() {
+    if (bits < 2 || bits > 4) {
+      throw new IllegalArgumentException("--bits " + bits + " is not supported: use 2, 3 or 4");
+    }
+    return QuantConfig.builder()
+        .bits(bits)
+        .seed(seed)
+        .rounding(Rounding.BLOCK_LDLQ)
+        .refinePasses(QuantConfig.DEFAULT_REFINE_PASSES)
+        .incoherence(true)
+        .build();
   }
 }

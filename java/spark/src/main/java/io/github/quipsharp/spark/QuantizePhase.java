@@ -1,11 +1,12 @@
 package io.github.quipsharp.spark;
 
+import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
-import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.GroupQuantizer;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Files;
@@ -17,8 +18,8 @@ import java.util.Locale;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * Phase B: one task per (layer, linear group), largest first, each running the single-machine
- * {@link ModelQuantizer#quantizeGroup} on its group's summed Hessian. The group's seed is fixed by
+ * Phase B: one task per (layer, linear group), largest first, each running the pipeline's {@link
+ * GroupQuantizer} (as the single-machine run does) on its group's summed Hessian. The group's seed is fixed by
  * (run seed, layer, group), so a retried or speculative duplicate writes the same bytes; the shard is
  * written locally, copied under a temporary name and renamed into place, and a task whose shard
  * already exists (a resumed run, or a duplicate that lost the race) does nothing.
@@ -75,15 +76,15 @@ final class QuantizePhase {
     t.useTaskThreads();
     Path dir = Files.createTempDirectory("quipsharp-shard-");
     try (ModelSource src = t.openModel()) {
-      LlamaModel.HessianSum h = HessianPhase.read(f, task.layer(), task.group(), task.cols());
+      LlamaModel.HessianSum h = f.hessians().read(task.layer(), task.group());
       Path local = dir.resolve("shard.safetensors");
-      LayerReport r = ModelQuantizer.quantizeGroup(src, task.layer(), task.group(), h,
+      LayerReport r = GroupQuantizer.quantizeToShard(src, task.layer(), task.group(), h,
           t.quantConfig(), local);
       f.upload(local, shard);
       return String.format(Locale.ROOT, "%s %s relative proxy loss %.6f", task.name(),
           r.shape().describe(), r.relativeProxyLoss());
     } finally {
-      ModelQuantizer.deleteTree(dir);
+      AtomicFiles.deleteTree(dir);
     }
   }
 }

@@ -1,7 +1,7 @@
 package io.github.quipsharp.spark;
 
 import io.github.quipsharp.LinearGroup;
-import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.pipeline.RunLayout;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -20,19 +20,16 @@ import scala.Tuple2;
 
 /**
  * The output folder of a scale-out run on any Hadoop file system ({@code file://}, {@code hdfs://},
- * {@code s3a://}), with the single-machine run's layout under {@link ModelQuantizer#PARTIAL}:
- * {@code run.json}, {@code layers/{l}_{g}.safetensors} (the shards), and for the distributed Hessians
- * {@code hessians/{l}_{g}.rows-{b}} (row blocks of Σ x xᵀ, raw little-endian float64),
- * {@code hessians/{l}.done} (the layer's token count, written last) and
- * {@code scratch/{l}/{g}.chunk-{c}} (one window chunk's partial sum, deleted once summed).
- * Every file is written under a temporary name and renamed into place, so a reader sees whole files
- * only; a duplicate task that finds the target present drops its copy (it holds the same bytes).
+ * {@code s3a://}), with the single-machine run's layout ({@link RunLayout}) under {@code .partial}:
+ * {@code run.json}, {@code hessians/} (a {@link HadoopHessianStore} in the one Hessian format),
+ * {@code layers/{l}_{g}.safetensors} (the shards), and for the distributed Hessians
+ * {@code scratch/{l}/chunk-{c}/} (one window chunk's partial sums, in the same format, deleted once
+ * summed). Every file is written under a temporary name and renamed into place, so a reader sees
+ * whole files only; a duplicate task that finds the target present drops its copy (it holds the
+ * same bytes).
  */
 final class RunFolder implements Serializable {
   private static final long serialVersionUID = 1L;
-
-  /** Row blocks of at most this many bytes: what one task sums and what one file holds. */
-  static final long BLOCK_BYTES = 64L << 20;
 
   private final String out;
   private transient FileSystem fs;
@@ -57,7 +54,12 @@ final class RunFolder implements Serializable {
 
   /** The local path of a folder on the local file system. */
   java.nio.file.Path localPath() {
-    return java.nio.file.Path.of(fs().makeQualified(root()).toUri());
+    return local(root());
+  }
+
+  /** The local path of a file or folder of this run on the local file system. */
+  java.nio.file.Path local(Path p) {
+    return java.nio.file.Path.of(fs().makeQualified(p).toUri());
   }
 
   /** The file system; a local one without checksum side files. */
@@ -95,40 +97,30 @@ final class RunFolder implements Serializable {
   }
 
   Path partial() {
-    return new Path(root(), ModelQuantizer.PARTIAL);
+    return new Path(root(), RunLayout.PARTIAL);
   }
 
   Path runFile() {
-    return new Path(partial(), "run.json");
+    return new Path(partial(), RunLayout.RUN_FILE);
   }
 
   Path shard(int layer, LinearGroup g) {
-    return new Path(new Path(partial(), "layers"), layer + "_" + g.key() + ".safetensors");
+    return new Path(new Path(partial(), RunLayout.LAYERS), RunLayout.shardName(layer, g));
   }
 
-  Path hessianBlock(int layer, LinearGroup g, int block) {
-    return new Path(new Path(partial(), "hessians"), layer + "_" + g.key() + ".rows-" + block);
+  /** The run's summed Hessians. */
+  HadoopHessianStore hessians() {
+    return new HadoopHessianStore(this, new Path(partial(), RunLayout.HESSIANS));
   }
 
-  Path hessianDone(int layer) {
-    return new Path(new Path(partial(), "hessians"), layer + ".done");
-  }
-
+  /** The scratch folder of one layer's partial sums. */
   Path scratch(int layer) {
     return new Path(new Path(partial(), "scratch"), Integer.toString(layer));
   }
 
-  Path partialSum(int layer, LinearGroup g, int chunk) {
-    return new Path(scratch(layer), g.key() + ".chunk-" + chunk);
-  }
-
-  /** Rows per block of an n × n float64 matrix (at least one). */
-  static int blockRows(int n) {
-    return (int) Math.max(1, Math.min(n, BLOCK_BYTES / (8L * n)));
-  }
-
-  static int blocks(int n) {
-    return (n + blockRows(n) - 1) / blockRows(n);
+  /** The partial Hessian sums of one window chunk at one layer. */
+  HadoopHessianStore partialSums(int layer, int chunk) {
+    return new HadoopHessianStore(this, new Path(scratch(layer), "chunk-" + chunk));
   }
 
   boolean exists(Path p) {

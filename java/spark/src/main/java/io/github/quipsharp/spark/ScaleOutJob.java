@@ -1,16 +1,19 @@
 package io.github.quipsharp.spark;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.AtomicFiles;
 import io.github.quipsharp.CalibrationSplit;
+import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.ModelFormatException;
-import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.QuantizationRun;
+import io.github.quipsharp.pipeline.RunLayout;
+import io.github.quipsharp.pipeline.RunSettings;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -21,6 +24,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -32,12 +36,11 @@ import org.apache.spark.api.java.JavaSparkContext;
 
 /**
  * The driver of a scale-out run: checks every input before any Spark job starts (one-line errors),
- * prepares the run folder exactly as the single-machine {@link ModelQuantizer} does (same run.json,
- * same resume rules), runs {@link HessianPhase} and {@link QuantizePhase}, and assembles the same
- * checkpoint format with {@link ModelQuantizer#assemble}.
+ * prepares the run folder by the single-machine run's rules ({@link RunLayout}: same run.json, same
+ * resume rules), runs {@link HessianPhase} and {@link QuantizePhase}, and assembles the same
+ * checkpoint with {@link QuantizationRun#assemble}.
  */
 final class ScaleOutJob {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern LOCAL = Pattern.compile("local(\\[([0-9]+|\\*)\\])?");
 
   private final JobSpec spec;
@@ -52,18 +55,6 @@ final class ScaleOutJob {
   QuantizationInfo run() throws IOException {
     long started = System.nanoTime();
     // ---- everything that can be wrong with the input, before Spark starts ----
-    if (spec.bits() < 2 || spec.bits() > 4) {
-      throw new IllegalArgumentException("--bits " + spec.bits() + " is not supported: use 2, 3 or 4");
-    }
-    if (spec.partitions() != null && spec.partitions() < 1) {
-      throw new IllegalArgumentException("--partitions " + spec.partitions() + " must be at least 1");
-    }
-    if (spec.ctx() < 2) {
-      throw new IllegalArgumentException("--ctx " + spec.ctx() + " must be at least 2");
-    }
-    if (spec.samples() < 0) {
-      throw new IllegalArgumentException("--samples " + spec.samples() + " must be >= 0 (0 = all)");
-    }
     SparkConf conf = new SparkConf().setAppName("quipsharp quantize");
     if (spec.master() != null) {
       conf.setMaster(retrying(spec.master()));
@@ -74,34 +65,28 @@ final class ScaleOutJob {
     java.nio.file.Path localModel = existing(spec.model(), "--model");
     try (ModelSource src = ModelSource.open(localModel)) {
       LlamaConfig mc = src.config();
-      ModelQuantizer.requireContext(mc, spec.ctx(), spec.allowLongerContext(), "--ctx");
+      ContextTooLongException.require(mc, spec.ctx(), spec.allowLongerContext());
       if (spec.ctx() > mc.maxSeqLen()) {
-        out.println(ModelQuantizer.longerContextWarning(mc, spec.ctx()));
+        out.println("warning: --ctx " + spec.ctx() + " exceeds the model's context length "
+            + mc.maxSeqLen() + " (max_position_embeddings): the Hessians come from positions it "
+            + "was never trained for");
       }
       Tokenizer tok = tokenizer(localModel);
       int[] all = tok.encode(text(spec.calibration()), true, false);
       int[] cal = CalibrationSplit.calibration(all, spec.fraction());
-      int windows = cal.length / spec.ctx();
-      if (windows == 0) {
-        throw new IllegalArgumentException("calibration text is too short: " + cal.length
-            + " tokens do not fill one window of ctx = " + spec.ctx() + " tokens");
-      }
-      if (spec.samples() > 0) {
-        windows = Math.min(windows, spec.samples());
-      }
+      int windows = RunLayout.windows(cal.length, spec.ctx(), spec.samples());
       FailOnce failOnce = FailOnce.parse(spec.failOnce(), mc.layers());
       RunFolder folder = new RunFolder(spec.out());
       int threads = conf.getInt("spark.task.cpus", 1);
-      TaskSettings t = new TaskSettings(modelUri, folder, spec.bits(), spec.seed(), spec.ctx(),
-          threads, failOnce);
-      QuantConfig cfg = t.quantConfig();
-      ObjectNode settings = ModelQuantizer.settings(src, cfg, spec.ctx(), windows, cal);
+      QuantConfig cfg = spec.quantConfig();
+      TaskSettings t = new TaskSettings(modelUri, folder, cfg, spec.ctx(), threads, failOnce);
+      RunSettings settings = RunSettings.of(src, cfg, spec.ctx(), windows, cal);
       if (!(RunFolder.fileSystem(RunFolder.path(modelUri)) instanceof org.apache.hadoop.fs.RawLocalFileSystem)) {
-        settings.put("model", modelUri); // the model's own name, not this machine's copy
+        settings = settings.withModel(modelUri); // the model's own name, not this machine's copy
       }
       prepare(folder, settings);
       out.printf(Locale.ROOT, "quantize %s to %d bits, calibration %s: %d of %d tokens, %d windows%n",
-          spec.model(), spec.bits(), spec.calibration(), cal.length, all.length, windows);
+          spec.model(), cfg.bits(), spec.calibration(), cal.length, all.length, windows);
       out.flush();
 
       // ---- the Spark part ----
@@ -113,15 +98,11 @@ final class ScaleOutJob {
         int partitions = spec.partitions() != null ? spec.partitions() : sc.defaultParallelism();
         log.info("Spark " + sc.version() + ", master " + sc.master() + ", " + partitions
             + " partitions" + (sc.sc().uiWebUrl().isDefined() ? ", UI " + sc.sc().uiWebUrl().get() : ""));
-        boolean[] need = new boolean[mc.layers()];
-        for (int l = 0; l < mc.layers(); l++) {
-          for (LinearGroup g : LinearGroup.values()) {
-            need[l] |= !folder.exists(folder.shard(l, g));
-          }
-          need[l] &= !folder.exists(folder.hessianDone(l));
-        }
+        HadoopHessianStore hessians = folder.hessians();
+        boolean[] need = RunLayout.layersNeedingHessians(mc.layers(), hessians::containsLayer,
+            l -> Arrays.stream(LinearGroup.values()).allMatch(g -> folder.exists(folder.shard(l, g))));
         long a = System.nanoTime();
-        HessianPhase.run(sc, t, mc, cal, windows, partitions, need, log);
+        HessianPhase.run(sc, t, cal, windows, partitions, need, log);
         log.info(String.format(Locale.ROOT, "Phase A took %.1f s", (System.nanoTime() - a) / 1e9));
         long b = System.nanoTime();
         QuantizePhase.run(sc, t, QuantizePhase.missing(folder, mc), log);
@@ -189,67 +170,60 @@ final class ScaleOutJob {
     }
   }
 
-  /** The single-machine rules: a new or empty folder, or an interrupted run with the same settings. */
-  private void prepare(RunFolder f, ObjectNode settings) {
+  /**
+   * The single-machine rules ({@link RunLayout}): a new or empty folder, or an interrupted run with
+   * the same settings; the refusals are the core's typed errors ({@link SparkQuantize} words them).
+   */
+  private void prepare(RunFolder f, RunSettings settings) {
     FileSystem fs = f.fs();
-    String o = "--out " + spec.out();
     try {
       if (fs.exists(f.root()) && !fs.getFileStatus(f.root()).isDirectory()) {
-        throw new IllegalArgumentException(o + " is a file, not a folder");
+        throw new OutputFolderException(spec.out(), OutputFolderException.Problem.IS_A_FILE,
+            List.of(), null, null);
       }
       if (fs.exists(f.partial())) {
-        if (!spec.resume()) {
-          throw new IllegalArgumentException(spec.out() + " holds an interrupted run; pass --resume "
-              + "to continue it, or choose another --out");
-        }
-        String saved = fs.exists(f.runFile())
-            ? new String(f.read(f.runFile()), StandardCharsets.UTF_8) : null;
-        String differs = saved == null ? "it has no run.json" : ModelQuantizer.resumeMismatch(
-            JSON.readTree(saved), JSON.readTree(JSON.writeValueAsString(settings)));
-        if (differs != null) {
-          throw new IllegalArgumentException("cannot resume in " + spec.out() + ": the interrupted "
-              + "run used other settings: " + differs + " (use the same ones, or delete "
-              + spec.out() + " to start over)");
-        }
+        RunLayout.checkResume(spec.out(), spec.resume(),
+            fs.exists(f.runFile()) ? f.read(f.runFile()) : null, settings);
         out.println("resuming the interrupted run in " + spec.out());
         return;
       }
       if (fs.exists(f.root())) {
         FileStatus[] entries = fs.listStatus(f.root());
         if (entries.length > 0) {
-          throw new IllegalArgumentException(o + " exists and is not empty; choose a new folder "
-              + "(nothing was overwritten)");
+          throw new OutputFolderException(spec.out(), OutputFolderException.Problem.NOT_EMPTY,
+              Arrays.stream(entries).map(e -> e.getPath().getName()).sorted().limit(4).toList(),
+              null, null);
         }
       }
       if (!fs.mkdirs(f.partial())) {
         throw new IOException("mkdirs failed");
       }
-      f.write(f.runFile(), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(settings));
+      f.write(f.runFile(), settings.runJson());
     } catch (IOException e) {
-      throw new IllegalArgumentException(o + " cannot be written: " + e.getMessage());
+      throw new IllegalArgumentException("--out " + spec.out() + " cannot be written: " + e.getMessage());
     }
   }
 
   /** The checkpoint from the shards, written in place when local, else staged locally and uploaded. */
-  private QuantizationInfo assemble(ModelSource src, QuantConfig cfg, ObjectNode settings,
+  private QuantizationInfo assemble(ModelSource src, QuantConfig cfg, RunSettings settings,
       RunFolder f) throws IOException {
     QuantizationInfo info;
     if (f.isLocal()) {
       java.nio.file.Path dir = f.localPath();
-      info = ModelQuantizer.assemble(src, cfg, settings, dir.resolve(ModelQuantizer.PARTIAL), dir);
+      info = QuantizationRun.assemble(src, cfg, settings, dir.resolve(RunLayout.PARTIAL), dir);
     } else {
       java.nio.file.Path stage = Files.createTempDirectory("quipsharp-assemble-");
       try {
-        java.nio.file.Path partial = stage.resolve(ModelQuantizer.PARTIAL);
+        java.nio.file.Path partial = stage.resolve(RunLayout.PARTIAL);
         for (int l = 0; l < src.config().layers(); l++) {
           for (LinearGroup g : LinearGroup.values()) {
-            java.nio.file.Path local = ModelQuantizer.shardPath(partial, l, g);
+            java.nio.file.Path local = partial.resolve(RunLayout.LAYERS).resolve(RunLayout.shardName(l, g));
             Files.createDirectories(local.getParent());
             Files.write(local, f.read(f.shard(l, g)));
           }
         }
         java.nio.file.Path dir = Files.createDirectories(stage.resolve("out"));
-        info = ModelQuantizer.assemble(src, cfg, settings, partial, dir);
+        info = QuantizationRun.assemble(src, cfg, settings, partial, dir);
         List<java.nio.file.Path> files;
         try (var list = Files.list(dir)) {
           files = list.sorted().toList();
@@ -261,7 +235,7 @@ final class ScaleOutJob {
         }
         f.upload(dir.resolve("config.json"), new org.apache.hadoop.fs.Path(f.root(), "config.json"));
       } finally {
-        ModelQuantizer.deleteTree(stage);
+        AtomicFiles.deleteTree(stage);
       }
     }
     if (!spec.keepPartial()) {

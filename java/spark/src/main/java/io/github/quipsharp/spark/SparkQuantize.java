@@ -1,5 +1,10 @@
 package io.github.quipsharp.spark;
 
+import io.github.quipsharp.ContextTooLongException;
+import io.github.quipsharp.InterruptedRunException;
+import io.github.quipsharp.OutputFolderException;
+import io.github.quipsharp.ResumeMismatchException;
+import io.github.quipsharp.SettingsDiff;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -33,6 +38,11 @@ public final class SparkQuantize implements Runnable {
       ((QuantizeCommand) cli.getSubcommands().get("quantize").getCommand()).keepPartial = true;
     }
     cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      String typed = flagMessage(ex);
+      if (typed != null) {
+        commandLine.getErr().println("error: " + typed);
+        return 2;
+      }
       if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
           || ex instanceof io.github.quipsharp.QuipsharpException
           || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException) {
@@ -47,6 +57,29 @@ public final class SparkQuantize implements Runnable {
       throw ex;
     });
     return cli.execute(args);
+  }
+
+  /**
+   * The command's wording of the core's typed errors (the core names facts, the command its
+   * flags); null for any other exception.
+   */
+  static String flagMessage(Throwable e) {
+    if (e instanceof OutputFolderException o) {
+      return o.describe("--out");
+    }
+    if (e instanceof InterruptedRunException r) {
+      return r.folder() + " holds an interrupted run; pass --resume to continue it, choose another "
+          + "--out, or delete " + r.folder() + " to start over";
+    }
+    if (e instanceof ResumeMismatchException r) {
+      return r.message(SettingsDiff.describeWithFlags(r.differences()));
+    }
+    if (e instanceof ContextTooLongException c) {
+      return "--ctx " + c.length() + " exceeds the model's context length " + c.contextLength()
+          + " (max_position_embeddings); use at most " + c.contextLength()
+          + ", or --allow-longer-context to run past it anyway";
+    }
+    return null;
   }
 
   @Override

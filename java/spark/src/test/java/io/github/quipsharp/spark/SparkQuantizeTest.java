@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
-import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.HessianStore;
+import io.github.quipsharp.pipeline.LocalHessianStore;
+import io.github.quipsharp.pipeline.RunSettings;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,13 +64,28 @@ class SparkQuantizeTest {
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
           LlamaModel.HessianSum ref = fp.hessian(l, g);
-          double rel = Stories.relativeDifference(ref, HessianPhase.read(f, l, g, ref.n()));
+          // The single machine's own reader on Spark's file: one Hessian format.
+          LlamaModel.HessianSum got = LocalHessianStore.readFile(spark.resolve(".partial")
+              .resolve("hessians").resolve(HessianStore.fileName(l, g)));
+          double rel = Stories.relativeDifference(ref, got);
           worst = Math.max(worst, rel);
           assertTrue(rel <= 1e-12, "layer " + l + " " + g.key() + ": relative difference " + rel);
         }
       }
     }
     System.out.printf(Locale.ROOT, "Spark vs single-machine Hessians: max |ΔH| / max |H| = %.3g%n", worst);
+    // Nothing but the 20 Hessian files (no second format, no scratch left).
+    java.util.List<String> expected = new java.util.ArrayList<>();
+    for (int l = 0; l < 5; l++) {
+      for (LinearGroup g : LinearGroup.values()) {
+        expected.add(HessianStore.fileName(l, g));
+      }
+    }
+    try (var files = Files.list(spark.resolve(".partial").resolve("hessians"))) {
+      assertEquals(expected.stream().sorted().toList(),
+          files.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+    assertFalse(Files.exists(spark.resolve(".partial").resolve("scratch").resolve("4")));
   }
 
   @Test
@@ -87,18 +105,19 @@ class SparkQuantizeTest {
     int windows = s.calibration.length / 256;
     try (ModelSource src = ModelSource.open(s.model); LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
       int layers = fp.config().layers();
-      f.write(f.runFile(), new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(
-          ModelQuantizer.settings(src, new TaskSettings(null, f, 2, SEED, 256, 1, FailOnce.NONE)
-              .quantConfig(), 256, windows, s.calibration)));
+      QuantizeCommand command = new QuantizeCommand(); // the config the command builds
+      command.bits = 2;
+      command.seed = SEED;
+      QuantConfig cfg = command.quantConfig();
+      f.write(f.runFile(), RunSettings.of(src, cfg, 256, windows, s.calibration).runJson());
       fp.startHessians(0, layers);
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          HessianPhase.write(f, l, g, fp.hessian(l, g));
+          f.hessians().write(l, g, fp.hessian(l, g));
         }
-        HessianPhase.writeDone(f, l, (long) windows * 256);
       }
     }
     Stories.Result r = Stories.spark(false, s.args(out, SEED, "--resume"));

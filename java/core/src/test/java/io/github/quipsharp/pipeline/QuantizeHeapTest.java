@@ -1,9 +1,10 @@
-package io.github.quipsharp;
+package io.github.quipsharp.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.model.LlamaConfig;
 import org.junit.jupiter.api.Test;
 
@@ -17,15 +18,15 @@ class QuantizeHeapTest {
   void theLargestGroupDecides() {
     // down_proj: 4096 x 11008 weights (4 copies of 4 bytes) and an 11008 x 11008 Hessian (8 + 4).
     assertEquals(16L * 4096 * 11008 + 12L * 11008 * 11008,
-        ModelQuantizer.groupHeapBytes(SEVEN_B, LinearGroup.DOWN));
+        QuantizationRun.groupHeapBytes(SEVEN_B, LinearGroup.DOWN));
     // up+gate stacked: 22016 x 4096, Hessian 4096 x 4096.
     assertEquals(16L * 22016 * 4096 + 12L * 4096 * 4096,
-        ModelQuantizer.groupHeapBytes(SEVEN_B, LinearGroup.UP));
+        QuantizationRun.groupHeapBytes(SEVEN_B, LinearGroup.UP));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> ModelQuantizer.requireHeap(SEVEN_B, 1L << 30));
+        () -> QuantizationRun.requireHeap(SEVEN_B, 1L << 30));
     assertTrue(e.getMessage().startsWith("quantizing layer group down (4096 x 11008) needs at "
         + "least 2.0 GiB of Java heap"), e.getMessage());
     assertTrue(e.getMessage().contains("java -Xmx"), e.getMessage());
-    ModelQuantizer.requireHeap(SEVEN_B, 3L << 30); // fits
+    QuantizationRun.requireHeap(SEVEN_B, 3L << 30); // fits
   }
 }
