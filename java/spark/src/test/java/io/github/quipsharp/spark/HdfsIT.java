@@ -270,8 +270,8 @@ class HdfsIT {
   }
 
   /**
-   * Every file of an interrupted run under its final name is whole: run.json and the Hessians'
-   * .done files parse, every Hessian row block holds its n·rows float64, every shard is a
+   * Every file of an interrupted run under its final name is whole: run.json parses, every Hessian
+   * file reads as an n × n sum (a summed one over all the run's tokens), every shard is a
    * safetensors file whose tensors end where the file ends. Anything else is a temporary file.
    */
   private void assertWholeFiles(String run, List<String> files) throws IOException {
@@ -290,15 +290,16 @@ class HdfsIT {
         continue; // the write the kill cut short: never renamed into place
       } else if (f.equals(".partial/run.json")) {
         continue; // parsed above
-      } else if (f.startsWith(".partial/hessians/") && name.endsWith(".done")) {
-        assertEquals(Integer.parseInt(SAMPLES), windows, "run.json's windows");
-      assertEquals(windows * 256L, json.readTree(file.toFile()).path("tokens").asLong(), f);
-      } else if (f.startsWith(".partial/hessians/") && name.contains(".rows-")) {
-        String group = name.substring(name.indexOf('_') + 1, name.indexOf(".rows-"));
+      } else if (f.startsWith(".partial/hessians/") || f.startsWith(".partial/scratch/")) {
+        // {l}_{g}.safetensors in the one Hessian format: read whole, n × n, the tokens it covers
+        String group = name.substring(name.indexOf('_') + 1, name.indexOf('.'));
         int n = io.github.quipsharp.LinearGroup.ofKey(group).cols(config);
-        int block = Integer.parseInt(name.substring(name.indexOf(".rows-") + 6));
-        int rows = Math.min(RunFolder.blockRows(n), n - block * RunFolder.blockRows(n));
-        assertEquals(8L * rows * n, Files.size(file), f);
+        io.github.quipsharp.LlamaModel.HessianSum h =
+            io.github.quipsharp.pipeline.LocalHessianStore.readFile(file);
+        assertEquals(n, h.n(), f);
+        if (f.startsWith(".partial/hessians/")) {
+          assertEquals(windows * 256L, h.tokens(), f);
+        }
       } else if (f.startsWith(".partial/layers/") && name.endsWith(".safetensors")) {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
           long end = 0;
