@@ -14,6 +14,9 @@ import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkEnv;
+import scala.Tuple2;
 
 /**
  * The output folder of a scale-out run on any Hadoop file system ({@code file://}, {@code hdfs://},
@@ -69,11 +72,28 @@ final class RunFolder implements Serializable {
 
   static FileSystem fileSystem(Path p) {
     try {
-      FileSystem f = p.getFileSystem(new Configuration());
+      FileSystem f = p.getFileSystem(hadoopConfiguration());
       return f instanceof LocalFileSystem l ? l.getRawFileSystem() : f;
     } catch (IOException e) {
       throw new UncheckedIOException(p + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Hadoop's settings as Spark gives them to its own jobs: the *-site.xml files on the class path,
+   * then every {@code spark.hadoop.*} property (spark-submit --conf, spark-defaults.conf) without
+   * its prefix: the HDFS nameservices, S3 endpoints and credentials a cluster is configured with.
+   * On an executor the application's SparkConf; on the driver, before its context starts, the
+   * system properties spark-submit set.
+   */
+  static Configuration hadoopConfiguration() {
+    Configuration c = new Configuration();
+    SparkEnv env = SparkEnv.get();
+    SparkConf spark = env != null ? env.conf() : new SparkConf();
+    for (Tuple2<String, String> e : spark.getAllWithPrefix("spark.hadoop.")) {
+      c.set(e._1(), e._2());
+    }
+    return c;
   }
 
   Path partial() {
