@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.internal.RegularFiles;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;
 import io.github.quipsharp.tokenizer.Tokenizer;

@@ -3,6 +3,14 @@ package io.github.quipsharp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.BlockTuner;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.internal.LayerState;
+import io.github.quipsharp.internal.OutputFolders;
+import io.github.quipsharp.internal.QuantizedGroup;
+import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.Tensor;
@@ -316,7 +324,7 @@ public final class ModelQuantizer {
           throw new IllegalArgumentException(out + " holds an interrupted run; pass --resume to "
               + "continue it, choose another --out, or delete " + out + " to start over");
         }
-        JsonNode saved = Files.exists(runFile) ? ModelSource.readJson(runFile) : null;
+        JsonNode saved = Files.exists(runFile) ? JsonFiles.read(runFile) : null;
         String differs = saved == null ? "it has no run.json"
             : resumeMismatch(saved, JSON.readTree(JSON.writeValueAsString(settings)));
         if (differs != null) {

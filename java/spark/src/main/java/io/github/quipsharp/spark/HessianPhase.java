@@ -2,6 +2,7 @@ package io.github.quipsharp.spark;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
@@ -143,7 +144,7 @@ final class HessianPhase {
     try (ModelSource src = t.openModel();
         LlamaModel m = LlamaModel.layerFromSource(src, layer, false, DType.F32)) {
       if (collect) {
-        m.startHessians(layer, layer + 1);
+        CoreInternals.startHessians(m, layer, layer + 1);
       }
       float[][] out = new float[in.hidden().length][];
       for (int w = 0; w < out.length; w++) {
@@ -152,7 +153,7 @@ final class HessianPhase {
       // A recomputation after the layer was summed (lost partition, lineage) writes nothing.
       if (collect && !f.exists(f.hessianDone(layer))) {
         for (LinearGroup g : LinearGroup.values()) {
-          double[] sum = m.hessian(layer, g).sum();
+          double[] sum = CoreInternals.hessian(m, layer, g).sum();
           f.write(f.partialSum(layer, g, in.chunk()), o -> writeLittleEndian(o, sum, 0, sum.length));
         }
       }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
@@ -54,13 +55,13 @@ class SparkQuantizeTest {
     double worst = 0;
     try (ModelSource src = ModelSource.open(s.model); LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
       int layers = fp.config().layers();
-      fp.startHessians(0, layers); // as ModelQuantizer does: one accumulator, windows in order
+      CoreInternals.startHessians(fp, 0, layers); // as ModelQuantizer does: one accumulator, windows in order
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          LlamaModel.HessianSum ref = fp.hessian(l, g);
+          LlamaModel.HessianSum ref = CoreInternals.hessian(fp, l, g);
           double rel = Stories.relativeDifference(ref, HessianPhase.read(f, l, g, ref.n()));
           worst = Math.max(worst, rel);
           assertTrue(rel <= 1e-12, "layer " + l + " " + g.key() + ": relative difference " + rel);
@@ -90,13 +91,13 @@ class SparkQuantizeTest {
       f.write(f.runFile(), new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(
           ModelQuantizer.settings(src, new TaskSettings(null, f, 2, SEED, 256, 1, FailOnce.NONE)
               .quantConfig(), 256, windows, s.calibration)));
-      fp.startHessians(0, layers);
+      CoreInternals.startHessians(fp, 0, layers);
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          HessianPhase.write(f, l, g, fp.hessian(l, g));
+          HessianPhase.write(f, l, g, CoreInternals.hessian(fp, l, g));
         }
         HessianPhase.writeDone(f, l, (long) windows * 256);
       }

@@ -1,5 +1,7 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.CpuKernel;
+import io.github.quipsharp.NativeThreads;
 import io.github.quipsharp.bindings.QuipsharpNative;
 
 /**
@@ -66,7 +68,8 @@ public final class KernelBenchmarks {
     }
     try (QuipsharpNative.qs_matvec_bench r = new QuipsharpNative.qs_matvec_bench()) {
       NativeCalls.check(
-          QuipsharpNative.qs_bench_matvec(bits, rows, cols, layers, kernel.id, minSeconds, 1, r),
+          QuipsharpNative.qs_bench_matvec(bits, rows, cols, layers, nativeId(kernel), minSeconds,
+              1, r),
           "matvec benchmark");
       return new MatvecResult(bits, rows, cols, NativeThreads.get(), kernel, r.layers(), r.calls(),
           r.weight_bytes_per_layer(), r.seconds_per_call(), r.gweights_per_s(),
@@ -80,6 +83,20 @@ public final class KernelBenchmarks {
     try (QuipsharpNative.qs_memory_bench r = new QuipsharpNative.qs_memory_bench()) {
       NativeCalls.check(QuipsharpNative.qs_bench_memory(bytes, minSeconds, r), "memory benchmark");
       return new MemoryResult(r.threads(), r.bytes(), r.read_gbytes_per_s(), r.memcpy_gbytes_per_s());
+    }
+  }
+
+  /** The native id of a kernel (CpuKernel keeps its own id package-private). */
+  private static int nativeId(CpuKernel kernel) {
+    switch (kernel) {
+      case SCALAR:
+        return QuipsharpNative.QS_KERNEL_SCALAR;
+      case AVX2:
+        return QuipsharpNative.QS_KERNEL_AVX2;
+      case AVX512:
+        return QuipsharpNative.QS_KERNEL_AVX512;
+      default:
+        return QuipsharpNative.QS_KERNEL_AUTO;
     }
   }
 }

@@ -1,5 +1,7 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
@@ -36,7 +38,7 @@ public final class LayerState {
   }
 
   /** The block's fp weights as the model file holds them (members stacked per group). */
-  static LayerState fromSource(ModelSource src, int layer) {
+  public static LayerState fromSource(ModelSource src, int layer) {
     LayerState s = new LayerState(layer, src.config());
     String p = "model.layers." + layer + ".";
     for (WeightSpec v : s.vectors) {
@@ -165,7 +167,7 @@ public final class LayerState {
     quantized.put(g, quantized(g).withSigns(su.clone(), sv.clone()));
   }
 
-  void setQuantized(LinearGroup g, QuantizedGroup q) {
+  public void setQuantized(LinearGroup g, QuantizedGroup q) {
     dense.remove(g);
     quantized.put(g, q);
   }

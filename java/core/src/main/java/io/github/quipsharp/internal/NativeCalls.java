@@ -1,18 +1,20 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.NotPositiveDefiniteException;
+import io.github.quipsharp.QuipsharpException;
 import io.github.quipsharp.bindings.QuipsharpNative;
 
 /**
  * Loads the native library (from the bindings jar, through JavaCPP) and turns native status codes
  * into Java exceptions carrying the native message.
  */
-final class NativeCalls {
+public final class NativeCalls {
   private static volatile boolean loaded;
 
   private NativeCalls() {}
 
   /** Loads the library once; a failure is reported as a {@link QuipsharpException}. */
-  static void ensureLoaded() {
+  public static void ensureLoaded() {
     if (!loaded) {
       synchronized (NativeCalls.class) {
         if (!loaded) {
@@ -24,7 +26,7 @@ final class NativeCalls {
   }
 
   /** Loads a JavaCPP binding class's libraries from its jar, or throws a QuipsharpException. */
-  static void load(Class<?> binding, String what) {
+  public static void load(Class<?> binding, String what) {
     try {
       org.bytedeco.javacpp.Loader.load(binding);
     } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
@@ -36,7 +38,7 @@ final class NativeCalls {
   }
 
   /** Throws the exception matching a non-zero native status, prefixed with {@code context}. */
-  static void check(int status, String context) {
+  public static void check(int status, String context) {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
@@ -48,7 +50,7 @@ final class NativeCalls {
    * The exception for a non-zero status of a quipsharp.h or quipsharp_cuda.h call; {@code
    * allocation} says what failed on {@code QS_ERR_OUT_OF_MEMORY}.
    */
-  static RuntimeException exception(int status, String message, String allocation) {
+  public static RuntimeException exception(int status, String message, String allocation) {
     switch (status) {
       case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
       case QuipsharpNative.QS_ERR_NON_FINITE:

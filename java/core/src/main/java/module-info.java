@@ -1,0 +1,29 @@
+/**
+ * QuIP# quantization and inference over the native engine: the user-facing API is in {@code
+ * io.github.quipsharp} (quantizing matrices and models, loading, generating, perplexity, the
+ * codebook and Hadamard transforms), {@code .model} (configs and model files), {@code .tokenizer}
+ * and {@code .safetensors}. {@code io.github.quipsharp.internal} holds what only the other
+ * quipsharp modules use (file helpers, the blockwise-tuning hook, the Hugging Face config codec,
+ * kernel benchmarks).
+ */
+module quipsharp.core {
+  requires quipsharp.bindings;
+  requires org.bytedeco.javacpp;
+  requires org.bytedeco.cuda;
+  requires com.fasterxml.jackson.databind;
+  requires com.google.common;
+  requires ai.djl.tokenizers;
+  requires jinjava;
+  // java.beans: the EL resolver API of the chat templates (PythonStringMethods).
+  requires java.desktop;
+
+  exports io.github.quipsharp;
+  exports io.github.quipsharp.model;
+  exports io.github.quipsharp.safetensors;
+  exports io.github.quipsharp.tokenizer;
+  exports io.github.quipsharp.internal to
+      quipsharp.finetune,
+      quipsharp.cli,
+      quipsharp.spark,
+      quipsharp.bench;
+}
