@@ -152,7 +152,7 @@ class CheckpointTest {
     StoriesFixture f = StoriesFixture.load();
     Path killed = tmp.resolve("killed");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+    Process p = new ProcessBuilder(java, "-cp", SharedModels.forkClassPath(),
         CheckpointTest.class.getName(), killed.toString())
         .redirectErrorStream(true).redirectOutput(tmp.resolve("fork.log").toFile()).start();
     Path layers = killed.resolve(ModelQuantizer.PARTIAL).resolve("layers");
