@@ -9,4 +9,6 @@ module quipsharp.bench {
   requires org.knowm.xchart;
   requires com.fasterxml.jackson.databind;
   requires java.desktop;
+  requires java.management;
+  requires jdk.management;
 }

@@ -11,6 +11,7 @@ import io.github.quipsharp.model.Tensor;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

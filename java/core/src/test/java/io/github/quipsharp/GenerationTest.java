@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Arrays;

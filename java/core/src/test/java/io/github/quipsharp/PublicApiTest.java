@@ -3,6 +3,7 @@ package io.github.quipsharp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.testing.PublicSignatures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;

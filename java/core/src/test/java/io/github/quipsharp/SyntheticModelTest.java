@@ -18,6 +18,7 @@ import io.github.quipsharp.model.RopeConfig;
 import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -14,7 +14,7 @@ import io.github.quipsharp.Perplexity;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.SyntheticModel;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;

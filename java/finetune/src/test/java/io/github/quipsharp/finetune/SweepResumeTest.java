@@ -11,7 +11,7 @@ import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.internal.CoreInternals;
 import java.nio.file.Files;
 import java.nio.file.Path;

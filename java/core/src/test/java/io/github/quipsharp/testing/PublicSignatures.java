@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -38,6 +38,10 @@ import java.util.stream.Stream;
  */
 public final class PublicSignatures {
   private static final List<String> FOREIGN = List.of("com.fasterxml.jackson.", "org.bytedeco.");
+
+  /** The descriptors of the other modules met, by the location of their classes. */
+  private static final java.util.Map<String, ModuleDescriptor> OTHERS =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private final ModuleDescriptor descriptor;
   private final Path classes;
@@ -188,6 +192,32 @@ public final class PublicSignatures {
     walk(where, type, out, new HashSet<>());
   }
 
+  /**
+   * Whether {@code c}, a class of another module of this project, is in a package that its module
+   * does not export to everyone (read from the module-info beside it, so also on the class path).
+   */
+  private boolean hiddenByItsModule(Class<?> c) {
+    if (!c.getPackageName().startsWith("io.github.quipsharp")
+        || descriptor.packages().contains(c.getPackageName())) {
+      return false;
+    }
+    ModuleDescriptor other = OTHERS.computeIfAbsent(c.getProtectionDomain().getCodeSource()
+        .getLocation().toString(), location -> {
+          try {
+            return ModuleFinder.of(Path.of(new java.net.URI(location))).findAll().stream()
+                .findFirst().map(ModuleReference::descriptor).orElse(null);
+          } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+    if (other == null || other.isAutomatic()) {
+      throw new AssertionError(c + " comes from " + c.getProtectionDomain().getCodeSource()
+          .getLocation() + ", which has no module-info");
+    }
+    return other.exports().stream()
+        .noneMatch(e -> !e.isQualified() && e.source().equals(c.getPackageName()));
+  }
+
   private void walk(String where, Type type, Set<String> out, Set<Type> seen) {
     if (type == null || !seen.add(type)) {
       return;
@@ -202,7 +232,7 @@ public final class PublicSignatures {
       }
       String name = c.getName();
       boolean foreign = FOREIGN.stream().anyMatch(name::startsWith);
-      if (foreign || hidden.contains(c.getPackageName())) {
+      if (foreign || hidden.contains(c.getPackageName()) || hiddenByItsModule(c)) {
         out.add(where + ": " + name);
       }
     } else if (type instanceof ParameterizedType p) {

@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
