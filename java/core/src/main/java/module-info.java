@@ -21,9 +21,12 @@ module quipsharp.core {
   exports io.github.quipsharp.model;
   exports io.github.quipsharp.safetensors;
   exports io.github.quipsharp.tokenizer;
+  // Qualified: only these modules may use the internals (quipsharp.cli.options: the shared picocli
+  // options module of issue 22, which maps core's errors and output-folder checks for the CLIs).
   exports io.github.quipsharp.internal to
       quipsharp.finetune,
       quipsharp.cli,
+      quipsharp.cli.options,
       quipsharp.spark,
       quipsharp.bench;
 }
