@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ActivationPrecision;
 import io.github.quipsharp.CpuKernel;
-import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.NativeThreads;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
 package io.github.quipsharp.bench;
 
 import io.github.quipsharp.CpuLinear;
-import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedLinear;
-import io.github.quipsharp.SyntheticData;
+import io.github.quipsharp.internal.SyntheticData;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

@@ -3,7 +3,8 @@ package io.github.quipsharp.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.Perplexity;
@@ -59,7 +60,7 @@ public final class FineTuneAutoQuality {
       double tuned = ppl(both, stories.heldout());
       JsonNode q;
       try (QuantizedCheckpoint.Contents c = QuantizedCheckpoint.open(both)) {
-        q = c.json().path("quipsharp");
+        q = CoreInternals.json(c).path("quipsharp");
       }
       ObjectNode o = om.createObjectNode();
       o.put("machine", KernelBenchmarks.machineDescription());

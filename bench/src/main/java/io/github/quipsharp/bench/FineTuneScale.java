@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.CalibrationSplit;
-import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;

@@ -1,7 +1,7 @@
 package io.github.quipsharp.bench;
 
 import io.github.quipsharp.RandomizedHadamard;
-import io.github.quipsharp.SyntheticData;
+import io.github.quipsharp.internal.SyntheticData;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

@@ -3,7 +3,7 @@ package io.github.quipsharp.bench;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
-import io.github.quipsharp.SyntheticData;
+import io.github.quipsharp.internal.SyntheticData;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

@@ -3,7 +3,7 @@ package io.github.quipsharp.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.KernelBenchmarks;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.Perplexity;

@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The integer precision of the activation in the CPU codebook kernels ({@link CpuLinear}, and the

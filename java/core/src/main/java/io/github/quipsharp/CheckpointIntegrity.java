@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.Checks;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;

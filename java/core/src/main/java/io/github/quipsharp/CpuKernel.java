@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.NativeCalls;
 
 /** The CPU kernel family for native mat-vec products. */
 public enum CpuKernel {

@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpCuda;
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * Loads the CUDA engine's binding (libquipsharp_cuda, static cudart: it loads without a driver) on

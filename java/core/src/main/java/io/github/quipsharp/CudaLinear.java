@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpCuda;
+import io.github.quipsharp.internal.Checks;
 
 /**
  * A {@link QuantizedLinear} on a CUDA device (QUIPSHARP.md §7.1): the codes in the device layout of

@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The E8P12 lattice codebook (QUIPSHARP.md §3): 65536 points of E8 + ¼ in 8 dimensions, one 16-bit

@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.util.function.Consumer;
 

@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * Hadamard matrices of order n = m·2^k (QUIPSHARP.md §2): m is one of 1, 12, 20, 28, 36, 52, 60, 108,

@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
@@ -340,7 +342,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** Starts accumulating Hessians of layers [begin, end) on every following forward pass. */
-  public void startHessians(int layerBegin, int layerEnd) {
+  void startHessians(int layerBegin, int layerEnd) {
     guard.read(() -> {
       NativeCalls.check(QuipsharpNative.qs_model_hessian_start(handle, layerBegin, layerEnd),
           "startHessians");
@@ -349,7 +351,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** Σ x xᵀ (n×n, row-major) of one group's inputs since {@link #startHessians}, and the count. */
-  public HessianSum hessian(int layer, LinearGroup group) {
+  HessianSum hessian(int layer, LinearGroup group) {
     return guard.read(() -> {
       int n = groupCols(group);
       double[] out = new double[Checks.product(n, n, "hessian")];
@@ -361,7 +363,7 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   /** Stops collecting and frees the accumulators. */
-  public void stopHessians() {
+  void stopHessians() {
     guard.read(() -> {
       NativeCalls.check(QuipsharpNative.qs_model_hessian_stop(handle), "stopHessians");
       return null;

@@ -1,5 +1,8 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.OutputFolders;
+import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.QuantizationRun;
 import io.github.quipsharp.pipeline.RunLayout;

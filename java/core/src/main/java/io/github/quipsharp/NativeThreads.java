@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The number of threads the native kernels use. There is one pool per process; while one call runs

@@ -1,5 +1,7 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.Checks;
+
 /**
  * Perplexity under the rule of shared/models/README.md: windows {@code tokens[s : s+ctx+1]} for s =
  * 0, ctx, 2·ctx, …; each window restarts at position 0 and predicts its tokens 1..end from the earlier

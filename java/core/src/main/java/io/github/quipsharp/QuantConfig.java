@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import com.google.common.base.MoreObjects;
+import io.github.quipsharp.internal.Checks;
 import java.util.Objects;
 
 /**

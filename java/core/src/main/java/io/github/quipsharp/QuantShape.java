@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The padded internal shape of a quantized rows×cols matrix (QUIPSHARP.md §10.6). The randomized

@@ -5,6 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.internal.LayerState;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.Tensor;
@@ -52,7 +59,7 @@ public final class QuantizedCheckpoint {
     if (!Files.isDirectory(path) || !Files.exists(config)) {
       return false;
     }
-    return ModelSource.readJson(config).has("quip_params");
+    return JsonFiles.read(config).has("quip_params");
   }
 
   static float roundF16(float v) {
@@ -333,7 +340,7 @@ public final class QuantizedCheckpoint {
 
   private static ObjectNode configFile(LlamaConfig c, QuantizationInfo info,
       io.github.quipsharp.pipeline.RunSettings settings) {
-    ObjectNode o = c.toHuggingFace();
+    ObjectNode o = HuggingFaceConfig.toJson(c);
     int cb = info.config().bits() - 2;
     ObjectNode qp = o.putObject("quip_params");
     qp.put("codebook", CODEBOOKS[cb]);
@@ -377,9 +384,9 @@ public final class QuantizedCheckpoint {
    */
   public static QuantizationInfo readInfo(Path dir) {
     Path file = dir.resolve("config.json");
-    JsonNode json = ModelSource.readJson(file);
+    JsonNode json = JsonFiles.read(file);
     QuantConfig cfg = checkHeader(json, file);
-    List<LayerReport> reports = reports(json, cfg, LlamaConfig.fromHuggingFace(json, file), file);
+    List<LayerReport> reports = reports(json, cfg, HuggingFaceConfig.read(json, file), file);
     CheckpointIntegrity integrity = CheckpointIntegrity.read(json, file);
     if (integrity != null) {
       integrity.checkConfig(json);
@@ -622,12 +629,12 @@ public final class QuantizedCheckpoint {
   public static Contents open(Path dir, LoadOptions options) {
     Checks.notNull(options, "options");
     Path file = dir.resolve("config.json");
-    JsonNode json = ModelSource.readJson(file);
+    JsonNode json = JsonFiles.read(file);
     // First what the structure says (a newer format, a config that disagrees with the tensors'
     // shapes: those name their own cause), then the digests (a consistent but changed field).
     QuantConfig cfg = checkHeader(json, file);
     CheckpointIntegrity integrity = options.verify() ? CheckpointIntegrity.read(json, file) : null;
-    LlamaConfig c = LlamaConfig.fromHuggingFace(json, file);
+    LlamaConfig c = HuggingFaceConfig.read(json, file);
     QuantizationInfo info = new QuantizationInfo(cfg, reports(json, cfg, c, file));
     SafetensorsFile st = SafetensorsFile.open(dir.resolve("model.safetensors"));
     try {
@@ -719,8 +726,8 @@ public final class QuantizedCheckpoint {
       return dir;
     }
 
-    /** The parsed config.json. */
-    public JsonNode json() {
+    /** The parsed config.json (a copy; other modules: {@link CoreInternals#json}). */
+    JsonNode json() {
       return json.deepCopy();
     }
 
@@ -784,8 +791,11 @@ public final class QuantizedCheckpoint {
       return s;
     }
 
-    /** One quantized group, validated (shapes, dtypes, codebook, code range). */
-    public QuantizedGroup group(int layer, LinearGroup g) {
+    /**
+     * One quantized group, validated (shapes, dtypes, codebook, code range); other modules: {@link
+     * CoreInternals#group}.
+     */
+    QuantizedGroup group(int layer, LinearGroup g) {
       QuantConfig cfg = info.config();
       String p = "model.layers." + layer + "." + g.checkpointName() + ".";
       int rows = g.rows(config);
@@ -836,9 +846,9 @@ public final class QuantizedCheckpoint {
    * new values, stored as fp16: the sign vectors {@code ...SU}/{@code ...SV}, norms, and
    * {@code lm_head.weight}, which unties the head from the embedding when the checkpoint had none.
    * Codes and every other tensor are copied unchanged. {@code finetune} is recorded in config.json
-   * under {@code quipsharp.finetune}.
+   * under {@code quipsharp.finetune}. Other modules: {@link CoreInternals#writeTuned}.
    */
-  public static void writeTuned(Contents in, Path out, Map<String, float[]> replace,
+  static void writeTuned(Contents in, Path out, Map<String, float[]> replace,
       ObjectNode finetune) throws IOException {
     for (Map.Entry<String, float[]> e : replace.entrySet()) {
       requireF16(e.getValue(), "tuned " + e.getKey());

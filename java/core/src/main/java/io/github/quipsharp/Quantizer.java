@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The whole QuIP# recipe for one weight matrix (QUIPSHARP.md §1.4 with one matrix per input): damp

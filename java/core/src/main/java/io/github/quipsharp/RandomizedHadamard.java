@@ -1,6 +1,8 @@
 package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.NativeCalls;
 
 /**
  * The randomized Hadamard transform of QUIPSHARP.md §2: random ±1 signs s from a seed, then the

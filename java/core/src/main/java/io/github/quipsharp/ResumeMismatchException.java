@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.SettingsDiff;
 import java.util.List;
 import java.util.stream.Collectors;
 

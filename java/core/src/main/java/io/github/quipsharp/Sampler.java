@@ -14,12 +14,7 @@ public final class Sampler {
   private final double topP;
   private final SplittableRandom random;
 
-  /**
-   * @param temperature 0 for greedy, else > 0
-   * @param topK 0 for no limit, else the number of most likely tokens kept
-   * @param topP in (0, 1]; 1 for no nucleus cut
-   */
-  public Sampler(double temperature, int topK, double topP, long seed) {
+  private Sampler(double temperature, int topK, double topP, long seed) {
     if (!(temperature >= 0) || Double.isInfinite(temperature)) {
       throw new IllegalArgumentException("temperature = " + temperature
           + " must be a finite number >= 0 (0 = greedy)");
@@ -36,8 +31,55 @@ public final class Sampler {
     this.random = new SplittableRandom(seed);
   }
 
+  /** The most likely token every time (temperature 0). */
   public static Sampler greedy() {
-    return new Sampler(0, 0, 1, 0);
+    return builder().build();
+  }
+
+  /**
+   * A sampler set by name; starts greedy (temperature 0), with no top-k limit, no nucleus cut (top-p
+   * 1) and seed 0. {@link Builder#build} checks the values (an IllegalArgumentException names it).
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The settings of a {@link Sampler}. */
+  public static final class Builder {
+    private double temperature;
+    private int topK;
+    private double topP = 1;
+    private long seed;
+
+    private Builder() {}
+
+    /** 0 for greedy, else > 0 (finite). */
+    public Builder temperature(double t) {
+      temperature = t;
+      return this;
+    }
+
+    /** 0 for no limit, else the number of most likely tokens kept. */
+    public Builder topK(int k) {
+      topK = k;
+      return this;
+    }
+
+    /** In (0, 1]; 1 for no nucleus cut. */
+    public Builder topP(double p) {
+      topP = p;
+      return this;
+    }
+
+    /** The seed of the draws: the same seed and logits give the same tokens. */
+    public Builder seed(long s) {
+      seed = s;
+      return this;
+    }
+
+    public Sampler build() {
+      return new Sampler(temperature, topK, topP, seed);
+    }
   }
 
   /** The next token for {@code logits} (length = vocabulary size). */

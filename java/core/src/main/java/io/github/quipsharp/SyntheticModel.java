@@ -2,6 +2,9 @@ package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelFamily;
 import io.github.quipsharp.model.WeightSpec;
@@ -152,7 +155,7 @@ public final class SyntheticModel {
      * the family's published checkpoints use (transformers 4.x: top-level rope_theta and
      * rope_scaling); {@code bos} / {@code eos} &lt; 0 take the family's ids.
      */
-    public ObjectNode configJson(Shape s, DType dtype, int bos, int eos) {
+    private ObjectNode configJson(Shape s, DType dtype, int bos, int eos) {
       ObjectNode c = JSON.createObjectNode();
       c.putArray("architectures").add(family.architecture());
       c.put("model_type", family.modelType());
@@ -198,7 +201,7 @@ public final class SyntheticModel {
     public LlamaConfig config(Shape s, DType dtype, int bos, int eos) {
       ObjectNode json = configJson(s, dtype, bos, eos);
       try {
-        return LlamaConfig.fromHuggingFace(json, Path.of("synth-model --arch " + cliName),
+        return HuggingFaceConfig.read(json, Path.of("synth-model --arch " + cliName),
             w -> {
               throw new IllegalStateException(w);
             });
@@ -312,7 +315,7 @@ public final class SyntheticModel {
    * the plain keys would read back differently (llama2.c RoPE order).
    */
   private static ObjectNode configFile(LlamaConfig c, String dtypeName) {
-    ObjectNode json = c.toHuggingFace().put("torch_dtype", dtypeName);
+    ObjectNode json = HuggingFaceConfig.toJson(c).put("torch_dtype", dtypeName);
     if (c.family() == ModelFamily.PHI3) {
       // Phi3Config's default pad id is 32000 (<|endoftext|>), an embedding row that a smaller
       // vocabulary lacks: transformers then refuses the model.
@@ -324,7 +327,7 @@ public final class SyntheticModel {
     }
     ObjectNode plain = json.deepCopy();
     plain.remove("quipsharp");
-    LlamaConfig back = LlamaConfig.fromHuggingFace(plain, Path.of("config.json"), w -> { });
+    LlamaConfig back = HuggingFaceConfig.read(plain, Path.of("config.json"), w -> { });
     return back.equals(c) ? plain : json;
   }
 

@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.SettingsDiff;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,6 +12,7 @@ import io.github.quipsharp.model.Tensor;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -152,7 +154,7 @@ class CheckpointTest {
     StoriesFixture f = StoriesFixture.load();
     Path killed = tmp.resolve("killed");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+    Process p = new ProcessBuilder(java, "-cp", SharedModels.forkClassPath(),
         CheckpointTest.class.getName(), killed.toString())
         .redirectErrorStream(true).redirectOutput(tmp.resolve("fork.log").toFile()).start();
     Path layers = killed.resolve(ModelQuantizer.PARTIAL).resolve("layers");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.SyntheticData;
 import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.internal.HuggingFaceConfig;
 import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelFamily;
@@ -289,7 +290,7 @@ class FamilyFixturesTest {
 
   static LlamaConfig config(Path dir, List<String> warnings) throws IOException {
     Path file = dir.resolve("config.json");
-    return LlamaConfig.fromHuggingFace(JSON.readTree(file.toFile()), file, warnings::add);
+    return HuggingFaceConfig.read(JSON.readTree(file.toFile()), file, warnings::add);
   }
 
   @Test
@@ -328,7 +329,7 @@ class FamilyFixturesTest {
     for (String name : FP32) {
       LlamaConfig c = config(fixture(name), new ArrayList<>());
       List<String> warnings = new ArrayList<>();
-      LlamaConfig back = LlamaConfig.fromHuggingFace(c.toHuggingFace(), tmp.resolve("config.json"), warnings::add);
+      LlamaConfig back = HuggingFaceConfig.read(HuggingFaceConfig.toJson(c), tmp.resolve("config.json"), warnings::add);
       assertEquals(c, back, name);
       assertEquals(List.of(), warnings, name);
     }
@@ -459,7 +460,7 @@ class FamilyFixturesTest {
     ((ObjectNode) c.get("rope_parameters")).put("factor", 4.0); // unused by the default rope
     List<String> warnings = new ArrayList<>();
     Path file = tmp.resolve("config.json");
-    LlamaConfig parsed = LlamaConfig.fromHuggingFace(c, file, warnings::add);
+    LlamaConfig parsed = HuggingFaceConfig.read(c, file, warnings::add);
     assertEquals(config(fixture("qwen3"), new ArrayList<>()), parsed, "the forward pass is unchanged");
     assertEquals(1, warnings.size(), warnings.toString());
     String w = warnings.get(0);
@@ -471,7 +472,7 @@ class FamilyFixturesTest {
     ObjectNode llama = readConfig(fixture("llama"));
     llama.put("sliding_window", 4096);
     warnings.clear();
-    LlamaConfig.fromHuggingFace(llama, file, warnings::add);
+    HuggingFaceConfig.read(llama, file, warnings::add);
     assertTrue(warnings.size() == 1 && warnings.get(0).contains("sliding_window"), warnings.toString());
   }
 

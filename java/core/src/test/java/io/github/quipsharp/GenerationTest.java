@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -27,7 +28,7 @@ class GenerationTest {
       StringBuilder pieces = new StringBuilder();
       Generation.Result r =
           Generation.generate(
-              m, tok, "Once upon a time", 40, new Sampler(0, 0, 1, 0), pieces::append);
+              m, tok, "Once upon a time", 40, Sampler.builder().temperature(0).topP(1).seed(0).build(), pieces::append);
       assertEquals(5, r.promptTokens());
       assertArrayEquals(GREEDY, r.tokens());
       assertEquals(pieces.toString(), r.text());
@@ -46,7 +47,7 @@ class GenerationTest {
     Tokenizer tok = Tokenizer.forModel(model);
     int[] prompt = tok.encode("Once upon a time", true, false);
     try (LlamaModel m = LlamaModel.load(model)) {
-      Sampler greedy = new Sampler(0, 0, 1, 0);
+      Sampler greedy = Sampler.builder().temperature(0).topP(1).seed(0).build();
       Generation.Result first =
           Generation.generate(m, tok, prompt, new int[] {GREEDY[0]}, 40, greedy, null);
       assertEquals(0, first.tokens().length);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.testing.SharedModels;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 

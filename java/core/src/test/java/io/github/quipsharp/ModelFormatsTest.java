@@ -8,6 +8,7 @@ import io.github.quipsharp.safetensors.HalfFloat;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
 import io.github.quipsharp.safetensors.TensorInfo;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.internal.NativeCalls;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

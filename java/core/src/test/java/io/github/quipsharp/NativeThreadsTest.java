@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.github.quipsharp.internal.SyntheticData;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.testing.ModelEdits;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.github.quipsharp.internal.SyntheticData;
 import org.junit.jupiter.api.Test;
 
 /** packedCodes() against a direct Java transcription of the Qidxs layout of QUIPSHARP.md §8.4. */

@@ -3,6 +3,7 @@ package io.github.quipsharp;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.SyntheticData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 

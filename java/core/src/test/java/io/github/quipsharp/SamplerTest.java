@@ -31,20 +31,23 @@ class SamplerTest {
     assertEquals(2, Sampler.greedy().sample(new float[] {0.1f, -3f, 5f, 4.9f}));
     assertEquals(1, Sampler.greedy().sample(new float[] {0f, 7f, 7f}));
     // top-k 1 is greedy at any temperature.
-    assertEquals(2, new Sampler(5.0, 1, 1.0, 3).sample(new float[] {0.1f, -3f, 5f, 4.9f}));
+    Sampler top1 = Sampler.builder().temperature(5.0).topK(1).topP(1.0).seed(3).build();
+    assertEquals(2, top1.sample(new float[] {0.1f, -3f, 5f, 4.9f}));
   }
 
   @Test
   void frequenciesFollowTheSoftmax() {
     double[] p = {0.5, 0.25, 0.15, 0.1};
     int draws = 200_000;
-    double[] f = frequencies(new Sampler(1.0, 0, 1.0, 11), logitsOf(p), draws);
+    double[] f = frequencies(
+        Sampler.builder().temperature(1.0).topP(1.0).seed(11).build(), logitsOf(p), draws);
     for (int i = 0; i < p.length; i++) {
       double sigma = Math.sqrt(p[i] * (1 - p[i]) / draws);
       assertEquals(p[i], f[i], 5 * sigma, "token " + i);
     }
     // Temperature 2 flattens: probabilities proportional to sqrt(p).
-    double[] f2 = frequencies(new Sampler(2.0, 0, 1.0, 12), logitsOf(p), draws);
+    double[] f2 = frequencies(
+        Sampler.builder().temperature(2.0).topP(1.0).seed(12).build(), logitsOf(p), draws);
     double z = 0;
     for (double v : p) {
       z += Math.sqrt(v);
@@ -60,15 +63,18 @@ class SamplerTest {
     double[] p = {0.4, 0.3, 0.2, 0.1};
     int draws = 100_000;
     // top-k 2: only the two most likely, in ratio 4:3.
-    double[] k2 = frequencies(new Sampler(1.0, 2, 1.0, 5), logitsOf(p), draws);
+    double[] k2 = frequencies(
+        Sampler.builder().temperature(1.0).topK(2).topP(1.0).seed(5).build(), logitsOf(p), draws);
     assertEquals(0, k2[2] + k2[3], 0.0);
     assertEquals(4.0 / 7, k2[0], 0.01);
     // top-p 0.5: the smallest prefix reaching 0.5 is {0, 1} (0.4 < 0.5 <= 0.7).
-    double[] p5 = frequencies(new Sampler(1.0, 0, 0.5, 6), logitsOf(p), draws);
+    double[] p5 = frequencies(
+        Sampler.builder().temperature(1.0).topP(0.5).seed(6).build(), logitsOf(p), draws);
     assertEquals(0, p5[2] + p5[3], 0.0);
     assertEquals(4.0 / 7, p5[0], 0.01);
     // top-p 0.95 keeps all four.
-    double[] p95 = frequencies(new Sampler(1.0, 0, 0.95, 7), logitsOf(p), draws);
+    double[] p95 = frequencies(
+        Sampler.builder().temperature(1.0).topP(0.95).seed(7).build(), logitsOf(p), draws);
     assertTrue(p95[3] > 0.05, "token 3 kept: " + p95[3]);
   }
 
@@ -77,8 +83,8 @@ class SamplerTest {
     float[] l = logitsOf(0.3, 0.3, 0.2, 0.2);
     int[] a = new int[50];
     int[] b = new int[50];
-    Sampler s1 = new Sampler(0.9, 0, 0.9, 42);
-    Sampler s2 = new Sampler(0.9, 0, 0.9, 42);
+    Sampler s1 = Sampler.builder().temperature(0.9).topP(0.9).seed(42).build();
+    Sampler s2 = Sampler.builder().temperature(0.9).topP(0.9).seed(42).build();
     for (int i = 0; i < 50; i++) {
       a[i] = s1.sample(l);
       b[i] = s2.sample(l);
@@ -88,10 +94,29 @@ class SamplerTest {
 
   @Test
   void badSettingsAreRejected() {
-    assertThrows(IllegalArgumentException.class, () -> new Sampler(-1, 0, 1, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Sampler(Double.NaN, 0, 1, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, -1, 1, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, 0, 0, 0));
-    assertThrows(IllegalArgumentException.class, () -> new Sampler(1, 0, 1.5, 0));
+    assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(-1).topP(1).seed(0).build());
+    assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(Double.NaN).topP(1).seed(0).build());
+    assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(1).topK(-1).topP(1).seed(0).build());
+    assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(1).topP(0).seed(0).build());
+    assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(1).topP(1.5).seed(0).build());
+    // Each message names the setting.
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().temperature(-1).build()).getMessage().startsWith("temperature = -1"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().topK(-2).build()).getMessage().startsWith("top-k = -2"));
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> Sampler.builder().topP(2).build()).getMessage().startsWith("top-p = 2"));
+  }
+
+  @Test
+  void builderDefaultsAreGreedy() {
+    float[] logits = {0.5f, 3f, -1f, 2.9f};
+    assertEquals(1, Sampler.builder().build().sample(logits));
+    assertEquals(1, Sampler.greedy().sample(logits));
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.quipsharp.internal.SettingsDiff;
 import org.junit.jupiter.api.Test;
 
 class SettingsDiffTest {

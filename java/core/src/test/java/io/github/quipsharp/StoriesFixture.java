@@ -1,5 +1,6 @@
 package io.github.quipsharp;
 
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;

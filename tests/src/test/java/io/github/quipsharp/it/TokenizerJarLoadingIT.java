@@ -2,7 +2,7 @@ package io.github.quipsharp.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;

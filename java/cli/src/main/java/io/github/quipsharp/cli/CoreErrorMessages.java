@@ -4,7 +4,7 @@ import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.SettingsDiff;
+import io.github.quipsharp.internal.SettingsDiff;
 
 /**
  * The command line's wording of the core's typed errors: the core names facts (a folder, two

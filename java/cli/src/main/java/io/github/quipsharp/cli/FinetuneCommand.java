@@ -2,6 +2,8 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.JsonFiles;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
@@ -92,11 +94,11 @@ final class FinetuneCommand implements Callable<Integer> {
           + "checkpoint folder (no config.json with quip_params)");
     }
     Path configFile = checkpoint.resolve("config.json");
-    LlamaConfig config = LlamaConfig.fromHuggingFace(ModelSource.readJson(configFile), configFile);
+    LlamaConfig config = HuggingFaceConfig.read(JsonFiles.read(configFile), configFile);
     context.check(config, ctx, err);
     Path fp = model;
     if (fp == null) {
-      String recorded = ModelSource.readJson(checkpoint.resolve("config.json")).path("quipsharp")
+      String recorded = JsonFiles.read(checkpoint.resolve("config.json")).path("quipsharp")
           .path("source_model").asText("");
       if (recorded.isEmpty() || !Files.exists(Paths.get(recorded))) {
         throw new IllegalArgumentException("the checkpoint does not name an fp model that exists ("

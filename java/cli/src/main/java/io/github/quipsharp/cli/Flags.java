@@ -1,6 +1,6 @@
 package io.github.quipsharp.cli;
 
-import io.github.quipsharp.RegularFiles;
+import io.github.quipsharp.internal.RegularFiles;
 import java.nio.file.Path;
 
 /**

@@ -79,7 +79,7 @@ final class GenerateCommand implements Callable<Integer> {
     BenchCommand.activationBits(activationBits);
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Sampler sampler = new Sampler(temperature, topK, topP, seed);
+    Sampler sampler = Sampler.builder().temperature(temperature).topK(topK).topP(topP).seed(seed).build();
     Tokenizer tok = TextInput.tokenizer(model, tokenizer);
     ChatTemplate template = chat ? chatTemplate() : null;
     try (LlamaModel m = LlamaModel.load(model, load.options(err))) {

@@ -3,6 +3,7 @@ package io.github.quipsharp.cli;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.internal.JsonFiles;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;
 import io.github.quipsharp.QuantizationInfo;
@@ -82,7 +83,7 @@ final class InspectCommand implements Callable<Integer> {
       out.printf(Locale.ROOT, "  weights read per token %,d bytes%n", m.weightBytes());
       if (q == null) {
         out.println("  not quantized");
-      } else if (!io.github.quipsharp.model.ModelSource.readJson(model.resolve("config.json")).has("quipsharp")) {
+      } else if (!JsonFiles.read(model.resolve("config.json")).has("quipsharp")) {
         // A published QuIP# checkpoint (reference layout, §8.3) records only its codebook.
         out.printf(Locale.ROOT, "  quantized: %d bits, published QuIP# layout (no quipsharp section: the "
             + "rounding, seed and per-group proxy losses are not recorded)%n", q.config().bits());

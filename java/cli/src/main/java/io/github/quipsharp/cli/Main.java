@@ -74,7 +74,7 @@ public final class Main implements Runnable {
         return 2;
       }
       if (ex instanceof java.io.IOException ioe) {
-        e.println("error: " + oneLine(io.github.quipsharp.OutputFolders.describe("input/output "
+        e.println("error: " + oneLine(io.github.quipsharp.internal.OutputFolders.describe("input/output "
             + "failed", ioe)));
         e.flush();
         return 2;

@@ -4,7 +4,7 @@ import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
 import io.github.quipsharp.Rounding;
-import io.github.quipsharp.SyntheticData;
+import io.github.quipsharp.internal.SyntheticData;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;

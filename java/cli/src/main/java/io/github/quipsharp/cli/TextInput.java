@@ -1,7 +1,7 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.ModelFormatException;
-import io.github.quipsharp.RegularFiles;
+import io.github.quipsharp.internal.RegularFiles;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;

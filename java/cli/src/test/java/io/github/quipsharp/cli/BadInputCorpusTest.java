@@ -1,6 +1,6 @@
 package io.github.quipsharp.cli;
 
-import static io.github.quipsharp.ModelEdits.digests;
+import static io.github.quipsharp.testing.ModelEdits.digests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -11,11 +11,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.LayerReport;
-import io.github.quipsharp.ModelEdits;
+import io.github.quipsharp.testing.ModelEdits;
 import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;

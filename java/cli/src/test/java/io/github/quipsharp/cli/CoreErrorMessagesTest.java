@@ -9,7 +9,7 @@ import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.SettingsDiff;
+import io.github.quipsharp.internal.SettingsDiff;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -2,6 +2,8 @@ package io.github.quipsharp.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.JsonFiles;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.TensorInfo;
 import java.nio.ByteBuffer;
@@ -46,18 +48,18 @@ final class HuggingFaceSource implements ModelSource {
 
   static HuggingFaceSource open(Path dir) {
     Path configFile = dir.resolve("config.json");
-    JsonNode json = ModelSource.readJson(configFile);
+    JsonNode json = JsonFiles.read(configFile);
     if (json.has("quip_params")) {
       throw new ModelFormatException(configFile, "is a quantized QuIP# checkpoint, not an fp model");
     }
-    HuggingFaceSource s = new HuggingFaceSource(dir, LlamaConfig.fromHuggingFace(json, configFile));
+    HuggingFaceSource s = new HuggingFaceSource(dir, HuggingFaceConfig.read(json, configFile));
     try {
       Path single = dir.resolve("model.safetensors");
       Path index = dir.resolve("model.safetensors.index.json");
       if (Files.exists(single)) {
         s.add(single, null);
       } else if (Files.exists(index)) {
-        JsonNode map = ModelSource.readJson(index).path("weight_map");
+        JsonNode map = JsonFiles.read(index).path("weight_map");
         if (!map.isObject()) {
           throw new ModelFormatException(index, "has no \"weight_map\" object");
         }

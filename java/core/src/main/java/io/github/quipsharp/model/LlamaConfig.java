@@ -1,11 +1,10 @@
 package io.github.quipsharp.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.JsonFiles;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.function.Consumer;
 
 /**
  * The shape and hyper-parameters of a model of a supported family ({@link ModelFamily}: Llama 1-3,
@@ -155,33 +154,11 @@ public record LlamaConfig(
    * Reads a Hugging Face {@code config.json} of a supported family (transformers 4.x or 5.x
    * spelling); keys the engine does not know are named in one warning line on standard error.
    *
-   * @throws ModelFormatException for an unknown architecture, a missing or invalid field, or a key
-   *     that would change the forward pass in a way the engine does not implement (named with the
-   *     file)
+   * @throws ModelFormatException for a missing or malformed file, an unknown architecture, a
+   *     missing or invalid field, or a key that would change the forward pass in a way the engine
+   *     does not implement (named with the file)
    */
-  public static LlamaConfig fromHuggingFace(JsonNode json, Path file) {
-    return fromHuggingFace(json, file, System.err::println);
-  }
-
-  /** As {@link #fromHuggingFace(JsonNode, Path)}, with the warning line (if any) sent to {@code warnings}. */
-  public static LlamaConfig fromHuggingFace(JsonNode json, Path file, Consumer<String> warnings) {
-    return HuggingFaceConfig.read(json, file, warnings);
-  }
-
-  /**
-   * The Hugging Face {@code config.json} fields of this config, in the transformers 4.x spelling
-   * (top-level rope_theta and rope_scaling; {@link #fromHuggingFace} reads them back; the RoPE
-   * convention is kept under {@code quipsharp.rope_interleaved}, and Gemma's embedding scale under
-   * {@code quipsharp.embed_scale}, since it depends on the source model's dtype, which a checkpoint's
-   * {@code torch_dtype} no longer says).
-   */
-  public ObjectNode toHuggingFace() {
-    ObjectNode o = HuggingFaceConfig.write(this);
-    ObjectNode qs = o.putObject("quipsharp");
-    qs.put("rope_interleaved", ropeInterleaved);
-    if (options.embedScale() > 0) {
-      qs.put("embed_scale", options.embedScale());
-    }
-    return o;
+  public static LlamaConfig read(Path configFile) {
+    return HuggingFaceConfig.read(JsonFiles.read(configFile), configFile);
   }
 }

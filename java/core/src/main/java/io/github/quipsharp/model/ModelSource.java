@@ -1,7 +1,7 @@
 package io.github.quipsharp.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.RegularFiles;
 import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
@@ -78,7 +78,7 @@ public interface ModelSource extends AutoCloseable {
       }
       return;
     }
-    String why = io.github.quipsharp.RegularFiles.whyNot(path);
+    String why = io.github.quipsharp.internal.RegularFiles.whyNot(path);
     if (why != null) {
       throw new ModelFormatException(path, why + "; a model is a folder or a llama2.c .bin file");
     }
@@ -87,27 +87,6 @@ public interface ModelSource extends AutoCloseable {
       throw new ModelFormatException(path, "is one file of a Hugging Face model or checkpoint; "
           + "name the folder that holds it and its config.json (" + path.toAbsolutePath().getParent()
           + ")");
-    }
-  }
-
-  /** Reads a JSON file, reporting a missing or malformed file as a {@link ModelFormatException}. */
-  static JsonNode readJson(Path file) {
-    String why = io.github.quipsharp.RegularFiles.whyNot(file);
-    if (why != null) {
-      throw new ModelFormatException(file, why.equals("does not exist") ? "no such file" : why);
-    }
-    try {
-      return new ObjectMapper().readTree(file.toFile());
-    } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
-      throw new ModelFormatException(file, "no such file");
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      // One line: Jackson's own message adds the source and a location on further lines.
-      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
-      throw new ModelFormatException(file, "is not valid JSON: "
-          + e.getOriginalMessage().lines().findFirst().orElse("").strip()
-          + (at != null ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")" : ""), e);
-    } catch (IOException e) {
-      throw new ModelFormatException(file, "cannot be read: " + e.getMessage(), e);
     }
   }
 

@@ -5,7 +5,7 @@ import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.QuantizedGroup;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
 import io.github.quipsharp.model.LlamaConfig;

@@ -1,9 +1,11 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.AtomicFiles;
-import io.github.quipsharp.BlockTuner;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.LayerReport;
-import io.github.quipsharp.LayerState;
+import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.NonFiniteActivationException;
@@ -237,24 +239,24 @@ public final class QuantizationRun {
           end++;
           i++;
         }
-        fp.startHessians(begin, end);
+        CoreInternals.startHessians(fp, begin, end);
         int[] window = new int[ctx];
         for (int w = 0; w < windows; w++) {
           System.arraycopy(calibration, w * ctx, window, 0, ctx);
           String where = "calibration window " + w + " (tokens " + (long) w * ctx + ".."
               + ((long) (w + 1) * ctx - 1) + ")";
           NonFiniteActivationException.checkedForward(fp, window, 0, false, () -> {
-            fp.stopHessians(); // the diagnostic pass must not add to them
+            CoreInternals.stopHessians(fp); // the diagnostic pass must not add to them
             return window;
           }, where);
           listener.hessianProgress(w + 1, windows);
         }
         for (int l = begin; l < end; l++) {
           for (LinearGroup g : LinearGroup.values()) {
-            hessians.write(l, g, fp.hessian(l, g));
+            hessians.write(l, g, CoreInternals.hessian(fp, l, g));
           }
         }
-        fp.stopHessians();
+        CoreInternals.stopHessians(fp);
       }
     }
   }

@@ -111,7 +111,7 @@ public final class SafetensorsFile implements AutoCloseable {
     if (Files.isDirectory(file)) {
       throw new ModelFormatException(file, "is a directory, not a safetensors file");
     }
-    String notRegular = io.github.quipsharp.RegularFiles.whyNot(file);
+    String notRegular = io.github.quipsharp.internal.RegularFiles.whyNot(file);
     if (notRegular != null && Files.exists(file)) {
       throw new ModelFormatException(file, notRegular); // opening a FIFO would block
     }

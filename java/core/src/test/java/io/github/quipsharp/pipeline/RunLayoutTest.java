@@ -12,7 +12,7 @@ import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.SettingsDiff;
+import io.github.quipsharp.internal.SettingsDiff;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

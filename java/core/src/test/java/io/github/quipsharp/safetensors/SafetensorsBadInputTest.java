@@ -6,7 +6,7 @@ import static io.github.quipsharp.safetensors.SafetensorsFileTest.write;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.github.quipsharp.ModelFormatException;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

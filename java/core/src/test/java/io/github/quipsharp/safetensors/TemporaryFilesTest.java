@@ -65,7 +65,7 @@ class TemporaryFilesTest {
     Files.write(held, new byte[] {1});
     Path ready = tmp.resolve("ready");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+    Process p = new ProcessBuilder(java, "-cp", io.github.quipsharp.testing.SharedModels.forkClassPath(),
         LockHolder.class.getName(), held.toString(), ready.toString()).inheritIO().start();
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

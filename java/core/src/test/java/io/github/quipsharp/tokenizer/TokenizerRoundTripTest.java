@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import java.io.IOException;
 import java.util.Random;
 import java.util.stream.Stream;

@@ -3,10 +3,11 @@ package io.github.quipsharp.finetune;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.AtomicFiles;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SettingsDiff;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.WeightSpec;
@@ -155,7 +156,7 @@ public final class EndToEndTuner {
             writeJson(stateDir.resolve("current.json"), JSON.createObjectNode().put("dir", dir.getFileName().toString()));
             try (PointerScope scope = new PointerScope()) {
               // The best state so far is what a user should get if the run stops now.
-              tr.withBest(() -> QuantizedCheckpoint.writeTuned(in, out, values(params, model),
+              tr.withBest(() -> CoreInternals.writeTuned(in, out, values(params, model),
                   finetuneJson(settings, tr, sweepDone, false)));
             }
             cleanOldStates(stateDir, dir);
@@ -175,7 +176,7 @@ public final class EndToEndTuner {
             t.bestValid(), t.history(), (System.nanoTime() - start) / 1e9, t.stoppedEarly(), resumed,
             t.stopReason().key, lr, signLr, points);
         try (PointerScope scope = new PointerScope()) {
-          QuantizedCheckpoint.writeTuned(in, out, values(params, model),
+          CoreInternals.writeTuned(in, out, values(params, model),
               finetuneJson(settings, t, sweep, true));
         }
         for (TorchLlama.Block b : model.blocks) {

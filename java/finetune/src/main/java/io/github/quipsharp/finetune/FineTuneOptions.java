@@ -51,14 +51,14 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
   }
 
   /** Blockwise (§6.2, paper F.6): 5 epochs, batch 8, lr 5e-5, SU/SV 5e-4, stop after 3 bad. */
-  public static final FineTuneOptions BLOCK_DEFAULTS = new FineTuneOptions(5, 8, 5e-5, 5e-4, 3, 0,
-      0, 1.0 / 3, false);
+  public static final FineTuneOptions BLOCK_DEFAULTS = new Builder().epochs(5).batch(8)
+      .learningRates(5e-5, 5e-4).patience(3).build();
   /**
    * End-to-end (§6.3, paper F.6 learning rates 5e-5 / SU/SV 5e-4; 5 epochs; batch 2 as in §6.5's
    * stories260K measurements, where batch 1 with accumulation 2 is the reference script's).
    */
-  public static final FineTuneOptions E2E_DEFAULTS = new FineTuneOptions(5, 2, 5e-5, 5e-4, 3, 0,
-      0, 1.0 / 3, false);
+  public static final FineTuneOptions E2E_DEFAULTS = new Builder().epochs(5).batch(2)
+      .learningRates(5e-5, 5e-4).patience(3).build();
   /**
    * The command line's blockwise defaults: both learning rates swept around the F.6 values, then
    * epochs until early stopping.
@@ -81,37 +81,35 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
       throw new IllegalArgumentException("validation fraction " + validFraction
           + " must be between 0 and 1");
     }
-    if (device == null || precision == null) {
-      throw new IllegalArgumentException("device and precision must be given");
+    if (device == null) {
+      throw new IllegalArgumentException("device must not be null");
     }
-  }
-
-  /** Fixed learning rates and epochs, on the CPU in fp32, no budget (the settings before auto). */
-  public FineTuneOptions(int epochs, int batch, double lr, double signLr, int patience, long seed,
-      int windows, double validFraction, boolean resume) {
-    this(epochs, batch, lr, signLr, patience, seed, windows, validFraction, resume, false, false, 0,
-        Device.CPU, Precision.FP32, false);
+    if (precision == null) {
+      throw new IllegalArgumentException("precision must not be null");
+    }
   }
 
   public boolean autoEpochs() {
     return epochs == AUTO_EPOCHS;
   }
 
+  /** A builder holding these options, to change some of them. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
   /** Fixed epochs, or {@link #AUTO_EPOCHS}. */
   public FineTuneOptions withEpochs(int e) {
-    return new FineTuneOptions(e, batch, lr, signLr, patience, seed, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().epochs(e).build();
   }
 
   public FineTuneOptions withBatch(int b) {
-    return new FineTuneOptions(epochs, b, lr, signLr, patience, seed, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().batch(b).build();
   }
 
   /** Both learning rates, fixed (the sign vectors' second). */
   public FineTuneOptions withLearningRates(double others, double signs) {
-    return new FineTuneOptions(epochs, batch, others, signs, patience, seed, windows, validFraction,
-        resume, false, false, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().learningRates(others, signs).autoLearningRates(false, false).build();
   }
 
   /**
@@ -119,45 +117,169 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
    * 1× point) and are used as they are where the flag is false.
    */
   public FineTuneOptions withAutoLearningRates(boolean others, boolean signs) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, others, signs, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().autoLearningRates(others, signs).build();
   }
 
   public FineTuneOptions withSeed(long s) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, s, windows, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().seed(s).build();
   }
 
   public FineTuneOptions withWindows(int w) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, w, validFraction, resume,
-        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().windows(w).build();
   }
 
   public FineTuneOptions withResume(boolean r) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction, r,
-        autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    return toBuilder().resume(r).build();
   }
 
   /** Wall time of the stage in seconds (0 = no limit). */
   public FineTuneOptions withBudget(double seconds) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, seconds, device, precision, keepDecoded);
+    return toBuilder().budgetSeconds(seconds).build();
   }
 
   public FineTuneOptions withDevice(Device d) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, budgetSeconds, d, precision, keepDecoded);
+    return toBuilder().device(d).build();
   }
 
   public FineTuneOptions withPrecision(Precision p) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, budgetSeconds, device, p, keepDecoded);
+    return toBuilder().precision(p).build();
   }
 
   /** See {@link #keepDecoded}. */
   public FineTuneOptions withKeepDecoded(boolean k) {
-    return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
-        resume, autoLr, autoSignLr, budgetSeconds, device, precision, k);
+    return toBuilder().keepDecoded(k).build();
+  }
+
+  /**
+   * Fine-tuning options set by name; {@link #build} checks them (an IllegalArgumentException names
+   * the field). Starts from {@link #E2E_DEFAULTS}'s values, or from any options' with {@link
+   * FineTuneOptions#toBuilder}.
+   */
+  public static final class Builder {
+    private int epochs = 5;
+    private int batch = 2;
+    private double lr = 5e-5;
+    private double signLr = 5e-4;
+    private int patience = 3;
+    private long seed;
+    private int windows;
+    private double validFraction = 1.0 / 3;
+    private boolean resume;
+    private boolean autoLr;
+    private boolean autoSignLr;
+    private double budgetSeconds;
+    private Device device = Device.CPU;
+    private Precision precision = Precision.FP32;
+    private boolean keepDecoded;
+
+    Builder() {}
+
+    private Builder(FineTuneOptions o) {
+      epochs = o.epochs;
+      batch = o.batch;
+      lr = o.lr;
+      signLr = o.signLr;
+      patience = o.patience;
+      seed = o.seed;
+      windows = o.windows;
+      validFraction = o.validFraction;
+      resume = o.resume;
+      autoLr = o.autoLr;
+      autoSignLr = o.autoSignLr;
+      budgetSeconds = o.budgetSeconds;
+      device = o.device;
+      precision = o.precision;
+      keepDecoded = o.keepDecoded;
+    }
+
+    /** Epochs (>= 0), or {@link #AUTO_EPOCHS}. */
+    public Builder epochs(int e) {
+      epochs = e;
+      return this;
+    }
+
+    /** Windows per optimiser step (>= 1). */
+    public Builder batch(int b) {
+      batch = b;
+      return this;
+    }
+
+    /** Adam's learning rate for the weights and norms, and the sign vectors' (both > 0). */
+    public Builder learningRates(double others, double signs) {
+      lr = others;
+      signLr = signs;
+      return this;
+    }
+
+    /** Which learning rates a sweep chooses around the values set (see the record's doc). */
+    public Builder autoLearningRates(boolean others, boolean signs) {
+      autoLr = others;
+      autoSignLr = signs;
+      return this;
+    }
+
+    /** Epochs without a better validation loss before stopping (>= 1). */
+    public Builder patience(int p) {
+      patience = p;
+      return this;
+    }
+
+    /** The seed of the window order. */
+    public Builder seed(long s) {
+      seed = s;
+      return this;
+    }
+
+    /** Calibration windows to use (0 = all). */
+    public Builder windows(int w) {
+      windows = w;
+      return this;
+    }
+
+    /** The fraction of the windows, from the end, that validates (in (0, 1)). */
+    public Builder validFraction(double f) {
+      validFraction = f;
+      return this;
+    }
+
+    /** End-to-end only: continue an interrupted run from its saved state. */
+    public Builder resume(boolean r) {
+      resume = r;
+      return this;
+    }
+
+    /** Wall time of the stage in seconds (0 = no limit). */
+    public Builder budgetSeconds(double seconds) {
+      budgetSeconds = seconds;
+      return this;
+    }
+
+    public Builder device(Device d) {
+      device = d;
+      return this;
+    }
+
+    public Builder precision(Precision p) {
+      precision = p;
+      return this;
+    }
+
+    /** See {@link FineTuneOptions#keepDecoded}. */
+    public Builder keepDecoded(boolean k) {
+      keepDecoded = k;
+      return this;
+    }
+
+    /** The options; throws IllegalArgumentException naming a field out of range. */
+    public FineTuneOptions build() {
+      return new FineTuneOptions(epochs, batch, lr, signLr, patience, seed, windows, validFraction,
+          resume, autoLr, autoSignLr, budgetSeconds, device, precision, keepDecoded);
+    }
+  }
+
+  /** A builder starting from {@link #E2E_DEFAULTS}'s values. */
+  public static Builder builder() {
+    return new Builder();
   }
 
   /** Whether a sweep chooses a learning rate before training. */

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.AtomicFiles;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,7 +1,7 @@
 package io.github.quipsharp.finetune;
 
 import io.github.quipsharp.LinearGroup;
-import io.github.quipsharp.QuantizedGroup;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.LlamaConfig;
 import java.util.Arrays;
 import java.util.function.Supplier;

@@ -1,10 +1,11 @@
 package io.github.quipsharp.finetune;
 
-import io.github.quipsharp.LayerState;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.QuantizedGroup;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
@@ -102,10 +103,10 @@ final class TorchLlama {
     for (int l = 0; l < c.layers(); l++) {
       TorchLinear[] g = new TorchLinear[4];
       for (LinearGroup lg : LinearGroup.values()) {
-        QuantizedGroup q = in.group(l, lg);
+        QuantizedGroup q = CoreInternals.group(in, l, lg);
         int layer = l;
         g[lg.ordinal()] = streamed
-            ? TorchLinear.streamed(q, () -> in.group(layer, lg), lg.memberRows(c), type)
+            ? TorchLinear.streamed(q, () -> CoreInternals.group(in, layer, lg), lg.memberRows(c), type)
             : TorchLinear.quantized(q, c, type);
       }
       EnumMap<WeightSpec.Role, Tensor> norms = new EnumMap<>(WeightSpec.Role.class);

@@ -9,7 +9,7 @@ import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -14,8 +14,9 @@ import io.github.quipsharp.Perplexity;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.SyntheticModel;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
@@ -207,9 +208,9 @@ class FineTuneStoriesTest {
         Files.readAllBytes(cut.resolve("model.safetensors")), "resumed run differs");
     try (QuantizedCheckpoint.Contents a = QuantizedCheckpoint.open(whole);
         QuantizedCheckpoint.Contents b = QuantizedCheckpoint.open(cut)) {
-      assertEquals(4, a.json().path("quipsharp").path("finetune").path("history").size());
-      assertEquals(a.json().path("quipsharp").path("finetune").path("history").size(),
-          b.json().path("quipsharp").path("finetune").path("history").size());
+      assertEquals(4, CoreInternals.json(a).path("quipsharp").path("finetune").path("history").size());
+      assertEquals(CoreInternals.json(a).path("quipsharp").path("finetune").path("history").size(),
+          CoreInternals.json(b).path("quipsharp").path("finetune").path("history").size());
     }
   }
 

@@ -11,7 +11,8 @@ import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
+import io.github.quipsharp.internal.CoreInternals;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,7 +65,7 @@ class SweepResumeTest {
 
   static JsonNode finetune(Path ck) {
     try (QuantizedCheckpoint.Contents c = QuantizedCheckpoint.open(ck)) {
-      return c.json().path("quipsharp");
+      return CoreInternals.json(c).path("quipsharp");
     }
   }
 

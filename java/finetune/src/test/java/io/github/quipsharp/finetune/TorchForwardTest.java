@@ -7,7 +7,7 @@ import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package io.github.quipsharp.spark;
 
-import io.github.quipsharp.AtomicFiles;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelFormatException;

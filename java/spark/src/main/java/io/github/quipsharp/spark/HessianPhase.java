@@ -2,6 +2,7 @@ package io.github.quipsharp.spark;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
@@ -122,7 +123,7 @@ final class HessianPhase {
     try (ModelSource src = t.openModel();
         LlamaModel m = LlamaModel.layerFromSource(src, layer, false, DType.F32)) {
       if (collect) {
-        m.startHessians(layer, layer + 1);
+        CoreInternals.startHessians(m, layer, layer + 1);
       }
       float[][] out = new float[in.hidden().length][];
       for (int w = 0; w < out.length; w++) {
@@ -132,7 +133,7 @@ final class HessianPhase {
       if (collect && !f.hessians().containsLayer(layer)) {
         HadoopHessianStore partial = f.partialSums(layer, in.chunk());
         for (LinearGroup g : LinearGroup.values()) {
-          partial.write(layer, g, m.hessian(layer, g));
+          partial.write(layer, g, CoreInternals.hessian(m, layer, g));
         }
       }
       return new ChunkStates(in.chunk(), keep ? out : new float[0][]);

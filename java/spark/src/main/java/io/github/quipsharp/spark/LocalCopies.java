@@ -94,7 +94,7 @@ final class LocalCopies {
       }
     } finally {
       if (Files.exists(stage)) {
-        io.github.quipsharp.AtomicFiles.deleteTree(stage);
+        io.github.quipsharp.internal.AtomicFiles.deleteTree(stage);
       }
     }
   }

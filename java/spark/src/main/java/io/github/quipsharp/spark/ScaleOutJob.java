@@ -1,6 +1,6 @@
 package io.github.quipsharp.spark;
 
-import io.github.quipsharp.AtomicFiles;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.LayerReport;

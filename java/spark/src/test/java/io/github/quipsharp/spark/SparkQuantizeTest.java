@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.HessianStore;
 import io.github.quipsharp.pipeline.LocalHessianStore;
@@ -57,13 +58,13 @@ class SparkQuantizeTest {
     double worst = 0;
     try (ModelSource src = ModelSource.open(s.model); LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
       int layers = fp.config().layers();
-      fp.startHessians(0, layers); // as ModelQuantizer does: one accumulator, windows in order
+      CoreInternals.startHessians(fp, 0, layers); // as ModelQuantizer does: one accumulator, windows in order
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          LlamaModel.HessianSum ref = fp.hessian(l, g);
+          LlamaModel.HessianSum ref = CoreInternals.hessian(fp, l, g);
           // The single machine's own reader on Spark's file: one Hessian format.
           LlamaModel.HessianSum got = LocalHessianStore.readFile(spark.resolve(".partial")
               .resolve("hessians").resolve(HessianStore.fileName(l, g)));
@@ -110,13 +111,13 @@ class SparkQuantizeTest {
       command.seed = SEED;
       QuantConfig cfg = command.quantConfig();
       f.write(f.runFile(), RunSettings.of(src, cfg, 256, windows, s.calibration).runJson());
-      fp.startHessians(0, layers);
+      CoreInternals.startHessians(fp, 0, layers);
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          f.hessians().write(l, g, fp.hessian(l, g));
+          f.hessians().write(l, g, CoreInternals.hessian(fp, l, g));
         }
       }
     }

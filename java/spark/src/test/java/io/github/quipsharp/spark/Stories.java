@@ -3,7 +3,7 @@ package io.github.quipsharp.spark;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.Perplexity;
-import io.github.quipsharp.SharedModels;
+import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -1,9 +1,14 @@
-package io.github.quipsharp.model;
+package io.github.quipsharp.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.model.FamilyOptions;
+import io.github.quipsharp.model.LlamaConfig;
+import io.github.quipsharp.model.ModelFamily;
+import io.github.quipsharp.model.RopeConfig;
 import io.github.quipsharp.safetensors.HalfFloat;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +27,7 @@ import java.util.function.Consumer;
  * name. Keys it does not know end up in one warning line; known metadata (ids, dtype, versions,
  * training-only dropout) is silent.
  */
-final class HuggingFaceConfig {
+public final class HuggingFaceConfig {
   /** Keys that never change the forward pass of an inference engine. */
   private static final Set<String> METADATA = Set.of(
       "architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "use_cache",
@@ -47,8 +52,30 @@ final class HuggingFaceConfig {
     this.file = file;
   }
 
+  /** {@link #read(JsonNode, Path, Consumer)} with the warning line (if any) on standard error. */
+  public static LlamaConfig read(JsonNode json, Path file) {
+    return read(json, file, System.err::println);
+  }
+
+  /**
+   * The Hugging Face {@code config.json} fields of {@code c}, in the transformers 4.x spelling
+   * (top-level rope_theta and rope_scaling; {@link #read} reads them back; the RoPE convention is
+   * kept under {@code quipsharp.rope_interleaved}, and Gemma's embedding scale under {@code
+   * quipsharp.embed_scale}, since it depends on the source model's dtype, which a checkpoint's
+   * {@code torch_dtype} no longer says).
+   */
+  public static ObjectNode toJson(LlamaConfig c) {
+    ObjectNode o = write(c);
+    ObjectNode qs = o.putObject("quipsharp");
+    qs.put("rope_interleaved", c.ropeInterleaved());
+    if (c.options().embedScale() > 0) {
+      qs.put("embed_scale", c.options().embedScale());
+    }
+    return o;
+  }
+
   /** Parses {@code json} (read from {@code file}); warnings go to {@code warn} as one line. */
-  static LlamaConfig read(JsonNode json, Path file, Consumer<String> warn) {
+  public static LlamaConfig read(JsonNode json, Path file, Consumer<String> warn) {
     if (!json.isObject()) {
       throw new ModelFormatException(file, "config is not a JSON object");
     }
@@ -590,7 +617,7 @@ final class HuggingFaceConfig {
   // ---- writing --------------------------------------------------------------------------------
 
   /** The config.json fields of {@code c} in the transformers 4.x spelling (read back by {@link #read}). */
-  static ObjectNode write(LlamaConfig c) {
+  public static ObjectNode write(LlamaConfig c) {
     ModelFamily family = c.family();
     FamilyOptions o = c.options();
     RopeConfig r = c.rope();

@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.testing;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

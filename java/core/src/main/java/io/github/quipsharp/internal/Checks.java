@@ -1,42 +1,42 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 /** Argument checks shared by the API classes; messages name the argument and the value. */
-final class Checks {
+public final class Checks {
   private Checks() {}
 
-  static <T> T notNull(T value, String name) {
+  public static <T> T notNull(T value, String name) {
     if (value == null) {
       throw new IllegalArgumentException(name + " must not be null");
     }
     return value;
   }
 
-  static void length(int actual, long expected, String name, String what) {
+  public static void length(int actual, long expected, String name, String what) {
     if (actual != expected) {
       throw new IllegalArgumentException(
           name + ".length = " + actual + " but must be " + expected + " (" + what + ")");
     }
   }
 
-  static void multipleOf(int length, int unit, String name) {
+  public static void multipleOf(int length, int unit, String name) {
     multipleOf(length, unit, name, "" + unit);
   }
 
   /** "x.length = 65 must be a positive multiple of cols = 64" for a batch of vectors. */
-  static void multipleOf(int length, int unit, String name, String unitName) {
+  public static void multipleOf(int length, int unit, String name, String unitName) {
     if (length == 0 || length % unit != 0) {
       throw new IllegalArgumentException(
           name + ".length = " + length + " must be a positive multiple of " + unitName);
     }
   }
 
-  static void positive(long value, String name) {
+  public static void positive(long value, String name) {
     if (value <= 0) {
       throw new IllegalArgumentException(name + " = " + value + " must be positive");
     }
   }
 
-  static void finite(float[] values, String name) {
+  public static void finite(float[] values, String name) {
     for (int i = 0; i < values.length; i++) {
       if (!Float.isFinite(values[i])) {
         throw new IllegalArgumentException(
@@ -46,7 +46,7 @@ final class Checks {
   }
 
   /** rows * cols as an array length, or an error naming both when it does not fit in an array. */
-  static int product(int rows, int cols, String what) {
+  public static int product(int rows, int cols, String what) {
     long n = (long) rows * cols;
     if (n > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(

@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 import io.github.quipsharp.safetensors.TemporaryFiles;
 import java.io.IOException;

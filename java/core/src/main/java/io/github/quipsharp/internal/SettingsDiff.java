@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;

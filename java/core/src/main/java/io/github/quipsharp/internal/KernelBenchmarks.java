@@ -1,6 +1,9 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.CpuKernel;
+import io.github.quipsharp.NativeThreads;
 import io.github.quipsharp.bindings.QuipsharpBench;
+import io.github.quipsharp.bindings.QuipsharpNative;
 
 /**
  * Native benchmark drivers (what {@code quipsharp bench} runs), in their own library
@@ -82,7 +85,7 @@ public final class KernelBenchmarks {
     ensureLoaded();
     try (QuipsharpBench.qs_matvec_bench r = new QuipsharpBench.qs_matvec_bench()) {
       NativeCalls.check(
-          QuipsharpBench.qs_bench_matvec(bits, rows, cols, layers, kernel.id, minSeconds, 1, r),
+          QuipsharpBench.qs_bench_matvec(bits, rows, cols, layers, nativeId(kernel), minSeconds, 1, r),
           "matvec benchmark");
       return new MatvecResult(bits, rows, cols, NativeThreads.get(), kernel, r.layers(), r.calls(),
           r.weight_bytes_per_layer(), r.seconds_per_call(), r.gweights_per_s(),
@@ -96,6 +99,20 @@ public final class KernelBenchmarks {
     try (QuipsharpBench.qs_memory_bench r = new QuipsharpBench.qs_memory_bench()) {
       NativeCalls.check(QuipsharpBench.qs_bench_memory(bytes, minSeconds, r), "memory benchmark");
       return new MemoryResult(r.threads(), r.bytes(), r.read_gbytes_per_s(), r.memcpy_gbytes_per_s());
+    }
+  }
+
+  /** The native id of a kernel (CpuKernel keeps its own id package-private). */
+  private static int nativeId(CpuKernel kernel) {
+    switch (kernel) {
+      case SCALAR:
+        return QuipsharpNative.QS_KERNEL_SCALAR;
+      case AVX2:
+        return QuipsharpNative.QS_KERNEL_AVX2;
+      case AVX512:
+        return QuipsharpNative.QS_KERNEL_AVX512;
+      default:
+        return QuipsharpNative.QS_KERNEL_AUTO;
     }
   }
 }

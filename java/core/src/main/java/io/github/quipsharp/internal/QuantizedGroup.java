@@ -1,5 +1,9 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.QuantShape;
+import io.github.quipsharp.QuantizedLinear;
 import java.util.Arrays;
 
 /**

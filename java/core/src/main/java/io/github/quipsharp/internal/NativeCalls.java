@@ -1,18 +1,21 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.NativeOutOfMemoryException;
+import io.github.quipsharp.NotPositiveDefiniteException;
+import io.github.quipsharp.QuipsharpException;
 import io.github.quipsharp.bindings.QuipsharpNative;
 
 /**
  * Loads the native library (from the bindings jar, through JavaCPP) and turns native status codes
  * into Java exceptions carrying the native message.
  */
-final class NativeCalls {
+public final class NativeCalls {
   private static volatile boolean loaded;
 
   private NativeCalls() {}
 
   /** Loads the library once; a failure is reported as a {@link QuipsharpException}. */
-  static void ensureLoaded() {
+  public static void ensureLoaded() {
     if (!loaded) {
       synchronized (NativeCalls.class) {
         if (!loaded) {
@@ -24,7 +27,7 @@ final class NativeCalls {
   }
 
   /** Loads a JavaCPP binding class's libraries from its jar, or throws a QuipsharpException. */
-  static void load(Class<?> binding, String what) {
+  public static void load(Class<?> binding, String what) {
     try {
       org.bytedeco.javacpp.Loader.load(binding);
     } catch (UnsatisfiedLinkError | ExceptionInInitializerError | NoClassDefFoundError e) {
@@ -36,7 +39,7 @@ final class NativeCalls {
   }
 
   /** Throws the exception matching a non-zero native status, prefixed with {@code context}. */
-  static void check(int status, String context) {
+  public static void check(int status, String context) {
     if (status == QuipsharpNative.QS_OK) {
       return;
     }
@@ -51,7 +54,7 @@ final class NativeCalls {
    * failure and internal errors are a {@link QuipsharpException}. {@code message} is the whole
    * message (context and the native text).
    */
-  static RuntimeException exception(int status, String message) {
+  public static RuntimeException exception(int status, String message) {
     switch (status) {
       case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
       case QuipsharpNative.QS_ERR_NON_FINITE:

@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 import java.util.SplittableRandom;
 
@@ -87,7 +87,7 @@ public final class SyntheticData {
     return h;
   }
 
-  static double gaussian(SplittableRandom random) {
+  public static double gaussian(SplittableRandom random) {
     // Box-Muller; u1 in (0, 1] so the log is finite.
     double u1 = 1.0 - random.nextDouble();
     double u2 = random.nextDouble();

@@ -1,5 +1,6 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
+import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.safetensors.TemporaryFiles;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;

@@ -1,6 +1,9 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.ModelQuantizer;
+import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.model.ModelSource;
 import java.nio.file.Path;
 

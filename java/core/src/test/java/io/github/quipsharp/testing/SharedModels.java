@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -45,5 +45,16 @@ public final class SharedModels {
         Files.exists(file),
         "skipped: " + file + " is absent (set -Dquipsharp.models=DIR or QUIPSHARP_MODELS)");
     return file;
+  }
+
+  /**
+   * A class path for a forked test JVM: this JVM's, with its module path in front when the tests run
+   * on the module path (the main classes are there then, not on the class path).
+   */
+  public static String forkClassPath() {
+    String modules = System.getProperty("jdk.module.path");
+    String classes = System.getProperty("java.class.path");
+    return modules == null || modules.isEmpty() ? classes
+        : modules + java.io.File.pathSeparator + classes;
   }
 }

@@ -1,4 +1,4 @@
-package io.github.quipsharp;
+package io.github.quipsharp.internal;
 
 import java.io.IOException;
 import java.nio.file.Files;
