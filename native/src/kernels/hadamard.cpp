@@ -5,7 +5,9 @@
 // built once, on first use, into int8 tables (thread-safe function-local static).
 // Exported for other native code: see hadamard.hpp.
 //
-// Fast transform (§2.4), for n = m_b * L with L = 2^k and a vector viewed as the m_b x L row-major X:
+// Fast transform (§2.4; the kernels are in hadamard_transform.inc, compiled once per instruction set
+// by hadamard_scalar.cpp, hadamard_avx2.cpp and hadamard_avx512.cpp, see hadamard_kernels.hpp; this
+// file picks one), for n = m_b * L with L = 2^k and a vector viewed as the m_b x L row-major X:
 //   1. radix-2 Walsh butterflies on every row of X (natural Sylvester order, no bit reversal), done
 //      as radix-4 passes (two stages per sweep) and blocked so that the early stages stay in cache;
 //   2. for m_b > 1, Y = H X (or H^T X) on tiles of columns of X: a register-blocked micro-kernel
@@ -28,17 +30,16 @@
 // seed ^ stream * 0x9E3779B97F4A7C15, makes stream 2 of seed 0 the stream-1 sequence shifted by one.
 #include "kernels/hadamard.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
-#include "kernels/cpu_features.hpp"
-#include "common/parallel.hpp"
 #include "common/status.hpp"
+#include "kernels/cpu_features.hpp"
+#include "kernels/hadamard_kernels.hpp"
 
 namespace qs {
 namespace {
@@ -150,8 +151,7 @@ std::vector<int8_t> williamson(const WilliamsonRows& w) {
   return h;
 }
 
-// Row-block size of the base-step micro-kernel; every base order > 1 is a multiple of 4.
-constexpr int32_t kRowBlock = 4;
+using hadamard::kRowBlock;
 
 // Coefficients of K (= H or H^T, order m % kRowBlock == 0) as T, packed for the micro-kernel:
 // packed[(a0 / 4) * 4m + 4c + r] = K[a0 + r][c].
@@ -207,6 +207,10 @@ struct PackedTables {
   std::vector<T> k[kHadamardBaseCount][2];
 };
 
+}  // namespace
+
+namespace hadamard {
+
 template <typename T>
 const T* packed_coefficients(int32_t m, bool transpose) {
   static PackedTables<T> packed;
@@ -218,52 +222,36 @@ const T* packed_coefficients(int32_t m, bool transpose) {
   return packed.k[i][transpose ? 1 : 0].data();
 }
 
-#define QS_KERNEL_TARGET
-namespace portable {
-#include "kernels/hadamard_kernels.inc"
-}  // namespace portable
-#undef QS_KERNEL_TARGET
+template const float* packed_coefficients<float>(int32_t m, bool transpose);
+template const double* packed_coefficients<double>(int32_t m, bool transpose);
 
-#if defined(__x86_64__) || defined(__i386__)
-#define QS_HADAMARD_X86 1
-#define QS_KERNEL_TARGET __attribute__((target("avx2")))
-namespace avx2 {
-#include "kernels/hadamard_kernels.inc"
-}  // namespace avx2
-#undef QS_KERNEL_TARGET
-// 512-bit vectors (GCC otherwise keeps 256 for AVX-512 targets).
-#define QS_KERNEL_TARGET \
-  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
-namespace avx512 {
-#include "kernels/hadamard_kernels.inc"
-}  // namespace avx512
-#undef QS_KERNEL_TARGET
-#endif
+}  // namespace hadamard
 
-// The kernel family of kernels/cpu_features.hpp (all give the same bits; tests force each with
-// qs_cpu_force_kernel).
-int32_t hadamard_kernel() { return kernel_for_auto(); }
+namespace {
+
+// The transforms run the kernel family kernels/cpu_features.hpp selects (all give the same bits; the
+// tests force each with qs_cpu_force_kernel).
 
 // Every vector x + v*n (v < batch), with optional sign vectors applied before (pre) / after (post).
 template <typename T>
 void transform_rows(T* x, int64_t batch, int64_t n, bool transpose, const T* pre, const T* post) {
-#ifdef QS_HADAMARD_X86
-  const int32_t k = hadamard_kernel();
-  if (k == QS_KERNEL_AVX512) return avx512::transform_rows(x, batch, n, transpose, pre, post);
-  if (k == QS_KERNEL_AVX2) return avx2::transform_rows(x, batch, n, transpose, pre, post);
+#ifdef QS_X86
+  const int32_t k = kernel_for_auto();
+  if (k == QS_KERNEL_AVX512) return hadamard::transform_rows_avx512(x, batch, n, transpose, pre, post);
+  if (k == QS_KERNEL_AVX2) return hadamard::transform_rows_avx2(x, batch, n, transpose, pre, post);
 #endif
-  portable::transform_rows(x, batch, n, transpose, pre, post);
+  hadamard::transform_rows_scalar(x, batch, n, transpose, pre, post);
 }
 
 // Every column of the row-major n x cols matrix x.
 template <typename T>
 void transform_cols(T* x, int64_t n, int64_t cols, bool transpose, const T* pre, const T* post) {
-#ifdef QS_HADAMARD_X86
-  const int32_t k = hadamard_kernel();
-  if (k == QS_KERNEL_AVX512) return avx512::transform_cols(x, n, cols, transpose, pre, post);
-  if (k == QS_KERNEL_AVX2) return avx2::transform_cols(x, n, cols, transpose, pre, post);
+#ifdef QS_X86
+  const int32_t k = kernel_for_auto();
+  if (k == QS_KERNEL_AVX512) return hadamard::transform_cols_avx512(x, n, cols, transpose, pre, post);
+  if (k == QS_KERNEL_AVX2) return hadamard::transform_cols_avx2(x, n, cols, transpose, pre, post);
 #endif
-  portable::transform_cols(x, n, cols, transpose, pre, post);
+  hadamard::transform_cols_scalar(x, n, cols, transpose, pre, post);
 }
 
 // ---- dense matrix and signs -----------------------------------------------------------------------
