@@ -1,13 +1,24 @@
 package io.github.quipsharp.spark;
 
+import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.cli.options.CalibrationOptions;
+import io.github.quipsharp.cli.options.QuantizationOptions;
+import io.github.quipsharp.cli.options.RunFolderOptions;
+import io.github.quipsharp.cli.options.SourceModelOptions;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** quantize: a whole model to a QuIP# checkpoint, scaled out on Spark (flags as quipsharp quantize). */
+/**
+ * quantize: a whole model to a QuIP# checkpoint, scaled out on Spark. The model, quantization,
+ * calibration and output flags are the mixins of {@code quipsharp quantize} itself (module
+ * quipsharp-cli-options): one declaration, the same names, defaults and help.
+ */
 @Command(
     name = "quantize",
     mixinStandardHelpOptions = true,
@@ -26,53 +37,17 @@ final class QuantizeCommand implements Callable<Integer> {
           + "the one spark-submit was given). local[N] retries a failed task up to 4 times.")
   String master;
 
-  @Option(names = "--model", required = true,
-      description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin.")
-  String model;
+  @CommandLine.Mixin SourceModelOptions source;
 
-  @Option(names = "--bits", required = true, description = "Bits per weight: 2, 3 or 4.")
-  int bits;
+  @CommandLine.Mixin QuantizationOptions quantization;
 
-  @Option(names = "--calibration", required = true,
-      description = "UTF-8 text file; its first --calibration-fraction of tokens give the Hessians.")
-  String calibration;
+  @CommandLine.Mixin CalibrationOptions calibration;
 
-  @Option(names = "--out", required = true,
-      description = "Output folder (new or empty; or an interrupted run's folder with --resume).")
-  String out;
-
-  @Option(names = "--tokenizer",
-      description = "Tokenizer file (tokenizer.json or llama2.c .bin; default: the model's own).")
-  String tokenizer;
-
-  @Option(names = "--samples", defaultValue = "0",
-      description = "Calibration windows to use (default: all that fit, ${DEFAULT-VALUE} = all).")
-  int samples;
-
-  @Option(names = "--ctx", defaultValue = "256",
-      description = "Tokens per calibration window (default: ${DEFAULT-VALUE}).")
-  int ctx;
-
-  @Option(names = "--calibration-fraction", defaultValue = "0.75",
-      description = "Fraction of the text's tokens used for calibration; `ppl --heldout` evaluates "
-          + "the rest (default: ${DEFAULT-VALUE}).")
-  double fraction;
-
-  @Option(names = "--seed", defaultValue = "0",
-      description = "Seed of the sign vectors (each layer group derives its own; default: ${DEFAULT-VALUE}).")
-  long seed;
+  @CommandLine.Mixin RunFolderOptions output;
 
   @Option(names = "--partitions",
       description = "Window chunks of Phase A, one task each (default: Spark's default parallelism).")
   Integer partitions;
-
-  @Option(names = "--allow-longer-context",
-      description = "Accept a --ctx beyond the model's context length (max_position_embeddings), "
-          + "with a warning; refused without it.")
-  boolean allowLongerContext;
-
-  @Option(names = "--resume", description = "Continue an interrupted run in --out.")
-  boolean resume;
 
   @Option(names = "--fail-once", paramLabel = "TASK",
       description = "Tests: the first attempt of TASK fails (hessian:<layer> or "
@@ -85,9 +60,49 @@ final class QuantizeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    JobSpec job = new JobSpec(master, model, calibration, tokenizer, bits, out, seed, samples, ctx,
-        fraction, partitions, resume, failOnce, keepPartial, allowLongerContext);
+    QuantConfig cfg = quantization.config();
+    calibration.validate();
+    requireCarried(cfg);
+    JobSpec job = new JobSpec(master, source.location(), calibration.location(),
+        source.tokenizer().location(), cfg.bits(), output.location(), cfg.seed(),
+        calibration.samples(), calibration.ctx(), calibration.fraction(), partitions,
+        output.resume(), failOnce, keepPartial, calibration.context().allowed());
     QuantizationInfo info = new ScaleOutJob(job, spec.commandLine().getOut()).run();
     return info.layers().isEmpty() ? 1 : 0;
+  }
+
+  /**
+   * Refuses the settings that {@link JobSpec} cannot carry yet: it holds the bits and the seed, and
+   * the tasks build the rest of their {@link QuantConfig} at its defaults ({@link
+   * TaskSettings#quantConfig}). A value the job would drop is an error here, never a silent
+   * change of the result. (Issue 22: once the job takes the whole QuantConfig, this goes.)
+   */
+  static void requireCarried(QuantConfig cfg) {
+    QuantConfig carried = new TaskSettings(null, null, cfg.bits(), cfg.seed(), 0, 1, FailOnce.NONE)
+        .quantConfig();
+    List<String> dropped = new ArrayList<>();
+    if (cfg.rounding() != carried.rounding()) {
+      dropped.add("--rounding nearest");
+    } else if (cfg.refinePasses() != carried.refinePasses()) {
+      dropped.add("--refine-passes " + cfg.refinePasses());
+    }
+    if (cfg.incoherence() != carried.incoherence()) {
+      dropped.add("--no-rht");
+    }
+    if (cfg.damping() != carried.damping()) {
+      dropped.add("--damping " + cfg.damping());
+    }
+    if (cfg.scale() != carried.scale()) {
+      dropped.add("--scale " + cfg.scale());
+    }
+    if (cfg.residualScale() != carried.residualScale()) {
+      dropped.add("--residual-scale " + cfg.residualScale());
+    }
+    if (!dropped.isEmpty()) {
+      throw new IllegalArgumentException(String.join(", ", dropped) + ": the Spark job does not "
+          + "carry this setting yet (it quantizes with " + carried.rounding() + ", "
+          + carried.refinePasses() + " refine passes, RHT, damping " + carried.damping()
+          + " and the codebook's own scales); use quipsharp quantize for it");
+    }
   }
 }

@@ -1,6 +1,8 @@
 package io.github.quipsharp.spark;
 
+import io.github.quipsharp.cli.options.OneLineErrors;
 import java.io.PrintWriter;
+import org.apache.spark.SparkException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -20,7 +22,10 @@ public final class SparkQuantize implements Runnable {
     System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
   }
 
-  /** Runs the command line with these streams; returns the exit code (2: bad input, 1: failed). */
+  /**
+   * Runs the command line with these streams; returns the exit code (2: bad input, 1: failed), with
+   * the errors as one line each, as {@code quipsharp} prints them ({@link OneLineErrors}).
+   */
   public static int run(PrintWriter out, PrintWriter err, String... args) {
     return run(out, err, false, args);
   }
@@ -32,20 +37,10 @@ public final class SparkQuantize implements Runnable {
     if (keepPartial) {
       ((QuantizeCommand) cli.getSubcommands().get("quantize").getCommand()).keepPartial = true;
     }
-    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-      if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-          || ex instanceof io.github.quipsharp.QuipsharpException
-          || ex instanceof java.io.UncheckedIOException || ex instanceof java.io.IOException) {
-        commandLine.getErr().println("error: " + ex.getMessage());
-        return 2;
-      }
-      if (ex instanceof org.apache.spark.SparkException) {
-        commandLine.getErr().println("error: the Spark job failed: "
-            + String.valueOf(ex.getMessage()).lines().findFirst().orElse(""));
-        return 1;
-      }
-      throw ex;
-    });
+    OneLineErrors.standard()
+        .failure(SparkException.class, e -> "the Spark job failed: "
+            + String.valueOf(e.getMessage()).lines().findFirst().orElse(""))
+        .installOn(cli);
     return cli.execute(args);
   }
 
