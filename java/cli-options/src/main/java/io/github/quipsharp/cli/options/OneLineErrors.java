@@ -52,6 +52,16 @@ public final class OneLineErrors {
     return this;
   }
 
+  /**
+   * Errors of {@code type} are errors of the input, told by {@code message} (e.g. a typed core
+   * error in the words of the command line's flags), exit code 2.
+   */
+  public <T extends Throwable> OneLineErrors inputError(Class<T> type,
+      Function<? super T, String> message) {
+    rules.add(0, new Rule(type, x -> message.apply(type.cast(x)), INPUT_ERROR));
+    return this;
+  }
+
   /** Errors of {@code type} are failed runs: {@code message} of them, exit code 1. */
   public <T extends Throwable> OneLineErrors failure(Class<T> type,
       Function<? super T, String> message) {

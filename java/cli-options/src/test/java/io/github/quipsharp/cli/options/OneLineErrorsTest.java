@@ -66,6 +66,8 @@ class OneLineErrorsTest {
   void addedTypesTakeTheirRule() {
     OneLineErrors e = OneLineErrors.standard().inputError(Custom.class);
     assertLine(run(e, new Custom("a bad setting")), 2, "error: a bad setting");
+    e = OneLineErrors.standard().inputError(Custom.class, c -> "--ctx: " + c.getMessage());
+    assertLine(run(e, new Custom("too long")), 2, "error: --ctx: too long");
     e = OneLineErrors.standard().failure(Custom.class, c -> "the job failed: " + c.getMessage());
     assertLine(run(e, new Custom("task 3 lost")), 1, "error: the job failed: task 3 lost");
     // A failure rule for a type that the standard rules also match wins over them.
