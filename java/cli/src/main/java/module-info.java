@@ -5,6 +5,7 @@
 module quipsharp.cli {
   requires quipsharp.core;
   requires quipsharp.finetune;
+  requires quipsharp.cli.options;
   requires info.picocli;
   requires com.fasterxml.jackson.databind;
   requires me.tongfei.progressbar;

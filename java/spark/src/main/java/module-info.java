@@ -6,6 +6,7 @@
  */
 module quipsharp.spark {
   requires quipsharp.core;
+  requires quipsharp.cli.options;
   requires info.picocli;
   requires com.fasterxml.jackson.databind;
 

@@ -1,13 +1,19 @@
 package io.github.quipsharp.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ActivationPrecision;
 import io.github.quipsharp.CpuKernel;
 import io.github.quipsharp.internal.KernelBenchmarks;
+import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.NativeThreads;
-import java.io.IOException;
+import io.github.quipsharp.Sampler;
+import io.github.quipsharp.cli.options.ActivationBitsOption;
+import io.github.quipsharp.cli.options.MatrixShapeOptions;
+import io.github.quipsharp.cli.options.ModelOption;
+import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.model.LlamaConfig;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -24,8 +30,6 @@ import picocli.CommandLine.Option;
     description = "Benchmarks of the native kernels; the last line of stdout is a JSON object.",
     subcommands = {BenchCommand.Matvec.class, BenchCommand.Memory.class, BenchCommand.Generate.class})
 final class BenchCommand implements Runnable {
-  static final ObjectMapper JSON = new ObjectMapper();
-
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -33,29 +37,12 @@ final class BenchCommand implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
-  static void threads(Integer threads) {
-    if (threads != null) {
-      NativeThreads.set(threads);
-    }
-  }
-
-  static void activationBits(Integer bits) {
-    if (bits != null) {
-      ActivationPrecision.set(bits);
-    }
-  }
-
-  static final String ACTIVATION_BITS_HELP =
-      "Integer precision of the rotated activation in the CPU codebook kernels: 8 or 16 (default:"
-          + " $QUIPSHARP_ACTIVATION_BITS, else 8; 16 is about half as fast on AVX-512).";
-
-  static void printJson(PrintWriter out, ObjectNode node) {
-    try {
-      out.println(JSON.writeValueAsString(node));
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot write JSON: " + e.getMessage(), e);
-    }
-    out.flush();
+  /** The JSON line of a benchmark, begun with its name and the machine it ran on. */
+  static ObjectNode result(String benchmark) {
+    ObjectNode json = JsonLine.object();
+    json.put("benchmark", benchmark);
+    json.put("machine", KernelBenchmarks.machineDescription());
+    return json;
   }
 
   @Command(
@@ -71,17 +58,12 @@ final class BenchCommand implements Runnable {
   static final class Matvec implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--rows", required = true, description = "Output features of the layer.")
-    int rows;
-
-    @Option(names = "--cols", required = true, description = "Input features of the layer.")
-    int cols;
+    @CommandLine.Mixin MatrixShapeOptions shape;
 
     @Option(names = "--bits", defaultValue = "2", description = "2, 3, 4, 16 or 32 (default: ${DEFAULT-VALUE}).")
     int bits;
 
-    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-    Integer threads;
+    @CommandLine.Mixin NativeThreadsOption threads;
 
     @Option(
         names = "--layers",
@@ -95,13 +77,14 @@ final class BenchCommand implements Runnable {
     @Option(names = "--kernel", defaultValue = "AUTO", description = "AUTO, SCALAR, AVX2 or AVX512 (default: ${DEFAULT-VALUE}).")
     CpuKernel kernel;
 
-    @Option(names = "--activation-bits", description = ACTIVATION_BITS_HELP)
-    Integer activationBits;
+    @CommandLine.Mixin ActivationBitsOption activationBits;
 
     @Override
     public Integer call() {
-      threads(threads);
-      activationBits(activationBits);
+      int rows = shape.rows();
+      int cols = shape.cols();
+      threads.apply();
+      activationBits.apply();
       KernelBenchmarks.MatvecResult r =
           KernelBenchmarks.matvec(bits, rows, cols, layers, kernel, seconds);
       PrintWriter out = spec.commandLine().getOut();
@@ -114,9 +97,7 @@ final class BenchCommand implements Runnable {
           r.weightBytesPerLayer() / 1048576.0,
           r.secondsPerCall() * 1e3, r.gweightsPerS(), r.weightGbytesPerS(),
           r.fp32EquivGbytesPerS());
-      ObjectNode json = JSON.createObjectNode();
-      json.put("benchmark", "matvec");
-      json.put("machine", KernelBenchmarks.machineDescription());
+      ObjectNode json = result("matvec");
       json.put("rows", rows);
       json.put("cols", cols);
       json.put("bits", bits);
@@ -131,7 +112,7 @@ final class BenchCommand implements Runnable {
       json.put("gweights_per_s", r.gweightsPerS());
       json.put("weight_gbytes_per_s", r.weightGbytesPerS());
       json.put("fp32_equiv_gbytes_per_s", r.fp32EquivGbytesPerS());
-      printJson(out, json);
+      JsonLine.print(out, json);
       return 0;
     }
   }
@@ -147,8 +128,7 @@ final class BenchCommand implements Runnable {
   static final class Memory implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-    Integer threads;
+    @CommandLine.Mixin NativeThreadsOption threads;
 
     @Option(names = "--bytes", defaultValue = "0", description = "Buffer size (default: max(256 MiB, 8x the last-level cache)).")
     long bytes;
@@ -158,19 +138,17 @@ final class BenchCommand implements Runnable {
 
     @Override
     public Integer call() {
-      threads(threads);
+      threads.apply();
       KernelBenchmarks.MemoryResult r = KernelBenchmarks.memory(bytes, seconds);
       PrintWriter out = spec.commandLine().getOut();
       out.printf(Locale.ROOT, "memory, %d threads, %d MiB buffers: read %.2f GB/s, memcpy %.2f GB/s%n",
           r.threads(), r.bytes() >> 20, r.readGbytesPerS(), r.memcpyGbytesPerS());
-      ObjectNode json = JSON.createObjectNode();
-      json.put("benchmark", "memory");
-      json.put("machine", KernelBenchmarks.machineDescription());
+      ObjectNode json = result("memory");
       json.put("threads", r.threads());
       json.put("bytes", r.bytes());
       json.put("read_gbytes_per_s", r.readGbytesPerS());
       json.put("memcpy_gbytes_per_s", r.memcpyGbytesPerS());
-      printJson(out, json);
+      JsonLine.print(out, json);
       return 0;
     }
   }
@@ -188,8 +166,7 @@ final class BenchCommand implements Runnable {
   static final class Generate implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
-    java.nio.file.Path model;
+    @CommandLine.Mixin ModelOption modelOption;
 
     @Option(names = "--tokens", defaultValue = "64", description = "Timed decoding steps (default: ${DEFAULT-VALUE}).")
     int tokens;
@@ -197,27 +174,26 @@ final class BenchCommand implements Runnable {
     @Option(names = "--warmup", defaultValue = "4", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-    Integer threads;
+    @CommandLine.Mixin NativeThreadsOption threads;
 
-    @Option(names = "--activation-bits", description = ACTIVATION_BITS_HELP)
-    Integer activationBits;
+    @CommandLine.Mixin ActivationBitsOption activationBits;
 
     @Override
     public Integer call() {
-      threads(threads);
-      activationBits(activationBits);
+      threads.apply();
+      activationBits.apply();
       if (tokens < 1 || warmup < 0) {
         throw new IllegalArgumentException("--tokens must be >= 1 and --warmup >= 0");
       }
       PrintWriter out = spec.commandLine().getOut();
-      try (io.github.quipsharp.LlamaModel m = io.github.quipsharp.LlamaModel.load(model)) {
-        io.github.quipsharp.model.LlamaConfig c = m.config();
+      Path model = modelOption.path();
+      try (LlamaModel m = LlamaModel.load(model)) {
+        LlamaConfig c = m.config();
         if (1 + warmup + tokens > c.maxSeqLen()) {
           throw new IllegalArgumentException("1 + --warmup + --tokens = " + (1 + warmup + tokens)
               + " exceeds the model's context of " + c.maxSeqLen());
         }
-        io.github.quipsharp.Sampler greedy = io.github.quipsharp.Sampler.greedy();
+        Sampler greedy = Sampler.greedy();
         float[] logits = m.forward(new int[] {c.bosId()}, 0, false);
         int pos = 1;
         long start = 0;
@@ -232,14 +208,12 @@ final class BenchCommand implements Runnable {
         int bits = m.quantization() == null ? 16 : m.quantization().config().bits();
         out.printf(Locale.ROOT, "generate %s, %d threads: %.2f tokens/s (%.2f ms/token, %,d weight "
             + "bytes per token, %.1f %% of them the output layer's)%n", model,
-            io.github.quipsharp.NativeThreads.get(), tps, 1e3 * seconds / tokens, m.weightBytes(),
+            NativeThreads.get(), tps, 1e3 * seconds / tokens, m.weightBytes(),
             100.0 * m.headBytes() / m.weightBytes());
-        ObjectNode json = JSON.createObjectNode();
-        json.put("benchmark", "generate");
-        json.put("machine", KernelBenchmarks.machineDescription());
+        ObjectNode json = result("generate");
         json.put("model", model.toString());
         json.put("quantized_bits", m.quantization() == null ? 0 : bits);
-        json.put("threads", io.github.quipsharp.NativeThreads.get());
+        json.put("threads", NativeThreads.get());
         json.put("activation_bits", ActivationPrecision.get());
         json.put("kernel_selected", CpuKernel.selected().name().toLowerCase(Locale.ROOT));
         json.put("tokens", tokens);
@@ -252,7 +226,7 @@ final class BenchCommand implements Runnable {
         json.put("head_share", (double) m.headBytes() / m.weightBytes());
         json.put("vocab_size", c.vocabSize());
         json.put("architecture", c.architecture());
-        printJson(out, json);
+        JsonLine.print(out, json);
       }
       return 0;
     }

@@ -1,6 +1,5 @@
 package io.github.quipsharp.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.Generation;
@@ -9,6 +8,9 @@ import io.github.quipsharp.ModelQuantizer;
 import io.github.quipsharp.Perplexity;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.Sampler;
+import io.github.quipsharp.cli.options.FlagChecks;
+import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.cli.options.TokenizerOption;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
 import io.github.quipsharp.tokenizer.Tokenizer;
@@ -54,8 +56,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--max-tokens", defaultValue = "200", description = "Story length in tokens (default: ${DEFAULT-VALUE}).")
   int maxTokens;
 
-  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-  Integer threads;
+  @CommandLine.Mixin NativeThreadsOption threads;
 
   @Option(names = "--finetune", defaultValue = "e2e",
       description = "e2e: fine-tune the quantized model end to end (5 epochs, about a minute on 2 "
@@ -71,18 +72,17 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    Flags.oneOf("--bits", bits, 2, 3, 4);
-    Flags.atLeast("--max-tokens", maxTokens, 0);
-    Flags.atLeast("--threads", threads, 1);
+    FlagChecks.oneOf("--bits", bits, 2, 3, 4);
+    FlagChecks.atLeast("--max-tokens", maxTokens, 0);
     ft.validate();
-    BenchCommand.threads(threads);
+    threads.apply();
     PrintWriter o = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Path dir = ModelsFolder.find(models);
     Path model = dir.resolve("stories260K-hf");
     Path text = dir.resolve("tinystories-sample.txt");
     Path ckpt = out != null ? out : Files.createTempDirectory("quipsharp-demo-");
-    Tokenizer tok = TextInput.tokenizer(model, null);
+    Tokenizer tok = TokenizerOption.open(model, null);
     int[] all = TextInput.tokens(tok, text, "text file");
     int[] cal = CalibrationSplit.calibration(all, CalibrationSplit.DEFAULT_FRACTION);
     int[] held = CalibrationSplit.heldout(all, CalibrationSplit.DEFAULT_FRACTION);
@@ -92,9 +92,11 @@ final class DemoCommand implements Callable<Integer> {
     o.flush();
     QuantConfig cfg = QuantConfig.builder().bits(bits).seed(seed).build();
     long t0 = System.nanoTime();
-    QuantizeCommand.run(model, cal, cfg, ckpt, ModelQuantizer.Options.defaults(), o, err);
+    ConsoleProgress quantizing = new ConsoleProgress(o, err);
+    quantizing.during(() -> ModelQuantizer.quantize(model, cal, cfg, ckpt,
+        ModelQuantizer.Options.defaults().withListener(quantizing)));
     double quantSeconds = (System.nanoTime() - t0) / 1e9;
-    ObjectNode json = new ObjectMapper().createObjectNode();
+    ObjectNode json = JsonLine.object();
     Path tuned = null;
     double tuneSeconds = 0;
     if (finetune == DemoTuning.e2e) {
@@ -102,8 +104,10 @@ final class DemoCommand implements Callable<Integer> {
       tuned = ckpt.resolveSibling(ckpt.getFileName() + "-e2e");
       o.printf(Locale.ROOT, "%nfine-tuning end to end into %s (%d epochs)%n", tuned, opt.epochs());
       o.flush();
-      EndToEndTuner.Report r = QuantizeCommand.tuneEndToEnd(ckpt, model, cal, 256, tuned, opt, o,
-          err);
+      Path tunedOut = tuned;
+      ConsoleProgress tuning = new ConsoleProgress(o, err);
+      EndToEndTuner.Report r = tuning.during(
+          () -> EndToEndTuner.tune(ckpt, model, cal, 256, tunedOut, opt, tuning));
       tuneSeconds = r.seconds();
     }
     try (LlamaModel f = LlamaModel.load(model); LlamaModel m = LlamaModel.load(ckpt);
@@ -121,13 +125,15 @@ final class DemoCommand implements Callable<Integer> {
             tuneSeconds, tp.ppl(), tp.ppl() / fp.ppl());
       }
       o.printf(Locale.ROOT, "%nstory from the fp32 model (greedy), for comparison:%n");
-      GenerateCommand.generate(f, tok, prompt, maxTokens, Sampler.greedy(), o);
+      GenerationPrinter.continuation(f, tok, prompt, maxTokens, Sampler.greedy(), o, false);
       o.printf(Locale.ROOT, "%nstory from the %d-bit model (greedy):%n", bits);
-      Generation.Result g = GenerateCommand.generate(m, tok, prompt, maxTokens, Sampler.greedy(), o);
+      Generation.Result g = GenerationPrinter.continuation(m, tok, prompt, maxTokens, Sampler.greedy(),
+          o, false);
       o.printf(Locale.ROOT, "%d new tokens, %.1f tokens/s%n", g.tokens().length, g.tokensPerSecond());
       if (t != null) {
         o.printf(Locale.ROOT, "%nstory from the fine-tuned %d-bit model (greedy):%n", bits);
-        Generation.Result gt = GenerateCommand.generate(t, tok, prompt, maxTokens, Sampler.greedy(), o);
+        Generation.Result gt = GenerationPrinter.continuation(t, tok, prompt, maxTokens,
+            Sampler.greedy(), o, false);
         o.printf(Locale.ROOT, "%d new tokens, %.1f tokens/s%n", gt.tokens().length, gt.tokensPerSecond());
         json.put("finetuned_checkpoint", tuned.toString());
         json.put("finetune_seconds", tuneSeconds);
@@ -142,7 +148,7 @@ final class DemoCommand implements Callable<Integer> {
       json.put("ppl", q.ppl());
       json.put("tokens_per_s", g.tokensPerSecond());
     }
-    BenchCommand.printJson(o, json);
+    JsonLine.print(o, json);
     return 0;
   }
 }

@@ -1,5 +1,6 @@
 package io.github.quipsharp.cli;
 
+import io.github.quipsharp.cli.options.FlagChecks;
 import io.github.quipsharp.finetune.FineTuneOptions;
 import io.github.quipsharp.finetune.FineTuning;
 import java.util.Locale;
@@ -64,16 +65,16 @@ final class FineTuneFlags {
   /** Checks the values given, naming the flags (FineTuneOptions names its fields). */
   void validate() {
     if (epochs != null && !isAuto(epochs)) {
-      Flags.atLeast("--ft-epochs", integer("--ft-epochs", epochs), 0);
+      FlagChecks.atLeast("--ft-epochs", integer("--ft-epochs", epochs), 0);
     }
     if (lr != null && !isAuto(lr)) {
-      Flags.learningRate("--ft-lr", number("--ft-lr", lr));
+      FlagChecks.learningRate("--ft-lr", number("--ft-lr", lr));
     }
     if (signLr != null && !isAuto(signLr)) {
-      Flags.learningRate("--ft-sign-lr", number("--ft-sign-lr", signLr));
+      FlagChecks.learningRate("--ft-sign-lr", number("--ft-sign-lr", signLr));
     }
-    Flags.atLeast("--ft-batch", batch, 1);
-    Flags.atLeast("--ft-windows", windows, 0);
+    FlagChecks.atLeast("--ft-batch", batch, 1);
+    FlagChecks.atLeast("--ft-windows", windows, 0);
   }
 
   /** The stage's defaults with the flags given applied. */

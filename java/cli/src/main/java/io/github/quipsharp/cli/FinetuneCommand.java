@@ -1,9 +1,13 @@
 package io.github.quipsharp.cli;
 
-import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.internal.HuggingFaceConfig;
 import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.cli.options.CalibrationFractionOption;
+import io.github.quipsharp.cli.options.ContextLengthOption;
+import io.github.quipsharp.cli.options.FlagChecks;
+import io.github.quipsharp.cli.options.TokenizerOption;
+import io.github.quipsharp.cli.options.WindowOption;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
@@ -56,14 +60,9 @@ final class FinetuneCommand implements Callable<Integer> {
       description = "Tokenizer file (default: the checkpoint's, else the model's).")
   Path tokenizer;
 
-  @Option(names = "--ctx", defaultValue = "256",
-      description = "Tokens per window (default: ${DEFAULT-VALUE}).")
-  int ctx;
+  @CommandLine.Mixin WindowOption window;
 
-  @Option(names = "--calibration-fraction", defaultValue = "0.75",
-      description = "Fraction of the text's tokens used; `ppl --heldout` evaluates the rest "
-          + "(default: ${DEFAULT-VALUE}).")
-  double fraction;
+  @CommandLine.Mixin CalibrationFractionOption fraction;
 
   @Option(names = "--seed", defaultValue = "0",
       description = "Seed of the window order (default: ${DEFAULT-VALUE}).")
@@ -78,13 +77,13 @@ final class FinetuneCommand implements Callable<Integer> {
 
   @CommandLine.Mixin FineTuneFlags ft;
 
-  @CommandLine.Mixin ContextFlag context;
+  @CommandLine.Mixin ContextLengthOption context;
 
   @Override
   public Integer call() {
-    Flags.atLeast("--ctx", ctx, 2);
-    Flags.between("--calibration-fraction", fraction, 0, 1, false);
-    Flags.atLeast("--threads", threads, 1);
+    int ctx = window.value(2);
+    fraction.value();
+    FlagChecks.atLeast("--threads", threads, 1);
     ft.validate();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
@@ -106,16 +105,18 @@ final class FinetuneCommand implements Callable<Integer> {
       }
       fp = Paths.get(recorded);
     }
-    Tokenizer tok = TextInput.tokenizer(fp, tokenizer != null ? tokenizer : tokenizerOf(checkpoint));
+    Tokenizer tok = TokenizerOption.open(fp, tokenizer != null ? tokenizer : tokenizerOf(checkpoint));
     int[] all = TextInput.tokens(tok, calibration, "calibration file");
-    int[] cal = CalibrationSplit.calibration(all, fraction);
+    int[] cal = fraction.calibrationPart(all);
     FineTuning.setThreads(threads);
     FineTuneOptions opt = ft.apply(FineTuneOptions.E2E_AUTO, seed, resume);
     out.printf(Locale.ROOT, "fine-tune %s against %s on %d tokens of %s (%s)%n", checkpoint, fp,
         cal.length, calibration, FineTuneFlags.describeRates(opt));
     out.flush();
-    EndToEndTuner.Report r = QuantizeCommand.tuneEndToEnd(checkpoint, fp, cal, ctx, this.out,
-        opt, out, err);
+    Path fpModel = fp;
+    ConsoleProgress progress = new ConsoleProgress(out, err);
+    EndToEndTuner.Report r = progress.during(
+        () -> EndToEndTuner.tune(checkpoint, fpModel, cal, ctx, this.out, opt, progress));
     out.printf(Locale.ROOT, "end-to-end fine-tuning: %s in %.1f s; wrote %s%n",
         EndToEndTuner.describe(r), r.seconds(), this.out);
     return 0;

@@ -4,11 +4,17 @@ import io.github.quipsharp.Generation;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.Sampler;
+import io.github.quipsharp.cli.options.ActivationBitsOption;
+import io.github.quipsharp.cli.options.ContextLengthOption;
+import io.github.quipsharp.cli.options.FlagChecks;
+import io.github.quipsharp.cli.options.ModelOption;
+import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.cli.options.TokenizerOption;
+import io.github.quipsharp.cli.options.VerificationOption;
 import io.github.quipsharp.tokenizer.ChatTemplate;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -24,8 +30,7 @@ import picocli.CommandLine.Option;
 final class GenerateCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
-  Path model;
+  @CommandLine.Mixin ModelOption model;
 
   @Option(names = "--prompt", defaultValue = "", description = "Prompt text (default: empty, BOS only).")
   String prompt;
@@ -36,8 +41,7 @@ final class GenerateCommand implements Callable<Integer> {
       + "<end_of_turn>); prints only the answer.")
   boolean chat;
 
-  @Option(names = "--tokenizer", description = "Tokenizer file (default: the model's own).")
-  Path tokenizer;
+  @CommandLine.Mixin TokenizerOption tokenizer;
 
   @Option(names = "--max-tokens", defaultValue = "256", description = "New tokens at most (default: ${DEFAULT-VALUE}).")
   int maxTokens;
@@ -55,41 +59,36 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-  Integer threads;
+  @CommandLine.Mixin NativeThreadsOption threads;
 
-  @Option(names = "--activation-bits", description = BenchCommand.ACTIVATION_BITS_HELP)
-  Integer activationBits;
+  @CommandLine.Mixin ActivationBitsOption activationBits;
 
-  @CommandLine.Mixin LoadFlags load;
+  @CommandLine.Mixin VerificationOption verification;
 
-  @CommandLine.Mixin ContextFlag context;
+  @CommandLine.Mixin ContextLengthOption context;
 
   @Override
   public Integer call() {
-    Flags.atLeast("--threads", threads, 1);
-    Flags.atLeast("--max-tokens", maxTokens, 0);
-    Flags.finiteAtLeast("--temperature", temperature, 0);
-    Flags.atLeast("--top-k", topK, 0);
-    Flags.between("--top-p", topP, 0, 1, true);
-    if (activationBits != null) {
-      Flags.oneOf("--activation-bits", activationBits, 8, 16);
-    }
-    BenchCommand.threads(threads);
-    BenchCommand.activationBits(activationBits);
+    FlagChecks.atLeast("--max-tokens", maxTokens, 0);
+    FlagChecks.finiteAtLeast("--temperature", temperature, 0);
+    FlagChecks.atLeast("--top-k", topK, 0);
+    FlagChecks.between("--top-p", topP, 0, 1, true);
+    threads.apply();
+    activationBits.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Sampler sampler = Sampler.builder().temperature(temperature).topK(topK).topP(topP).seed(seed).build();
-    Tokenizer tok = TextInput.tokenizer(model, tokenizer);
+    Tokenizer tok = tokenizer.open(model.path());
     ChatTemplate template = chat ? chatTemplate() : null;
-    try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
+    try (LlamaModel m = LlamaModel.load(model.path(), verification.loadOptions(err))) {
       Generation.Result r = template == null
-          ? generate(m, tok, prompt, maxTokens, sampler, out, context.allowLongerContext)
-          : chat(m, tok, template, prompt, maxTokens, sampler, out, context.allowLongerContext);
+          ? GenerationPrinter.continuation(m, tok, prompt, maxTokens, sampler, out, context.allowed())
+          : GenerationPrinter.chat(m, tok, template, prompt, maxTokens, sampler, out,
+              context.allowed());
       int contextLength = m.config().maxSeqLen();
       int length = r.promptTokens() + r.tokens().length;
-      if (context.allowLongerContext && length > contextLength) {
-        ContextFlag.warn(err, "the prompt and new tokens,", length, contextLength);
+      if (context.allowed() && length > contextLength) {
+        ContextLengthOption.warn(err, "the prompt and new tokens,", length, contextLength);
       } else if (length >= contextLength && r.tokens().length < maxTokens) {
         err.printf(Locale.ROOT, "stopped at the model's context length of %d tokens "
             + "(max_position_embeddings); --allow-longer-context goes past it%n", contextLength);
@@ -103,52 +102,11 @@ final class GenerateCommand implements Callable<Integer> {
 
   /** The template next to the tokenizer in use; a model without one is a one-line error. */
   private ChatTemplate chatTemplate() {
-    Path tokFile = tokenizer != null ? tokenizer : Tokenizer.locate(model);
+    Path tokFile = tokenizer.fileFor(model.path());
     try {
       return ChatTemplate.forTokenizer(tokFile);
     } catch (ModelFormatException e) {
       throw new IllegalArgumentException("--chat needs a chat template: " + e.getMessage(), e);
     }
-  }
-
-  static Generation.Result chat(LlamaModel m, Tokenizer tok, ChatTemplate template, String prompt,
-      int maxTokens, Sampler sampler, PrintWriter out, boolean allowLongerContext) {
-    String rendered = template.render(List.of(new ChatTemplate.Message("user", prompt)), true);
-    Generation.Result r = Generation.generate(m, tok, tok.encode(rendered, false, false),
-        template.stopIds(tok), maxTokens, sampler, piece -> {
-          out.print(piece);
-          out.flush();
-        }, allowLongerContext);
-    out.println();
-    return r;
-  }
-
-  static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,
-      Sampler sampler, PrintWriter out) {
-    return generate(m, tok, prompt, maxTokens, sampler, out, false);
-  }
-
-  /**
-   * Streams the prompt and its continuation to {@code out}; the prompt is printed only once the
-   * model accepted it (a prompt beyond the context length, or logits that are not finite, leave
-   * stdout empty).
-   */
-  static Generation.Result generate(LlamaModel m, Tokenizer tok, String prompt, int maxTokens,
-      Sampler sampler, PrintWriter out, boolean allowLongerContext) {
-    boolean[] started = {false};
-    Generation.Result r = Generation.generate(m, tok, prompt, maxTokens, sampler, piece -> {
-      if (!started[0]) {
-        out.print(prompt);
-        started[0] = true;
-      }
-      out.print(piece);
-      out.flush();
-    }, allowLongerContext);
-    if (!started[0]) {
-      out.print(prompt);
-    }
-    out.println();
-    out.flush();
-    return r;
   }
 }

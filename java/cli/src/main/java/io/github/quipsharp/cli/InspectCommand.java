@@ -4,6 +4,8 @@ import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.cli.options.ModelOption;
+import io.github.quipsharp.cli.options.VerificationOption;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;
 import io.github.quipsharp.QuantizationInfo;
@@ -29,23 +31,21 @@ import picocli.CommandLine.Option;
 final class InspectCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
-  Path model;
+  @CommandLine.Mixin ModelOption modelOption;
 
   @Option(names = "--verify",
       description = "Only check a quantized checkpoint against the digests its config.json records "
           + "(every tensor's bytes, every config field), without loading it, and print the result.")
   boolean verify;
 
-  @Option(names = "--no-verify",
-      description = "Load a quantized checkpoint without checking its digests.")
-  boolean noVerify;
+  @CommandLine.Mixin VerificationOption verification;
 
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    if (verify && noVerify) {
+    Path model = modelOption.path();
+    if (verify && !verification.verify()) {
       throw new IllegalArgumentException("--verify and --no-verify exclude each other");
     }
     if (verify) {
@@ -61,7 +61,7 @@ final class InspectCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
-    try (LlamaModel m = LlamaModel.load(model, LoadFlags.options(err, !noVerify))) {
+    try (LlamaModel m = LlamaModel.load(model, verification.loadOptions(err))) {
       LlamaConfig c = m.config();
       QuantizationInfo q = m.quantization();
       out.printf(Locale.ROOT, "model %s%n", model);

@@ -1,5 +1,7 @@
 package io.github.quipsharp.cli;
 
+import io.github.quipsharp.cli.options.OneLineErrors;
+import io.github.quipsharp.finetune.FineTuneException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -43,56 +45,20 @@ public final class Main implements Runnable {
   /**
    * Runs the command line with the given output streams and returns its exit code: 0, 2 for an
    * error of the input (one line on err starting "error: "), 1 for an internal error (also one
-   * line; QUIPSHARP_DEBUG=1 adds the stack trace).
+   * line; QUIPSHARP_DEBUG=1 adds the stack trace): {@link OneLineErrors}, with fine-tuning's
+   * errors as errors of the input.
    */
   public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
-    // A bad flag value is one line with a pointer to the help, not the whole usage.
-    cli.setParameterExceptionHandler((ex, a) -> {
-      CommandLine c = ex.getCommandLine();
-      c.getErr().println("error: " + oneLine(ex.getMessage()) + " (see "
-          + c.getCommandSpec().qualifiedName() + " --help)");
-      c.getErr().flush();
-      return 2;
-    });
-    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-      java.io.PrintWriter e = commandLine.getErr();
-      String typed = CoreErrorMessages.of(ex);
-      if (typed != null) {
-        e.println("error: " + oneLine(typed));
-        e.flush();
-        return 2;
-      }
-      if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-          || ex instanceof io.github.quipsharp.QuipsharpException
-          || ex instanceof io.github.quipsharp.finetune.FineTuneException
-          || ex instanceof java.io.UncheckedIOException) {
-        e.println("error: " + oneLine(ex.getMessage()));
-        e.flush();
-        return 2;
-      }
-      if (ex instanceof java.io.IOException ioe) {
-        e.println("error: " + oneLine(io.github.quipsharp.internal.OutputFolders.describe("input/output "
-            + "failed", ioe)));
-        e.flush();
-        return 2;
-      }
-      e.println("error: internal error: " + oneLine(String.valueOf(ex))
-          + " (please report it; QUIPSHARP_DEBUG=1 prints the stack trace)");
-      if (System.getenv("QUIPSHARP_DEBUG") != null) {
-        ex.printStackTrace(e);
-      }
-      e.flush();
-      return 1;
-    });
+    OneLineErrors.standard().inputError(FineTuneException.class).installOn(cli);
     try {
       return cli.execute(args);
     } catch (OutOfMemoryError e) {
       err.println("error: " + outOfMemory(args.length > 0 ? args[0] : ""));
       err.flush();
-      return 2;
+      return OneLineErrors.INPUT_ERROR;
     }
   }
 
@@ -113,14 +79,6 @@ public final class Main implements Runnable {
         : (heap >> 20) + " MiB";
     return "out of memory (the Java heap holds at most " + size + "): lower " + lower
         + ", or give Java more heap (java -Xmx<size> -jar quipsharp.jar ...)";
-  }
-
-  /** A message on one line (Jackson, the JDK and picocli may put details on further lines). */
-  static String oneLine(String message) {
-    if (message == null) {
-      return "(no message)";
-    }
-    return message.strip().replaceAll("\\s*[\\r\\n]+\\s*", "; ");
   }
 
   @Override

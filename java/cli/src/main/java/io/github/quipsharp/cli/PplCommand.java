@@ -1,10 +1,16 @@
 package io.github.quipsharp.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.Perplexity;
+import io.github.quipsharp.cli.options.CalibrationFractionOption;
+import io.github.quipsharp.cli.options.ContextLengthOption;
+import io.github.quipsharp.cli.options.FlagChecks;
+import io.github.quipsharp.cli.options.ModelOption;
+import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.cli.options.TokenizerOption;
+import io.github.quipsharp.cli.options.VerificationOption;
+import io.github.quipsharp.cli.options.WindowOption;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -29,55 +35,48 @@ import picocli.CommandLine.Option;
 final class PplCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--model", required = true, description = "Model folder or llama2.c .bin (fp or quantized).")
-  Path model;
+  @CommandLine.Mixin ModelOption model;
 
   @Option(names = "--text", required = true, description = "UTF-8 text file to evaluate.")
   Path text;
 
-  @Option(names = "--tokenizer", description = "Tokenizer file (default: the model's own).")
-  Path tokenizer;
+  @CommandLine.Mixin TokenizerOption tokenizer;
 
-  @Option(names = "--ctx", defaultValue = "256", description = "Tokens per window (default: ${DEFAULT-VALUE}).")
-  int ctx;
+  @CommandLine.Mixin WindowOption ctx;
 
   @Option(names = "--heldout",
       description = "Evaluate only the tokens after the calibration part (the last 25 %% with the "
           + "default --calibration-fraction of quantize).")
   boolean heldout;
 
-  @Option(names = "--calibration-fraction", defaultValue = "0.75",
-      description = "Calibration fraction that --heldout skips (default: ${DEFAULT-VALUE}).")
-  double fraction;
+  @CommandLine.Mixin CalibrationFractionOption fraction;
 
   @Option(names = "--max-tokens", defaultValue = "0",
       description = "Evaluate only the first N tokens (after --heldout; default: ${DEFAULT-VALUE} = all).")
   int maxTokens;
 
-  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-  Integer threads;
+  @CommandLine.Mixin NativeThreadsOption threads;
 
   @Option(names = "--json", description = "End with one JSON line: tokens, predictions, ppl, nll, seconds.")
   boolean json;
 
-  @CommandLine.Mixin LoadFlags load;
+  @CommandLine.Mixin VerificationOption verification;
 
-  @CommandLine.Mixin ContextFlag context;
+  @CommandLine.Mixin ContextLengthOption context;
 
   @Override
   public Integer call() {
-    Flags.atLeast("--threads", threads, 1);
-    Flags.atLeast("--ctx", ctx, 1);
-    Flags.atLeast("--max-tokens", maxTokens, 0);
-    Flags.between("--calibration-fraction", fraction, 0, 1, false);
-    BenchCommand.threads(threads);
+    int windowLength = ctx.value(1);
+    FlagChecks.atLeast("--max-tokens", maxTokens, 0);
+    fraction.value();
+    threads.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Tokenizer tok = TextInput.tokenizer(model, tokenizer);
+    Tokenizer tok = tokenizer.open(model.path());
     int[] tokens = TextInput.tokens(tok, text, "text file");
     int total = tokens.length;
     if (heldout) {
-      tokens = CalibrationSplit.heldout(tokens, fraction);
+      tokens = fraction.heldoutPart(tokens);
     }
     if (maxTokens > 0 && maxTokens < tokens.length) {
       tokens = Arrays.copyOf(tokens, maxTokens);
@@ -86,16 +85,16 @@ final class PplCommand implements Callable<Integer> {
       throw new IllegalArgumentException("text " + text + " gives " + tokens.length
           + " token(s) to evaluate; perplexity needs at least 2");
     }
-    try (LlamaModel m = LlamaModel.load(model, load.options(err))) {
-      context.check(m.config(), ctx, err);
+    try (LlamaModel m = LlamaModel.load(model.path(), verification.loadOptions(err))) {
+      context.check(m.config(), windowLength, err);
       long start = System.nanoTime();
       Perplexity.Result r;
-      ProgressBar bar = Progress.bar(err, "Perplexity", tokens.length - 1, "tokens");
+      ProgressBar bar = ConsoleProgress.bar(err, "Perplexity", tokens.length - 1, "tokens");
       try {
-        r = Perplexity.evaluate(m, tokens, ctx, (done, all) -> bar.stepTo(done),
-            context.allowLongerContext);
+        r = Perplexity.evaluate(m, tokens, windowLength, (done, all) -> bar.stepTo(done),
+            context.allowed());
       } finally {
-        Progress.close(bar, err);
+        ConsoleProgress.close(bar, err);
       }
       if (!Double.isFinite(r.ppl())) { // finite logits, but exp(mean NLL) beyond a double
         throw new IllegalStateException(String.format(Locale.ROOT, "the perplexity overflows a "
@@ -104,21 +103,21 @@ final class PplCommand implements Callable<Integer> {
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       out.printf(Locale.ROOT, "%s on %s%s: %d tokens (of %d), %d predictions, ppl %.4f (%.1f s)%n",
-          model, text, heldout ? " (held-out part)" : "", r.tokens(), total, r.predictions(),
+          model.path(), text, heldout ? " (held-out part)" : "", r.tokens(), total, r.predictions(),
           r.ppl(), seconds);
       if (json) {
-        ObjectNode o = new ObjectMapper().createObjectNode();
-        o.put("model", model.toString());
+        ObjectNode o = JsonLine.object();
+        o.put("model", model.path().toString());
         o.put("text", text.toString());
         o.put("heldout", heldout);
         o.put("tokens", r.tokens());
         o.put("predictions", r.predictions());
         o.put("nll", r.nll());
         o.put("ppl", r.ppl());
-        o.put("ctx", ctx);
+        o.put("ctx", windowLength);
         o.put("seconds", seconds);
         o.put("bits", m.quantization() == null ? 32 : m.quantization().config().bits());
-        BenchCommand.printJson(out, o);
+        JsonLine.print(out, o);
       }
       out.flush();
     }

@@ -5,6 +5,10 @@ import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
 import io.github.quipsharp.Rounding;
 import io.github.quipsharp.internal.SyntheticData;
+import io.github.quipsharp.cli.options.FlagChecks;
+import io.github.quipsharp.cli.options.MatrixShapeOptions;
+import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.cli.options.RefinePassesOption;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -29,11 +33,7 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--rows", required = true, description = "Rows (output features) of W.")
-  int rows;
-
-  @Option(names = "--cols", required = true, description = "Columns (input features) of W.")
-  int cols;
+  @CommandLine.Mixin MatrixShapeOptions shape;
 
   @Option(names = "--bits", defaultValue = "2", description = "Bits per weight: 2, 3 or 4 (default: ${DEFAULT-VALUE}).")
   int bits;
@@ -48,24 +48,18 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the matrix, the Hessian and the sign vectors (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(
-      names = "--refine-passes",
-      defaultValue = "" + QuantConfig.DEFAULT_REFINE_PASSES,
-      description = "BlockLDLQ refinement passes (default: ${DEFAULT-VALUE}).")
-  int refinePasses;
+  @CommandLine.Mixin RefinePassesOption refinePassesOption;
 
-  @Option(names = "--threads", description = "Native threads (default: all hardware threads).")
-  Integer threads;
+  @CommandLine.Mixin NativeThreadsOption threads;
 
   @Override
   public Integer call() {
-    Flags.atLeast("--rows", rows, 1);
-    Flags.atLeast("--cols", cols, 1);
-    Flags.oneOf("--bits", bits, 2, 3, 4);
-    Flags.atLeast("--refine-passes", refinePasses, 0);
-    Flags.atLeast("--threads", threads, 1);
+    int rows = shape.rows();
+    int cols = shape.cols();
+    FlagChecks.oneOf("--bits", bits, 2, 3, 4);
+    int refinePasses = refinePassesOption.value();
     requireHeap(rows, cols);
-    BenchCommand.threads(threads);
+    threads.apply();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     QuantConfig.Builder base = QuantConfig.builder().bits(bits).seed(seed);
@@ -77,8 +71,8 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
     float[] h = hessian == HessianKind.identity ? null : SyntheticData.correlatedHessian(cols, seed + 1);
     out.printf(Locale.ROOT, "quantize-matrix %d x %d, %d bits, hessian %s, seed %d%n", rows, cols,
         bits, hessian, seed);
-    report(out, err, "BlockLDLQ + " + refinePasses + " refine passes", w, h, ldlq);
-    report(out, err, "nearest rounding (RHT)", w, h, nearest);
+    report(out, err, "BlockLDLQ + " + refinePasses + " refine passes", w, rows, cols, h, ldlq);
+    report(out, err, "nearest rounding (RHT)", w, rows, cols, h, nearest);
     return 0;
   }
 
@@ -101,8 +95,8 @@ final class QuantizeMatrixCommand implements Callable<Integer> {
     }
   }
 
-  private void report(PrintWriter out, PrintWriter err, String label, float[] w, float[] h,
-      QuantConfig cfg) {
+  private static void report(PrintWriter out, PrintWriter err, String label, float[] w, int rows,
+      int cols, float[] h, QuantConfig cfg) {
     err.printf(Locale.ROOT, "quantizing: %s...%n", label);
     err.flush();
     long start = System.nanoTime();

@@ -1,6 +1,7 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.SyntheticModel;
+import io.github.quipsharp.cli.options.FlagChecks;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.tokenizer.Tokenizer;
@@ -92,14 +93,14 @@ final class SynthModelCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter o = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Flags.atLeast("--dim", dim, 1);
-    Flags.atLeast("--hidden", hidden, 1);
-    Flags.atLeast("--layers", layers, 1);
-    Flags.atLeast("--heads", heads, 1);
-    Flags.atLeast("--kv-heads", kvHeads, 1);
-    Flags.atLeast("--head-dim", headDim, 2);
-    Flags.atLeast("--vocab", vocab, 1);
-    Flags.atLeast("--ctx", ctx, 1);
+    FlagChecks.atLeast("--dim", dim, 1);
+    FlagChecks.atLeast("--hidden", hidden, 1);
+    FlagChecks.atLeast("--layers", layers, 1);
+    FlagChecks.atLeast("--heads", heads, 1);
+    FlagChecks.atLeast("--kv-heads", kvHeads, 1);
+    FlagChecks.atLeast("--head-dim", headDim, 2);
+    FlagChecks.atLeast("--vocab", vocab, 1);
+    FlagChecks.atLeast("--ctx", ctx, 1);
     SyntheticModel.Arch a = SyntheticModel.Arch.ofName(arch);
     if (a == null) {
       throw new IllegalArgumentException("--arch " + arch + " is not one of " + String.join(", ",
@@ -146,13 +147,13 @@ final class SynthModelCommand implements Callable<Integer> {
     try {
       SyntheticModel.write(out, c, dt, seed, tokFile, (name, done, all) -> {
         if (bar[0] == null) {
-          bar[0] = Progress.bar(err, "Writing", all, "tensors");
+          bar[0] = ConsoleProgress.bar(err, "Writing", all, "tensors");
         }
         bar[0].stepTo(done);
       });
     } finally {
       if (bar[0] != null) {
-        Progress.close(bar[0], err);
+        ConsoleProgress.close(bar[0], err);
       }
     }
     o.printf(Locale.ROOT, "wrote %s: %s (%s), %,d parameters, %s, in %.1f s%n", out, c.architecture(),

@@ -12,7 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
-/** Text files and the tokenizer a command uses (the model's own unless --tokenizer names one). */
+/** The text files a command reads (calibration text, evaluation text), checked up front. */
 final class TextInput {
   private TextInput() {}
 
@@ -60,25 +60,6 @@ final class TextInput {
    * character), the tokenizer's pieces and the token ids (4 bytes per token).
    */
   static final int HEAP_BYTES_PER_TEXT_BYTE = 8;
-
-  static Tokenizer tokenizer(Path model, Path override) {
-    // What the model path is comes first: a folder with only an unfinished run's .partial would
-    // otherwise be reported as a folder without a tokenizer.
-    ModelSource.checkPath(model);
-    try {
-      Path file = override != null ? override : Tokenizer.locate(model);
-      // A FIFO would block the tokenizer's reader; a folder given as --tokenizer is never one.
-      String why = RegularFiles.whyNot(file);
-      if (why != null) {
-        throw new IllegalArgumentException((override != null ? "--tokenizer " : "tokenizer ") + file
-            + " " + why);
-      }
-      return override != null ? Tokenizer.load(override) : Tokenizer.forModel(model);
-    } catch (ModelFormatException e) {
-      throw new IllegalArgumentException(e.getMessage() + (override == null
-          ? " (name one with --tokenizer PATH)" : ""), e);
-    }
-  }
 
   /** The text's tokens, BOS first, encoded as one string. */
   static int[] tokens(Tokenizer tok, Path file, String what) {

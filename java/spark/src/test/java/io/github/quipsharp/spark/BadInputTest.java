@@ -16,7 +16,11 @@ import org.junit.jupiter.api.io.TempDir;
 class BadInputTest {
   @TempDir Path tmp;
 
-  private void assertRejected(List<String> args, String expected, Path out) {
+  /**
+   * Runs a command line that must be refused before Spark starts: exit code 2, one error line
+   * holding {@code expected}, and no run folder in {@code out} (when given).
+   */
+  static void assertRejected(List<String> args, String expected, Path out) {
     Stories.Result r = Stories.spark(false, args);
     assertEquals(2, r.code(), r.out() + r.err());
     String err = r.err().strip();
@@ -52,7 +56,7 @@ class BadInputTest {
     assertRejected(with(good, "--out", file.resolve("out").toString()), "cannot be written", null);
     assertRejected(with(good, "--out", file.toString()), "is a file, not a folder", null);
     assertRejected(with(good, "--partitions", "0"), "--partitions 0 must be at least 1", out);
-    assertRejected(with(good, "--bits", "5"), "--bits 5 is not supported: use 2, 3 or 4", out);
+    assertRejected(with(good, "--bits", "5"), "--bits = 5 must be one of 2, 3, 4", out);
     assertRejected(with(good, "--calibration", tmp.resolve("none.txt").toString()), "does not exist", out);
     assertRejected(with(good, "--fail-once", "quantize:9.qkv"), "--fail-once quantize:9.qkv must be", out);
     assertRejected(with(good, "--fail-once", "hessian:x"), "--fail-once hessian:x must be", out);

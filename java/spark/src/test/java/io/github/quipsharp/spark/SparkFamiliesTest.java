@@ -1,6 +1,7 @@
 package io.github.quipsharp.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.CalibrationSplit;
@@ -108,6 +109,38 @@ class SparkFamiliesTest {
         common, List.of("--out", spark.toString()))));
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(r.out().contains("warning: --ctx 300 exceeds the model's context length 256"), r.out());
+    Stories.assertSameFiles(single, spark);
+  }
+
+  /**
+   * Every quantization setting of {@code quipsharp quantize} reaches Spark's tasks: non-default
+   * rounding, refinement, RHT, damping and scales (on 3 bits, where the residual scale counts) give
+   * the single machine's checkpoint byte for byte, and that checkpoint differs from the defaults'.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"--rounding nearest --no-rht --scale 1.1 --residual-scale 2.5",
+      "--refine-passes 3 --damping 0.05"})
+  void everyQuantizationSettingReachesTheTasks(String settings) throws IOException {
+    Path model = fixture("llama3");
+    List<String> common = List.of("--model", model.toString(), "--tokenizer",
+        fixture("char-tokenizer").resolve("tokenizer.json").toString(), "--calibration",
+        fixture("ppl-text.txt").toString(), "--bits", "3", "--ctx", Integer.toString(CTX), "--seed",
+        Long.toString(SEED));
+    List<String> flags = List.of(settings.split(" "));
+    Path single = tmp.resolve("single");
+    Stories.Result m = Stories.cli(concat(List.of("quantize"), common, flags,
+        List.of("--out", single.toString())));
+    assertEquals(0, m.code(), m.err());
+    Path defaults = tmp.resolve("defaults");
+    Stories.Result d = Stories.cli(concat(List.of("quantize"), common,
+        List.of("--out", defaults.toString())));
+    assertEquals(0, d.code(), d.err());
+    assertFalse(Arrays.equals(Files.readAllBytes(single.resolve("model.safetensors")),
+        Files.readAllBytes(defaults.resolve("model.safetensors"))), settings + " changed nothing");
+    Path spark = tmp.resolve("spark");
+    Stories.Result r = Stories.spark(false, Arrays.asList(concat(List.of("quantize", "--master",
+        "local[2]"), common, flags, List.of("--out", spark.toString()))));
+    assertEquals(0, r.code(), r.out() + r.err());
     Stories.assertSameFiles(single, spark);
   }
 

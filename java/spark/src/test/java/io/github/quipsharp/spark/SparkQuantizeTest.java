@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.cli.options.QuantizationOptions;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.HessianStore;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * The Spark job in local[2] against the single-machine {@code quipsharp quantize} on stories260K
@@ -106,10 +108,10 @@ class SparkQuantizeTest {
     int windows = s.calibration.length / 256;
     try (ModelSource src = ModelSource.open(s.model); LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
       int layers = fp.config().layers();
-      QuantizeCommand command = new QuantizeCommand(); // the config the command builds
-      command.bits = 2;
-      command.seed = SEED;
-      QuantConfig cfg = command.quantConfig();
+      // The config the command builds from these flags (the shared mixin of both drivers).
+      QuantizationOptions flags = new QuantizationOptions();
+      new CommandLine(flags).parseArgs("--bits", "2", "--seed", Long.toString(SEED));
+      QuantConfig cfg = flags.config();
       f.write(f.runFile(), RunSettings.of(src, cfg, 256, windows, s.calibration).runJson());
       CoreInternals.startHessians(fp, 0, layers);
       for (int w = 0; w < windows; w++) {

@@ -1,46 +1,19 @@
 package io.github.quipsharp.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.quipsharp.ContextTooLongException;
-import io.github.quipsharp.InterruptedRunException;
-import io.github.quipsharp.OutputFolderException;
-import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.internal.SettingsDiff;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.Test;
 
 /**
- * The core's typed errors name no flag; the command line words them with its flags (--out,
- * --resume, --ctx, --allow-longer-context, the flag of each differing setting).
+ * The core's typed errors and events name facts, not flags; through quipsharp quantize they reach
+ * the user worded with the flags (--out, --ctx) by the shared one-line error mapping.
  */
-class CoreErrorMessagesTest {
+class CoreErrorWordingTest {
   @TempDir Path tmp;
-
-  @Test
-  void eachTypedErrorIsWordedWithTheFlagsThatChangeIt() {
-    assertEquals("--out /x is a file, not a folder", CoreErrorMessages.of(new OutputFolderException(
-        "/x", OutputFolderException.Problem.IS_A_FILE, List.of(), null, null)));
-    assertEquals("/o holds an interrupted run; pass --resume to continue it, choose another --out, "
-        + "or delete /o to start over", CoreErrorMessages.of(new InterruptedRunException("/o")));
-    ResumeMismatchException m = new ResumeMismatchException("/o", List.of(
-        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3")));
-    assertFalse(m.getMessage().contains("--"), m.getMessage());
-    assertEquals("cannot resume in /o: the interrupted run used other settings: quant_config.bits "
-        + "(--bits) was 2, now 3 (use the same ones, or delete /o to start over)",
-        CoreErrorMessages.of(m));
-    ContextTooLongException c = new ContextTooLongException(1024, 512);
-    assertFalse(c.getMessage().contains("--"), c.getMessage());
-    assertEquals("--ctx 1024 exceeds the model's context length 512 (max_position_embeddings); use "
-        + "at most 512, or --allow-longer-context to run past it anyway", CoreErrorMessages.of(c));
-    assertNull(CoreErrorMessages.of(new IllegalArgumentException("other")));
-  }
 
   @Test
   void quantizeIntoAFolderThatIsNotEmptyNamesTheFlag() throws Exception {

@@ -1,4 +1,4 @@
-package io.github.quipsharp.cli;
+package io.github.quipsharp.cli.options;
 
 import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
@@ -11,6 +11,11 @@ import io.github.quipsharp.internal.SettingsDiff;
  * lengths, the settings that differ), the command line names the flag that changes them.
  */
 final class CoreErrorMessages {
+  /** The typed core errors this class words; {@link OneLineErrors#standard} maps each through it. */
+  static final java.util.List<Class<? extends RuntimeException>> TYPES = java.util.List.of(
+      OutputFolderException.class, InterruptedRunException.class, ResumeMismatchException.class,
+      ContextTooLongException.class);
+
   private CoreErrorMessages() {}
 
   /** The one-line message of {@code e} naming the flags, or null when it is not a typed core error. */
