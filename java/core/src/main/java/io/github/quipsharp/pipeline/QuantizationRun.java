@@ -228,7 +228,8 @@ public final class QuantizationRun {
     for (LinearGroup g : LinearGroup.values()) {
       perLayer += 8L * g.cols(mc) * g.cols(mc);
     }
-    int chunk = (int) Math.max(1, Math.min(mc.layers(), (2L << 30) / perLayer));
+    // Native accumulators of a block plus the Java totals of the layers in one pass: 1 GiB each.
+    int chunk = (int) Math.max(1, Math.min(mc.layers(), (1L << 30) / perLayer));
     listener.info("collecting Hessians of " + missing.size() + " layers on " + windows
         + " windows of " + ctx + " tokens");
     try (LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
@@ -238,6 +239,11 @@ public final class QuantizationRun {
         while (i < missing.size() && missing.get(i) == end && end - begin < chunk) {
           end++;
           i++;
+        }
+        // Summed block by block in HessianBlocks' order, as the Spark job sums them.
+        HessianBlocks.Total[] totals = new HessianBlocks.Total[(end - begin) * 4];
+        for (int t = 0; t < totals.length; t++) {
+          totals[t] = new HessianBlocks.Total();
         }
         CoreInternals.startHessians(fp, begin, end);
         int[] window = new int[ctx];
@@ -249,14 +255,22 @@ public final class QuantizationRun {
             CoreInternals.stopHessians(fp); // the diagnostic pass must not add to them
             return window;
           }, where);
+          if (HessianBlocks.closesBlock(w, windows)) {
+            for (int l = begin; l < end; l++) {
+              for (LinearGroup g : LinearGroup.values()) {
+                totals[(l - begin) * 4 + g.ordinal()].add(CoreInternals.hessian(fp, l, g));
+              }
+            }
+            CoreInternals.startHessians(fp, begin, end); // the next block starts from zero
+          }
           listener.hessianProgress(w + 1, windows);
         }
+        CoreInternals.stopHessians(fp);
         for (int l = begin; l < end; l++) {
           for (LinearGroup g : LinearGroup.values()) {
-            hessians.write(l, g, CoreInternals.hessian(fp, l, g));
+            hessians.write(l, g, totals[(l - begin) * 4 + g.ordinal()].result());
           }
         }
-        CoreInternals.stopHessians(fp);
       }
     }
   }

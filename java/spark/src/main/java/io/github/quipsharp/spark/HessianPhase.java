@@ -4,6 +4,7 @@ import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.HessianBlocks;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
 import java.io.Serializable;
@@ -16,23 +17,24 @@ import org.apache.spark.storage.StorageLevel;
 
 /**
  * Phase A: the Hessians of §1.2, distributed over calibration windows. The windows are cut into
- * chunks, one per partition. Layer by layer, each task loads that one layer from the model files,
- * runs its chunk's windows through it ({@link LlamaModel#layerForward}: positions from 0, causal
- * attention within the window, the same bits as the whole-model pass), writes its partial Σ x xᵀ
- * (float64) of each group's inputs to the run folder's scratch (the one Hessian format), and keeps
- * its output hidden states for the next layer as a Spark partition persisted on disk. Then one task
- * per group sums the chunks' partials in chunk order (never in order of task completion), so the
- * result does not depend on scheduling, and writes it to the run's {@link HadoopHessianStore}; the
- * driver holds no Hessian.
+ * the blocks of {@link HessianBlocks}, and the blocks into chunks of whole blocks, one per
+ * partition. Layer by layer, each task loads that one layer from the model files, runs its chunk's
+ * windows through it ({@link LlamaModel#layerForward}: positions from 0, causal attention within
+ * the window, the same bits as the whole-model pass), writes each block's Σ x xᵀ (float64, from
+ * zero) of each group's inputs to the run folder's scratch (the one Hessian format), and keeps its
+ * output hidden states for the next layer as a Spark partition persisted on disk. Then one task
+ * per group adds the block sums in block order (never in order of task completion), exactly as
+ * the single machine does, so the result is the single machine's bit for bit whatever the
+ * partitions, and writes it to the run's {@link HadoopHessianStore}; the driver holds no Hessian.
  */
 final class HessianPhase {
   private HessianPhase() {}
 
-  /** The token windows of one chunk. */
-  record ChunkWindows(int chunk, int[][] windows) implements Serializable {}
+  /** The token windows of one chunk, which starts at block {@code firstBlock}. */
+  record ChunkWindows(int chunk, int firstBlock, int[][] windows) implements Serializable {}
 
   /** One chunk's hidden states (window × ctx·dim) entering the next layer. */
-  record ChunkStates(int chunk, float[][] hidden) implements Serializable {}
+  record ChunkStates(int chunk, int firstBlock, float[][] hidden) implements Serializable {}
 
   /**
    * Collects the Hessians of every layer {@code l} with {@code need[l]}, running the layers before
@@ -64,9 +66,9 @@ final class HessianPhase {
       next.count();
       if (collect) {
         sc.setJobDescription("Phase A: layer " + layer + " Hessian sums in chunk order");
-        int nChunks = chunks.size();
+        int blocks = HessianBlocks.count(windows);
         List<LinearGroup> groups = List.of(LinearGroup.values());
-        sc.parallelize(groups, groups.size()).foreach(g -> sumChunks(t, layer, g, nChunks));
+        sc.parallelize(groups, groups.size()).foreach(g -> sumBlocks(t, layer, g, blocks));
         t.folder().delete(t.folder().scratch(layer));
       }
       states.unpersist(false);
@@ -84,18 +86,23 @@ final class HessianPhase {
     return n;
   }
 
-  /** Chunk c holds windows [c·W/P, (c+1)·W/P): P = min(partitions, W) chunks of near-equal size. */
+  /**
+   * Chunk c holds blocks [c·B/P, (c+1)·B/P) of the B blocks of {@link HessianBlocks}: P =
+   * min(partitions, B) chunks of whole blocks, of near-equal size.
+   */
   static List<ChunkWindows> chunks(int[] calibration, int windows, int ctx, int partitions) {
-    int p = Math.min(partitions, windows);
+    int blocks = HessianBlocks.count(windows);
+    int p = Math.min(partitions, blocks);
     List<ChunkWindows> out = new ArrayList<>();
     for (int c = 0; c < p; c++) {
-      int begin = (int) ((long) c * windows / p);
-      int end = (int) ((long) (c + 1) * windows / p);
+      int firstBlock = (int) ((long) c * blocks / p);
+      int begin = HessianBlocks.begin(firstBlock);
+      int end = HessianBlocks.end((int) ((long) (c + 1) * blocks / p) - 1, windows);
       int[][] w = new int[end - begin][];
       for (int i = begin; i < end; i++) {
         w[i - begin] = Arrays.copyOfRange(calibration, i * ctx, (i + 1) * ctx);
       }
-      out.add(new ChunkWindows(c, w));
+      out.add(new ChunkWindows(c, firstBlock, w));
     }
     return out;
   }
@@ -108,11 +115,11 @@ final class HessianPhase {
       for (int w = 0; w < hidden.length; w++) {
         hidden[w] = m.embed(c.windows()[w]);
       }
-      return new ChunkStates(c.chunk(), hidden);
+      return new ChunkStates(c.chunk(), c.firstBlock(), hidden);
     }
   }
 
-  /** One layer on one chunk: the next hidden states, and the partial Hessians written to scratch. */
+  /** One layer on one chunk: the next hidden states, and its blocks' Hessians written to scratch. */
   private static ChunkStates forward(TaskSettings t, int layer, boolean collect, boolean keep,
       ChunkStates in) throws IOException {
     if (in.chunk() == 0) {
@@ -122,47 +129,40 @@ final class HessianPhase {
     RunFolder f = t.folder();
     try (ModelSource src = t.openModel();
         LlamaModel m = LlamaModel.layerFromSource(src, layer, false, DType.F32)) {
-      if (collect) {
+      // A recomputation after the layer was summed (lost partition, lineage) writes nothing.
+      boolean write = collect && !f.hessians().containsLayer(layer);
+      if (write) {
         CoreInternals.startHessians(m, layer, layer + 1);
       }
       float[][] out = new float[in.hidden().length][];
       for (int w = 0; w < out.length; w++) {
         out[w] = m.layerForward(layer, in.hidden()[w]);
-      }
-      // A recomputation after the layer was summed (lost partition, lineage) writes nothing.
-      if (collect && !f.hessians().containsLayer(layer)) {
-        HadoopHessianStore partial = f.partialSums(layer, in.chunk());
-        for (LinearGroup g : LinearGroup.values()) {
-          partial.write(layer, g, CoreInternals.hessian(m, layer, g));
+        // The chunk starts at a block's first window, so its local blocks close every WINDOWS.
+        if (write && ((w + 1) % HessianBlocks.WINDOWS == 0 || w + 1 == out.length)) {
+          HadoopHessianStore partial =
+              f.partialSums(layer, in.firstBlock() + w / HessianBlocks.WINDOWS);
+          for (LinearGroup g : LinearGroup.values()) {
+            partial.write(layer, g, CoreInternals.hessian(m, layer, g));
+          }
+          CoreInternals.startHessians(m, layer, layer + 1); // the next block starts from zero
         }
       }
-      return new ChunkStates(in.chunk(), keep ? out : new float[0][]);
+      return new ChunkStates(in.chunk(), in.firstBlock(), keep ? out : new float[0][]);
     }
   }
 
-  /** Σ over chunks 0, 1, 2, ... (in that order) of one group's partial sums, into the store. */
-  private static void sumChunks(TaskSettings t, int layer, LinearGroup g, int chunks)
+  /** The block sums 0, 1, 2, ... of one group added in that order (HessianBlocks), into the store. */
+  private static void sumBlocks(TaskSettings t, int layer, LinearGroup g, int blocks)
       throws IOException {
     RunFolder f = t.folder();
     HadoopHessianStore store = f.hessians();
     if (store.contains(layer, g)) {
       return; // a retried or duplicate task
     }
-    double[] acc = null;
-    long tokens = 0;
-    int n = 0;
-    for (int c = 0; c < chunks; c++) {
-      LlamaModel.HessianSum part = f.partialSums(layer, c).read(layer, g);
-      if (acc == null) {
-        n = part.n();
-        acc = new double[part.sum().length];
-      }
-      double[] s = part.sum();
-      for (int i = 0; i < acc.length; i++) {
-        acc[i] += s[i];
-      }
-      tokens += part.tokens();
+    HessianBlocks.Total total = new HessianBlocks.Total();
+    for (int b = 0; b < blocks; b++) {
+      total.add(f.partialSums(layer, b).read(layer, g));
     }
-    store.write(layer, g, new LlamaModel.HessianSum(n, acc, tokens));
+    store.write(layer, g, total.result());
   }
 }

@@ -23,8 +23,8 @@ import scala.Tuple2;
  * {@code s3a://}), with the single-machine run's layout ({@link RunLayout}) under {@code .partial}:
  * {@code run.json}, {@code hessians/} (a {@link HadoopHessianStore} in the one Hessian format),
  * {@code layers/{l}_{g}.safetensors} (the shards), and for the distributed Hessians
- * {@code scratch/{l}/chunk-{c}/} (one window chunk's partial sums, in the same format, deleted once
- * summed). Every file is written under a temporary name and renamed into place, so a reader sees
+ * {@code scratch/{l}/block-{b}/} (one block of windows' sums, HessianBlocks, in the same format,
+ * deleted once summed). Every file is written under a temporary name and renamed into place, so a reader sees
  * whole files only; a duplicate task that finds the target present drops its copy (it holds the
  * same bytes).
  */
@@ -118,9 +118,9 @@ final class RunFolder implements Serializable {
     return new Path(new Path(partial(), "scratch"), Integer.toString(layer));
   }
 
-  /** The partial Hessian sums of one window chunk at one layer. */
-  HadoopHessianStore partialSums(int layer, int chunk) {
-    return new HadoopHessianStore(this, new Path(scratch(layer), "chunk-" + chunk));
+  /** The Hessian sums of one block of windows (HessianBlocks) at one layer. */
+  HadoopHessianStore partialSums(int layer, int block) {
+    return new HadoopHessianStore(this, new Path(scratch(layer), "block-" + block));
   }
 
   boolean exists(Path p) {

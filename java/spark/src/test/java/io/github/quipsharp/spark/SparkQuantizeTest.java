@@ -10,6 +10,7 @@ import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.cli.options.QuantizationOptions;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.model.ModelSource;
+import io.github.quipsharp.pipeline.HessianBlocks;
 import io.github.quipsharp.pipeline.HessianStore;
 import io.github.quipsharp.pipeline.LocalHessianStore;
 import io.github.quipsharp.pipeline.RunSettings;
@@ -60,7 +61,8 @@ class SparkQuantizeTest {
     double worst = 0;
     try (ModelSource src = ModelSource.open(s.model); LlamaModel fp = LlamaModel.fromSource(src, DType.F32)) {
       int layers = fp.config().layers();
-      CoreInternals.startHessians(fp, 0, layers); // as ModelQuantizer does: one accumulator, windows in order
+      // One accumulator over all windows in order: another summation order than the drivers' blocks.
+      CoreInternals.startHessians(fp, 0, layers);
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
       }
@@ -101,8 +103,9 @@ class SparkQuantizeTest {
 
   @Test
   void theSameHessiansGiveByteIdenticalCheckpoints() throws IOException {
-    // Phase B alone: the single machine's Hessians (the same whole-model accumulation that
-    // ModelQuantizer runs) supplied in the run folder, then --resume skips Phase A.
+    // Phase B alone: the single machine's Hessians (the whole-model accumulation that
+    // ModelQuantizer runs, block by block in HessianBlocks' order) supplied in the run folder,
+    // then --resume skips Phase A.
     Path out = tmp.resolve("supplied");
     RunFolder f = new RunFolder(out.toString());
     int windows = s.calibration.length / 256;
@@ -113,13 +116,23 @@ class SparkQuantizeTest {
       new CommandLine(flags).parseArgs("--bits", "2", "--seed", Long.toString(SEED));
       QuantConfig cfg = flags.config();
       f.write(f.runFile(), RunSettings.of(src, cfg, 256, windows, s.calibration).runJson());
+      HessianBlocks.Total[] totals = new HessianBlocks.Total[layers * 4];
+      Arrays.setAll(totals, i -> new HessianBlocks.Total());
       CoreInternals.startHessians(fp, 0, layers);
       for (int w = 0; w < windows; w++) {
         fp.forward(Arrays.copyOfRange(s.calibration, w * 256, (w + 1) * 256), 0, false);
+        if (HessianBlocks.closesBlock(w, windows)) {
+          for (int l = 0; l < layers; l++) {
+            for (LinearGroup g : LinearGroup.values()) {
+              totals[l * 4 + g.ordinal()].add(CoreInternals.hessian(fp, l, g));
+            }
+          }
+          CoreInternals.startHessians(fp, 0, layers);
+        }
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          f.hessians().write(l, g, CoreInternals.hessian(fp, l, g));
+          f.hessians().write(l, g, totals[l * 4 + g.ordinal()].result());
         }
       }
     }
