@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.QuantizedGroup;
 import java.io.IOException;
@@ -48,5 +49,10 @@ final class InternalOperations implements CoreInternals.Operations {
   @Override
   public void stopHessians(LlamaModel model) {
     model.stopHessians();
+  }
+
+  @Override
+  public void attachTuner(QuantizationTuner tuner, BlockTuner hook) {
+    tuner.attach(hook);
   }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.QuantizationTuner;
 import io.github.quipsharp.QuantizedCheckpoint;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -12,9 +13,10 @@ import java.util.Map;
 /**
  * Operations on public core types that only the other quipsharp modules call (this package is
  * exported to them alone): the parsed config.json and the stored groups of an open checkpoint,
- * writing a fine-tuned checkpoint, and a model's Hessian accumulation (QUIPSHARP.md §4). The
- * types implement them package-private in {@code io.github.quipsharp}, which hands them over here
- * once (the JDK's "shared secrets" pattern), so that none of them is a public method of the API.
+ * writing a fine-tuned checkpoint, a model's Hessian accumulation (QUIPSHARP.md §4) and the hook
+ * of a {@link QuantizationTuner}. The types implement them package-private in {@code
+ * io.github.quipsharp}, which hands them over here once (the JDK's "shared secrets" pattern), so
+ * that none of them is a public method of the API.
  */
 public final class CoreInternals {
   /** What {@code io.github.quipsharp} implements; see the static methods of the same names. */
@@ -31,6 +33,8 @@ public final class CoreInternals {
     LlamaModel.HessianSum hessian(LlamaModel model, int layer, LinearGroup group);
 
     void stopHessians(LlamaModel model);
+
+    void attachTuner(QuantizationTuner tuner, BlockTuner hook);
   }
 
   /** The class in io.github.quipsharp whose initialisation installs the operations. */
@@ -96,5 +100,14 @@ public final class CoreInternals {
   /** Stops the accumulation (forward passes after it add nothing). */
   public static void stopHessians(LlamaModel model) {
     operations().stopHessians(model);
+  }
+
+  /**
+   * Makes {@code tuner} run {@code hook} inside the quantizer: the public {@link QuantizationTuner}
+   * a user hands to {@code ModelQuantizer.Options} carries the internal hook the pipeline calls.
+   * Called by the tuner's constructor, once.
+   */
+  public static void attachTuner(QuantizationTuner tuner, BlockTuner hook) {
+    operations().attachTuner(Checks.notNull(tuner, "tuner"), Checks.notNull(hook, "hook"));
   }
 }
