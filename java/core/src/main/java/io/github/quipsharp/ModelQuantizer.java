@@ -2,7 +2,6 @@ package io.github.quipsharp;
 
 import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.internal.OutputFolders;
-import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.QuantizationRun;
 import io.github.quipsharp.pipeline.RunLayout;
@@ -32,12 +31,13 @@ public final class ModelQuantizer {
    * @param samples calibration windows to use (0: all that fit)
    * @param resume continue an interrupted run in the output folder
    * @param listener progress reports (never null; {@link ProgressListener#NONE} when not given)
-   * @param tuner blockwise fine-tuning between the groups of a layer, or null for none
+   * @param tuner fine-tuning between the groups of a layer (quipsharp-finetune's {@code
+   *     BlockwiseTuner}), or null for none
    * @param allowLongerContext accept a {@code ctx} beyond the model's context length
    *     (max_position_embeddings), which it was never trained for; refused otherwise
    */
   public record Options(int ctx, int samples, boolean resume, ProgressListener listener,
-      BlockTuner tuner, boolean allowLongerContext) {
+      QuantizationTuner tuner, boolean allowLongerContext) {
     public Options {
       if (ctx < 2) {
         throw new IllegalArgumentException("ctx = " + ctx + " must be at least 2");
@@ -46,6 +46,10 @@ public final class ModelQuantizer {
         throw new IllegalArgumentException("samples = " + samples + " must be >= 0 (0 = all)");
       }
       listener = listener == null ? ProgressListener.NONE : listener;
+      if (tuner != null && tuner.hook() == null) {
+        throw new IllegalArgumentException("tuner " + tuner.getClass().getName()
+            + " has no tuning attached: use quipsharp-finetune's BlockwiseTuner");
+      }
     }
 
     /** 256-token windows, all of them, no resume, no tuning. */
@@ -64,7 +68,7 @@ public final class ModelQuantizer {
     }
 
     /** The same settings with blockwise fine-tuning by {@code tuner} (null: none). */
-    public Options withTuner(BlockTuner tuner) {
+    public Options withTuner(QuantizationTuner tuner) {
       return toBuilder().tuner(tuner).build();
     }
 
@@ -79,7 +83,7 @@ public final class ModelQuantizer {
       private int samples;
       private boolean resume;
       private ProgressListener listener = ProgressListener.NONE;
-      private BlockTuner tuner;
+      private QuantizationTuner tuner;
       private boolean allowLongerContext;
 
       private Builder() {}
@@ -109,7 +113,7 @@ public final class ModelQuantizer {
       }
 
       /** Blockwise fine-tuning (default null: none). */
-      public Builder tuner(BlockTuner tuner) {
+      public Builder tuner(QuantizationTuner tuner) {
         this.tuner = tuner;
         return this;
       }
@@ -121,7 +125,8 @@ public final class ModelQuantizer {
       }
 
       /**
-       * @throws IllegalArgumentException for a ctx under 2 or negative samples
+       * @throws IllegalArgumentException for a ctx under 2, negative samples, or a tuner with no
+       *     tuning attached
        */
       public Options build() {
         return new Options(ctx, samples, resume, listener, tuner, allowLongerContext);
@@ -160,7 +165,7 @@ public final class ModelQuantizer {
     try (ModelSource src = ModelSource.open(modelPath)) {
       ContextTooLongException.require(src.config(), opt.ctx(), opt.allowLongerContext());
       return new QuantizationRun(src, calibration, opt.ctx(), windows, cfg, new RunLayout(out),
-          opt.tuner(), opt.listener()).run(opt.resume());
+          opt.tuner() != null ? opt.tuner().hook() : null, opt.listener()).run(opt.resume());
     } catch (IOException e) {
       throw new UncheckedIOException(OutputFolders.describe("cannot write " + out, e), e);
     }

@@ -40,7 +40,7 @@ public class NonFiniteActivationException extends QuipsharpException {
    * error) turned into the exception {@link #locate} gives for {@code sequence}: every token from
    * position 0 up to and including {@code tokens} (computed only when needed).
    */
-  public static float[] checkedForward(LlamaModel model, int[] tokens, int startPos, boolean allLogits,
+  static float[] checkedForward(LlamaModel model, int[] tokens, int startPos, boolean allLogits,
       java.util.function.Supplier<int[]> sequence, String where) {
     float[] logits;
     try {
@@ -55,7 +55,7 @@ public class NonFiniteActivationException extends QuipsharpException {
   }
 
   /** Whether every value is finite. */
-  public static boolean allFinite(float[] values) {
+  static boolean allFinite(float[] values) {
     for (float v : values) {
       if (!Float.isFinite(v)) {
         return false;

@@ -66,8 +66,8 @@ public final class QuantizedCheckpoint {
     return HalfFloat.toFloat(HalfFloat.fromFloat(v));
   }
 
-  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
-  public static float[] roundF16(float[] v) {
+  /** Each value rounded to fp16 (the pipeline's, through {@code CoreInternals}). */
+  static float[] roundF16(float[] v) {
     float[] out = new float[v.length];
     for (int i = 0; i < v.length; i++) {
       out[i] = roundF16(v[i]);
@@ -77,9 +77,9 @@ public final class QuantizedCheckpoint {
 
   /**
    * The {@code quant_config} JSON object of {@code c}, as text (what run.json and config.json
-   * record). Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API.
+   * record); the pipeline's, through {@code CoreInternals}.
    */
-  public static String quantConfigJson(QuantConfig c) {
+  static String quantConfigJson(QuantConfig c) {
     return configJson(c).toString();
   }
 
@@ -147,8 +147,8 @@ public final class QuantizedCheckpoint {
 
   // ---- shards of a run (one layer group each) -------------------------------------------------
 
-  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
-  public static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
+  /** Writes one layer group's shard with its report (the pipeline's, through {@code CoreInternals}). */
+  static void writeShard(Path shard, QuantizedGroup g, LayerReport report) throws IOException {
     String where = "layer " + g.layer() + " " + g.group().key();
     requireF16(g.su(), where + " SU");
     requireF16(g.sv(), where + " SV (signs x scale)");
@@ -177,12 +177,12 @@ public final class QuantizedCheckpoint {
    * The shard of a layer's tuned norms, every norm of the layer under its file name (blockwise
    * fine-tuning writes it after its four groups).
    */
-  public static Path normsShard(Path partial, int layer) {
+  static Path normsShard(Path partial, int layer) {
     return partial.resolve("layers").resolve(layer + "_norms.safetensors");
   }
 
-  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
-  public static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
+  /** Writes {@link #normsShard} from the tuned state (the pipeline's, through {@code CoreInternals}). */
+  static void writeNormsShard(Path partial, int layer, LayerState state) throws IOException {
     Path shard = normsShard(partial, layer);
     Files.createDirectories(shard.getParent());
     try (SafetensorsWriter w = SafetensorsWriter.create(shard)) {
@@ -196,8 +196,8 @@ public final class QuantizedCheckpoint {
     }
   }
 
-  /** Pipeline internal ({@code io.github.quipsharp.pipeline}), not user API. */
-  public static LayerReport readShardReport(Path shard, int layer, LinearGroup g, QuantConfig cfg) {
+  /** The report stored in a shard, checked against the expected layer and group. */
+  static LayerReport readShardReport(Path shard, int layer, LinearGroup g, QuantConfig cfg) {
     try (SafetensorsFile f = SafetensorsFile.open(shard)) {
       String json = f.metadata().get("report");
       if (json == null) {
@@ -216,9 +216,9 @@ public final class QuantizedCheckpoint {
 
   /**
    * Writes model.safetensors, the tokenizer and (last) config.json from the finished shards
-   * (pipeline internal).
+   * (the pipeline's, through {@code CoreInternals}).
    */
-  public static void assemble(ModelSource src, QuantizationInfo info,
+  static void assemble(ModelSource src, QuantizationInfo info,
       io.github.quipsharp.pipeline.RunSettings settings, Path partial, Path out) throws IOException {
     LlamaConfig c = src.config();
     Map<String, String> digests;
@@ -315,7 +315,7 @@ public final class QuantizedCheckpoint {
    * Checks, before any work, that the tensors the checkpoint keeps in fp16 (embedding, norms, head)
    * fit it; see {@link #toF16}.
    */
-  public static void requireDenseFitF16(ModelSource src) {
+  static void requireDenseFitF16(ModelSource src) {
     for (WeightSpec s : WeightSpec.all(src.config())) {
       if (!s.role().isLinear()) {
         toF16(src.tensor(s.name()), src.path(), false);
@@ -328,7 +328,7 @@ public final class QuantizedCheckpoint {
    *
    * @throws IllegalStateException for the first value that is not finite in fp16
    */
-  public static void requireF16(float[] values, String what) {
+  static void requireF16(float[] values, String what) {
     for (int i = 0; i < values.length; i++) {
       if (!Float.isFinite(HalfFloat.toFloat(HalfFloat.fromFloat(values[i])))) {
         throw new IllegalStateException(what + ": the value " + values[i] + " at index " + i

@@ -147,6 +147,19 @@ class ModelBadInputTest {
   }
 
   @Test
+  void tunerWithNoTuningAttachedIsRefused() {
+    // A subclass made outside quipsharp has no hook for the quantizer to call: refused when the
+    // options are built, not silently quantized without tuning.
+    QuantizationTuner foreign = new QuantizationTuner() {};
+    fails(IllegalArgumentException.class,
+        () -> ModelQuantizer.Options.builder().tuner(foreign).build(), "no tuning attached",
+        "BlockwiseTuner");
+    fails(IllegalArgumentException.class,
+        () -> ModelQuantizer.Options.defaults().withTuner(foreign), "no tuning attached");
+    assertEquals(null, ModelQuantizer.Options.defaults().withTuner(null).tuner());
+  }
+
+  @Test
   void nonEmptyOutputFolderIsNotOverwritten() throws IOException {
     Path model = SharedModels.require("stories260K-hf");
     Path out = tmp.resolve("busy");

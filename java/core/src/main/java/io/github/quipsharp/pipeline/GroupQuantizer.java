@@ -1,10 +1,10 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
@@ -65,7 +65,7 @@ public final class GroupQuantizer {
   public static LayerReport quantizeToShard(ModelSource src, int layer, LinearGroup g,
       LlamaModel.HessianSum hessian, QuantConfig cfg, Path shard) throws IOException {
     Result r = quantize(src.config(), layer, g, readMembers(src, layer, g), hessian, cfg);
-    QuantizedCheckpoint.writeShard(shard, r.group(), r.report());
+    CoreInternals.writeShard(shard, r.group(), r.report());
     return r.report();
   }
 
@@ -114,13 +114,13 @@ public final class GroupQuantizer {
         sv[i] = (float) (sv[i] * q.scale() * (fused ? 1.0 : rms[0]));
       }
       // Checked before the fp16 rounding below, so that the message shows the real value.
-      QuantizedCheckpoint.requireF16(sv, where + " SV (signs x scale)");
+      CoreInternals.requireF16(sv, where + " SV (signs x scale)");
       if (fused) {
-        QuantizedCheckpoint.requireF16(rms, where + " fuse_scales (each member's RMS)");
+        CoreInternals.requireF16(rms, where + " fuse_scales (each member's RMS)");
       }
       QuantizedGroup stored = new QuantizedGroup(layer, g, rows, cols, gc, q.codes(),
-          QuantizedCheckpoint.roundF16(q.signsIn()), QuantizedCheckpoint.roundF16(sv), 1.0f,
-          QuantizedCheckpoint.roundF16(fused ? rms : new float[] {1.0f}));
+          CoreInternals.roundF16(q.signsIn()), CoreInternals.roundF16(sv), 1.0f,
+          CoreInternals.roundF16(fused ? rms : new float[] {1.0f}));
       // Relative proxy loss at the real scale (each member's rows times its RMS), from the
       // quantizer's own float64 computation under the mean Hessian, before the fp16 storage.
       return new Result(stored,

@@ -8,11 +8,9 @@ import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
-import io.github.quipsharp.NonFiniteActivationException;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
-import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
@@ -93,7 +91,7 @@ public final class QuantizationRun {
     if (tuner != null) {
       settings = settings.withBlockwise(tuner.settings());
     }
-    QuantizedCheckpoint.requireDenseFitF16(src);
+    CoreInternals.requireDenseFitF16(src);
     boolean createdOut = !Files.exists(layout.out());
     boolean createdPartial = layout.prepare(settings, resume, listener);
     if (ctx > mc.maxSeqLen()) { // allowed, or the caller would have refused it
@@ -152,7 +150,7 @@ public final class QuantizationRun {
           listener.layerStarted(l, g, index, total);
           GroupQuantizer.quantizeToShard(src, l, g, hessians.read(l, g), cfg, shard);
         }
-        LayerReport r = QuantizedCheckpoint.readShardReport(shard, l, g, cfg);
+        LayerReport r = CoreInternals.readShardReport(shard, l, g, cfg);
         listener.layerFinished(r, index, total, resumed);
         index++;
       }
@@ -176,12 +174,12 @@ public final class QuantizationRun {
     List<LayerReport> reports = new ArrayList<>();
     for (int l = 0; l < src.config().layers(); l++) {
       for (LinearGroup g : LinearGroup.values()) {
-        reports.add(QuantizedCheckpoint.readShardReport(
+        reports.add(CoreInternals.readShardReport(
             partial.resolve(RunLayout.LAYERS).resolve(RunLayout.shardName(l, g)), l, g, cfg));
       }
     }
     QuantizationInfo info = new QuantizationInfo(cfg, reports);
-    QuantizedCheckpoint.assemble(src, info, settings, partial, out);
+    CoreInternals.assemble(src, info, settings, partial, out);
     return info;
   }
 
@@ -206,9 +204,9 @@ public final class QuantizationRun {
       }
     }
     for (LinearGroup g : LinearGroup.values()) {
-      QuantizedCheckpoint.writeShard(layout.shard(layer, g), state.quantized(g), reports[g.ordinal()]);
+      CoreInternals.writeShard(layout.shard(layer, g), state.quantized(g), reports[g.ordinal()]);
     }
-    QuantizedCheckpoint.writeNormsShard(layout.partial(), layer, state);
+    CoreInternals.writeNormsShard(layout.partial(), layer, state);
   }
 
   /** §1.2 on the fp model, in layer chunks whose accumulators fit a 2 GiB budget. */
@@ -251,7 +249,7 @@ public final class QuantizationRun {
           System.arraycopy(calibration, w * ctx, window, 0, ctx);
           String where = "calibration window " + w + " (tokens " + (long) w * ctx + ".."
               + ((long) (w + 1) * ctx - 1) + ")";
-          NonFiniteActivationException.checkedForward(fp, window, 0, false, () -> {
+          CoreInternals.checkedForward(fp, window, 0, false, () -> {
             CoreInternals.stopHessians(fp); // the diagnostic pass must not add to them
             return window;
           }, where);

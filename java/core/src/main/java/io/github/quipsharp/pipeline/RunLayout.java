@@ -1,5 +1,6 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.InterruptedRunException;
@@ -123,7 +124,7 @@ public final class RunLayout {
 
   /** Whether every group of the layer has its shard (and, when {@code tuned}, its norms shard). */
   public boolean layerDone(int layer, boolean tuned) {
-    if (tuned && !Files.exists(io.github.quipsharp.QuantizedCheckpoint.normsShard(partial, layer))) {
+    if (tuned && !Files.exists(CoreInternals.normsShard(partial, layer))) {
       return false;
     }
     return Arrays.stream(LinearGroup.values()).allMatch(g -> Files.exists(shard(layer, g)));

@@ -1,12 +1,12 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.BlockTuner;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;
@@ -106,7 +106,7 @@ public record RunSettings(String model, String modelFormat,
       t.setAll(identity(tokenizer));
     }
     try {
-      s.set("quant_config", JSON.readTree(QuantizedCheckpoint.quantConfigJson(quantConfig)));
+      s.set("quant_config", JSON.readTree(CoreInternals.quantConfigJson(quantConfig)));
     } catch (JsonProcessingException e) {
       throw new UncheckedIOException(e);
     }

@@ -6,9 +6,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.internal.BlockTuner;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.QuantizationTuner;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,7 +25,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Blockwise fine-tuning over libtorch (QUIPSHARP.md §6.2), plugged into
- * {@link io.github.quipsharp.ModelQuantizer} through {@link BlockTuner}: the inputs X of block l
+ * {@link io.github.quipsharp.ModelQuantizer} as its {@link QuantizationTuner} (the quantizer calls
+ * the internal {@link BlockTuner} hook this tuner attaches): the inputs X of block l
  * are the fp model's hidden states on the calibration windows, the targets Y the fp block's
  * outputs; after qkv, o and up are quantized, the block (SU/SV of its quantized groups, weights of
  * the others, both norms) is trained on MSE(block(X), Y) with a validation split, early stopping
@@ -33,9 +36,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * only the block being tuned is in memory, its quantized groups decoded once per tuning. With
  * auto learning rates the first tuning of the run sweeps them ({@link LearningRateSweep}) and every
  * tuning uses the chosen ones; the sweep, and why each tuning stopped, are saved in the
- * quantizer's work folder and recorded in the checkpoint ({@link #record}).
+ * quantizer's work folder and recorded in the checkpoint ({@code record}).
  */
-public final class BlockwiseTuner implements BlockTuner {
+public final class BlockwiseTuner extends QuantizationTuner {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String SWEEP = "sweep.json";
   private static final String TUNINGS = "tunings";
@@ -55,11 +58,37 @@ public final class BlockwiseTuner implements BlockTuner {
   public BlockwiseTuner(FineTuneOptions opt) {
     this.opt = opt;
     Torch.load();
+    CoreInternals.attachTuner(this, new Hook());
   }
 
-  @Override
-  public JsonNode settings() {
-    return opt.toJson();
+  /** What the quantizer calls; kept private so that none of it is public API. */
+  private final class Hook implements BlockTuner {
+    @Override
+    public JsonNode settings() {
+      return opt.toJson();
+    }
+
+    @Override
+    public void start(ModelSource src, int[] calibration, int ctx, int windows,
+        ProgressListener listener) {
+      BlockwiseTuner.this.start(src, calibration, ctx, windows, listener);
+    }
+
+    @Override
+    public void start(ModelSource src, int[] calibration, int ctx, int windows,
+        ProgressListener listener, Path workDir) {
+      BlockwiseTuner.this.start(src, calibration, ctx, windows, listener, workDir);
+    }
+
+    @Override
+    public void tune(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
+      BlockwiseTuner.this.tune(state, justQuantized, listener);
+    }
+
+    @Override
+    public JsonNode record(Path workDir) {
+      return BlockwiseTuner.this.record(workDir);
+    }
   }
 
   /** Seconds spent tuning so far. */
@@ -67,8 +96,7 @@ public final class BlockwiseTuner implements BlockTuner {
     return seconds;
   }
 
-  @Override
-  public void start(ModelSource source, int[] calibration, int ctx, int available,
+  private void start(ModelSource source, int[] calibration, int ctx, int available,
       ProgressListener listener) {
     Path tmp;
     try {
@@ -80,8 +108,7 @@ public final class BlockwiseTuner implements BlockTuner {
     start(source, calibration, ctx, available, listener, tmp);
   }
 
-  @Override
-  public void start(ModelSource source, int[] calibration, int ctx, int available,
+  private void start(ModelSource source, int[] calibration, int ctx, int available,
       ProgressListener listener, Path workDir) {
     this.src = source;
     this.workDir = workDir;
@@ -130,8 +157,7 @@ public final class BlockwiseTuner implements BlockTuner {
     }
   }
 
-  @Override
-  public void tune(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
+  private void tune(LayerState state, LinearGroup justQuantized, ProgressListener listener) {
     long start = System.nanoTime();
     advanceTo(state.layer());
     // Everything of this tuning (block copy, optimiser, snapshots) is freed when it ends.
@@ -258,8 +284,7 @@ public final class BlockwiseTuner implements BlockTuner {
    * What the run did, for the checkpoint's config: the learning-rate sweep (when there was one)
    * and, per tuning, its epochs, why it stopped and its validation losses.
    */
-  @Override
-  public JsonNode record(Path workDir) {
+  private JsonNode record(Path workDir) {
     try {
       ObjectNode o = JSON.createObjectNode();
       Path sweepFile = workDir.resolve(SWEEP);
