@@ -4,40 +4,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * What differs between the settings an interrupted run recorded ({@code run.json}) and those of
  * the run that wants to resume it, as one line naming each setting with its old and new value —
- * instead of a dump of the whole file.
+ * instead of a dump of the whole file. Settings are named by their keys; a command line adds its
+ * flags (java/cli-options' SettingFlags).
  */
 public final class SettingsDiff {
-  /** The command-line flag behind a settings key, where there is one. */
-  private static final Map<String, String> FLAGS = Map.ofEntries(
-      Map.entry("model", "--model"),
-      Map.entry("ctx", "--ctx"),
-      Map.entry("windows", "--samples"),
-      Map.entry("calibration_tokens", "--calibration / --calibration-fraction"),
-      Map.entry("calibration_hash", "--calibration / --calibration-fraction"),
-      Map.entry("quant_config.bits", "--bits"),
-      Map.entry("quant_config.seed", "--seed"),
-      Map.entry("quant_config.rounding", "--rounding"),
-      Map.entry("quant_config.refine_passes", "--refine-passes"),
-      Map.entry("quant_config.incoherence", "--no-rht"),
-      Map.entry("blockwise_finetune", "--finetune / --ft-*"),
-      // end-to-end fine-tuning's run.json (EndToEndTuner)
-      Map.entry("fp_model", "--model"),
-      Map.entry("options.epochs", "--ft-epochs"),
-      Map.entry("options.batch", "--ft-batch"),
-      Map.entry("options.lr", "--ft-lr"),
-      Map.entry("options.sign_lr", "--ft-sign-lr"),
-      Map.entry("options.windows", "--ft-windows"),
-      Map.entry("options.seed", "--seed"),
-      Map.entry("options.budget_seconds", "--ft-budget"),
-      Map.entry("options.device", "--ft-device"),
-      Map.entry("options.precision", "--ft-precision"),
-      Map.entry("options.keep_decoded", "--ft-keep-decoded"));
+  /**
+   * Settings compared as a whole rather than key by key: one difference names the block (the
+   * blockwise fine-tuning settings are one choice of the run).
+   */
+  private static final Set<String> WHOLE = Set.of("blockwise_finetune");
 
   private SettingsDiff() {}
 
@@ -54,10 +35,12 @@ public final class SettingsDiff {
       return name + " " + change;
     }
 
-    /** "name (flag) change" with the flag the command line sets it with, where there is one. */
-    public String describeWithFlag() {
-      String flag = FLAGS.get(key);
-      return flag == null ? describe() : name + " (" + flag + ") " + change;
+    /**
+     * "name (label) change": how a command line names the difference with the flag behind
+     * {@link #key} (the core knows settings keys, never flags).
+     */
+    public String describe(String label) {
+      return label == null ? describe() : name + " (" + label + ") " + change;
     }
   }
 
@@ -68,16 +51,16 @@ public final class SettingsDiff {
 
   /**
    * The differences of two settings objects that sit at {@code path} of a larger one (e.g.
-   * "options"), named by their full paths and flags; null when they are equal.
+   * "options"), named by their full paths; null when they are equal.
    */
   public static String describe(String path, JsonNode saved, JsonNode now) {
     List<Difference> out = differences(path, saved, now);
-    return out.isEmpty() ? null : describeWithFlags(out);
+    return out.isEmpty() ? null : describe(out);
   }
 
-  /** The differences joined by "; ", each named with its flag. */
-  public static String describeWithFlags(List<Difference> differences) {
-    return String.join("; ", differences.stream().map(Difference::describeWithFlag).toList());
+  /** The differences joined by "; ", each named by its settings key. */
+  public static String describe(List<Difference> differences) {
+    return String.join("; ", differences.stream().map(Difference::describe).toList());
   }
 
   /** Each difference of two settings objects at {@code path} ("" for the top), in key order. */
@@ -106,7 +89,7 @@ public final class SettingsDiff {
       out.add(fileDiff(path, "tokenizer file", a, b));
       return;
     }
-    if (a != null && b != null && a.isObject() && b.isObject() && !FLAGS.containsKey(path)) {
+    if (a != null && b != null && a.isObject() && b.isObject() && !WHOLE.contains(path)) {
       TreeSet<String> keys = new TreeSet<>();
       a.fieldNames().forEachRemaining(keys::add);
       b.fieldNames().forEachRemaining(keys::add);

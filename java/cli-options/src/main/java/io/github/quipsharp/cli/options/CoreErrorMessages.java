@@ -4,7 +4,6 @@ import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.internal.SettingsDiff;
 
 /**
  * The command line's wording of the core's typed errors: the core names facts (a folder, two
@@ -28,7 +27,7 @@ final class CoreErrorMessages {
           + "--out, or delete " + r.folder() + " to start over";
     }
     if (e instanceof ResumeMismatchException r) {
-      return r.message(SettingsDiff.describeWithFlags(r.differences()));
+      return r.message(SettingFlags.describe(r.differences()));
     }
     if (e instanceof ContextTooLongException c) {
       return "--ctx " + c.length() + " exceeds the model's context length " + c.contextLength()

@@ -35,4 +35,26 @@ class CoreErrorMessagesTest {
         + "at most 512, or --allow-longer-context to run past it anyway", CoreErrorMessages.of(c));
     assertNull(CoreErrorMessages.of(new IllegalArgumentException("other")));
   }
+
+  /** Each differing setting is named with the flag that sets it (the table moved out of core). */
+  @Test
+  void resumeDifferencesAreNamedWithTheirFlags() {
+    List<SettingsDiff.Difference> d = List.of(
+        new SettingsDiff.Difference("ctx", "ctx", "was 256, now 128"),
+        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3"),
+        new SettingsDiff.Difference("quant_config.damping", "quant_config.damping", "was 0.01, now 0.02"),
+        new SettingsDiff.Difference("options.lr", "options.lr", "was 5.0E-5, now 1.0E-4"),
+        new SettingsDiff.Difference("model_files", "model file model.safetensors", "is gone"));
+    assertEquals("ctx (--ctx) was 256, now 128; quant_config.bits (--bits) was 2, now 3; "
+        + "quant_config.damping was 0.01, now 0.02; options.lr (--ft-lr) was 5.0E-5, now 1.0E-4; "
+        + "model file model.safetensors is gone", SettingFlags.describe(d));
+    ResumeMismatchException ft = new ResumeMismatchException("/o", "cannot resume in /o: the "
+        + "interrupted fine-tuning used other settings: ", "/o/.state", d.subList(3, 4));
+    assertEquals("cannot resume in /o: the interrupted fine-tuning used other settings: options.lr "
+        + "was 5.0E-5, now 1.0E-4 (use the same ones, or delete /o/.state to start over)",
+        ft.getMessage());
+    assertEquals("cannot resume in /o: the interrupted fine-tuning used other settings: options.lr "
+        + "(--ft-lr) was 5.0E-5, now 1.0E-4 (use the same ones, or delete /o/.state to start over)",
+        CoreErrorMessages.of(ft));
+  }
 }
