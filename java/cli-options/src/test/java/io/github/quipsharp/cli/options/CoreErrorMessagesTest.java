@@ -57,4 +57,21 @@ class CoreErrorMessagesTest {
         + "(--ft-lr) was 5.0E-5, now 1.0E-4 (use the same ones, or delete /o/.state to start over)",
         CoreErrorMessages.of(ft));
   }
+
+  /** A changed checkpoint and an unfinished run as a model: the command line names its flags. */
+  @Test
+  void checkpointAndModelPathErrorsNameTheirFlags() {
+    io.github.quipsharp.CheckpointChangedException c = new io.github.quipsharp.CheckpointChangedException(
+        java.nio.file.Path.of("/q/model.safetensors"), "tensor t is missing (config.json records its digest)");
+    assertFalse(c.getMessage().contains("--"), c.getMessage());
+    assertEquals("/q/model.safetensors: tensor t is missing (config.json records its digest); "
+        + "--no-verify loads it anyway", CoreErrorMessages.of(c));
+    io.github.quipsharp.UnfinishedRunException u = new io.github.quipsharp.UnfinishedRunException(
+        java.nio.file.Path.of("/runs/a"));
+    assertFalse(u.getMessage().contains("--"), u.getMessage());
+    assertEquals("/runs/a: holds an unfinished quantization run (.partial), not a model: finish it "
+        + "with quantize --resume --out /runs/a, or delete the folder", CoreErrorMessages.of(u));
+    // Ahead of the QuipsharpException rule they extend.
+    assertEquals(CoreErrorMessages.of(c), OneLineErrors.standard().messageOf(c));
+  }
 }
