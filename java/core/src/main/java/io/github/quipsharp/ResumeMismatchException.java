@@ -16,14 +16,14 @@ public class ResumeMismatchException extends IllegalArgumentException {
   private final String lead;
   /** The folder whose deletion starts over. */
   private final String startOver;
-  private final transient List<SettingsDiff.Difference> differences;
+  private final transient List<SettingDifference> differences;
 
   /**
    * An interrupted quantization run in {@code folder}.
    *
    * @param differences what differs; empty when the interrupted run recorded no settings
    */
-  public ResumeMismatchException(String folder, List<SettingsDiff.Difference> differences) {
+  public ResumeMismatchException(String folder, List<SettingDifference> differences) {
     this(folder, "cannot resume in " + folder + ": the interrupted run used other settings: ",
         folder, differences);
   }
@@ -38,7 +38,7 @@ public class ResumeMismatchException extends IllegalArgumentException {
    * @param differences what differs; empty when the saved state recorded no settings
    */
   public ResumeMismatchException(String folder, String lead, String startOver,
-      List<SettingsDiff.Difference> differences) {
+      List<SettingDifference> differences) {
     super(message(lead, startOver, SettingsDiff.describe(differences)));
     this.folder = folder;
     this.lead = lead;
@@ -52,7 +52,7 @@ public class ResumeMismatchException extends IllegalArgumentException {
   }
 
   /** Each setting that differs; empty when the interrupted run has no run.json. */
-  public List<SettingsDiff.Difference> differences() {
+  public List<SettingDifference> differences() {
     return differences;
   }
 

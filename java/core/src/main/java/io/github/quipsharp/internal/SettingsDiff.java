@@ -1,6 +1,7 @@
 package io.github.quipsharp.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.github.quipsharp.SettingDifference;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -22,28 +23,6 @@ public final class SettingsDiff {
 
   private SettingsDiff() {}
 
-  /**
-   * One setting that differs.
-   *
-   * @param key the setting's path in the settings object (e.g. "quant_config.bits", "model_files")
-   * @param name how the message names it (the key, or e.g. "model file model.safetensors")
-   * @param change what changed (e.g. "was 2, now 3", "is gone")
-   */
-  public record Difference(String key, String name, String change) {
-    /** "name change", naming no command-line flag. */
-    public String describe() {
-      return name + " " + change;
-    }
-
-    /**
-     * "name (label) change": how a command line names the difference with the flag behind
-     * {@link #key} (the core knows settings keys, never flags).
-     */
-    public String describe(String label) {
-      return label == null ? describe() : name + " (" + label + ") " + change;
-    }
-  }
-
   /** The differences, or null when {@code saved} and {@code now} are equal. */
   public static String describe(JsonNode saved, JsonNode now) {
     return describe("", saved, now);
@@ -54,23 +33,23 @@ public final class SettingsDiff {
    * "options"), named by their full paths; null when they are equal.
    */
   public static String describe(String path, JsonNode saved, JsonNode now) {
-    List<Difference> out = differences(path, saved, now);
+    List<SettingDifference> out = differences(path, saved, now);
     return out.isEmpty() ? null : describe(out);
   }
 
   /** The differences joined by "; ", each named by its settings key. */
-  public static String describe(List<Difference> differences) {
-    return String.join("; ", differences.stream().map(Difference::describe).toList());
+  public static String describe(List<SettingDifference> differences) {
+    return String.join("; ", differences.stream().map(SettingDifference::describe).toList());
   }
 
   /** Each difference of two settings objects at {@code path} ("" for the top), in key order. */
-  public static List<Difference> differences(String path, JsonNode saved, JsonNode now) {
-    List<Difference> out = new ArrayList<>();
+  public static List<SettingDifference> differences(String path, JsonNode saved, JsonNode now) {
+    List<SettingDifference> out = new ArrayList<>();
     diff(path, saved, now, out);
     return out;
   }
 
-  private static void diff(String path, JsonNode a, JsonNode b, List<Difference> out) {
+  private static void diff(String path, JsonNode a, JsonNode b, List<SettingDifference> out) {
     if (a != null && b != null && a.equals(b)) {
       return;
     }
@@ -98,16 +77,16 @@ public final class SettingsDiff {
       }
       return;
     }
-    out.add(new Difference(path, path, "was " + show(a) + ", now " + show(b)));
+    out.add(new SettingDifference(path, path, "was " + show(a) + ", now " + show(b)));
   }
 
   /** "model file X differs (crc32c a, now b)", "... was added", "... is gone". */
-  private static Difference fileDiff(String key, String what, JsonNode a, JsonNode b) {
+  private static SettingDifference fileDiff(String key, String what, JsonNode a, JsonNode b) {
     if (a == null || a.isNull() || a.isMissingNode()) {
-      return new Difference(key, (what + " " + name(b)).strip(), "is new (the interrupted run had none)");
+      return new SettingDifference(key, (what + " " + name(b)).strip(), "is new (the interrupted run had none)");
     }
     if (b == null || b.isNull() || b.isMissingNode()) {
-      return new Difference(key, (what + " " + name(a)).strip(), "is gone");
+      return new SettingDifference(key, (what + " " + name(a)).strip(), "is gone");
     }
     List<String> fields = new ArrayList<>();
     for (Iterator<String> it = a.fieldNames(); it.hasNext(); ) {
@@ -116,7 +95,7 @@ public final class SettingsDiff {
         fields.add(k + " " + show(a.get(k)) + ", now " + show(b.get(k)));
       }
     }
-    return new Difference(key, (what + " " + name(b)).strip(), "differs from the interrupted run's ("
+    return new SettingDifference(key, (what + " " + name(b)).strip(), "differs from the interrupted run's ("
         + String.join(", ", fields) + ")");
   }
 

@@ -1,5 +1,6 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.SettingDifference;
 import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.InterruptedRunException;
@@ -69,7 +70,7 @@ public final class RunLayout {
     if (!resume) {
       throw new InterruptedRunException(folder);
     }
-    List<SettingsDiff.Difference> differs = savedRunJson == null ? List.of()
+    List<SettingDifference> differs = savedRunJson == null ? List.of()
         : now.differencesFrom(savedRunJson, folder + "/" + PARTIAL + "/" + RUN_FILE);
     if (savedRunJson == null || !differs.isEmpty()) {
       throw new ResumeMismatchException(folder, differs);

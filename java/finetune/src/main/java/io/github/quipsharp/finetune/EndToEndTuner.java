@@ -1,5 +1,6 @@
 package io.github.quipsharp.finetune;
 
+import io.github.quipsharp.SettingDifference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -101,7 +102,7 @@ public final class EndToEndTuner {
       Path saved = currentState(stateDir);
       if (Files.exists(runFile)) {
         // Compared as parsed JSON on both sides (number node types then agree).
-        List<SettingsDiff.Difference> differs = SettingsDiff.differences("",
+        List<SettingDifference> differs = SettingsDiff.differences("",
             JSON.readTree(runFile.toFile()), JSON.readTree(JSON.writeValueAsString(settings)));
         if (!differs.isEmpty()) {
           throw new ResumeMismatchException(out.toString(), "cannot resume in " + out + ": the "

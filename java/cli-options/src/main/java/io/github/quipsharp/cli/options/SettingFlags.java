@@ -1,6 +1,6 @@
 package io.github.quipsharp.cli.options;
 
-import io.github.quipsharp.internal.SettingsDiff;
+import io.github.quipsharp.SettingDifference;
 import java.util.List;
 import java.util.Map;
 
@@ -43,7 +43,7 @@ public final class SettingFlags {
   }
 
   /** The differences joined by "; ", each as "name (flag) change" where a flag sets it. */
-  public static String describe(List<SettingsDiff.Difference> differences) {
+  public static String describe(List<SettingDifference> differences) {
     return String.join("; ", differences.stream().map(d -> d.describe(flag(d.key()))).toList());
   }
 }

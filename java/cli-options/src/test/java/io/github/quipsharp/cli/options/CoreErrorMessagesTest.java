@@ -1,5 +1,6 @@
 package io.github.quipsharp.cli.options;
 
+import io.github.quipsharp.SettingDifference;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -8,7 +9,6 @@ import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ResumeMismatchException;
-import io.github.quipsharp.internal.SettingsDiff;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +24,7 @@ class CoreErrorMessagesTest {
     assertEquals("/o holds an interrupted run; pass --resume to continue it, choose another --out, "
         + "or delete /o to start over", CoreErrorMessages.of(new InterruptedRunException("/o")));
     ResumeMismatchException m = new ResumeMismatchException("/o", List.of(
-        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3")));
+        new SettingDifference("quant_config.bits", "quant_config.bits", "was 2, now 3")));
     assertFalse(m.getMessage().contains("--"), m.getMessage());
     assertEquals("cannot resume in /o: the interrupted run used other settings: quant_config.bits "
         + "(--bits) was 2, now 3 (use the same ones, or delete /o to start over)",
@@ -39,12 +39,12 @@ class CoreErrorMessagesTest {
   /** Each differing setting is named with the flag that sets it (the table moved out of core). */
   @Test
   void resumeDifferencesAreNamedWithTheirFlags() {
-    List<SettingsDiff.Difference> d = List.of(
-        new SettingsDiff.Difference("ctx", "ctx", "was 256, now 128"),
-        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3"),
-        new SettingsDiff.Difference("quant_config.damping", "quant_config.damping", "was 0.01, now 0.02"),
-        new SettingsDiff.Difference("options.lr", "options.lr", "was 5.0E-5, now 1.0E-4"),
-        new SettingsDiff.Difference("model_files", "model file model.safetensors", "is gone"));
+    List<SettingDifference> d = List.of(
+        new SettingDifference("ctx", "ctx", "was 256, now 128"),
+        new SettingDifference("quant_config.bits", "quant_config.bits", "was 2, now 3"),
+        new SettingDifference("quant_config.damping", "quant_config.damping", "was 0.01, now 0.02"),
+        new SettingDifference("options.lr", "options.lr", "was 5.0E-5, now 1.0E-4"),
+        new SettingDifference("model_files", "model file model.safetensors", "is gone"));
     assertEquals("ctx (--ctx) was 256, now 128; quant_config.bits (--bits) was 2, now 3; "
         + "quant_config.damping was 0.01, now 0.02; options.lr (--ft-lr) was 5.0E-5, now 1.0E-4; "
         + "model file model.safetensors is gone", SettingFlags.describe(d));
