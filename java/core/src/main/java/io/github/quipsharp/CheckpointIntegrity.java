@@ -103,9 +103,9 @@ final class CheckpointIntegrity {
   }
 
   private ModelFormatException changed(String what) {
-    return new ModelFormatException(configFile, what + " (its " + ContentDigest.ALGORITHM
+    return new CheckpointChangedException(configFile, what + " (its " + ContentDigest.ALGORITHM
         + " digest in quipsharp." + KEY + ".config does not match): the checkpoint was changed "
-        + "after it was written; --no-verify loads it anyway");
+        + "after it was written");
   }
 
   /** Checks that {@code file} holds exactly the tensors that have digests. */
@@ -116,15 +116,14 @@ final class CheckpointIntegrity {
     }
     for (String name : tensors.keySet()) {
       if (!inFile.contains(name)) {
-        throw new ModelFormatException(file.path(), "tensor " + name + " is missing (config.json "
-            + "records its digest); --no-verify loads it anyway");
+        throw new CheckpointChangedException(file.path(), "tensor " + name + " is missing "
+            + "(config.json records its digest)");
       }
     }
     for (String name : inFile) {
       if (!tensors.containsKey(name)) {
-        throw new ModelFormatException(file.path(), "tensor " + name + " has no digest in "
-            + configFile.getFileName() + ": it was added after the checkpoint was written; "
-            + "--no-verify loads it anyway");
+        throw new CheckpointChangedException(file.path(), "tensor " + name + " has no digest in "
+            + configFile.getFileName() + ": it was added after the checkpoint was written");
       }
     }
   }
@@ -134,10 +133,9 @@ final class CheckpointIntegrity {
     String want = tensors.get(name);
     String got = file.digest(name);
     if (!got.equals(want)) {
-      throw new ModelFormatException(file.path(), "tensor " + name + " does not match its "
+      throw new CheckpointChangedException(file.path(), "tensor " + name + " does not match its "
           + ContentDigest.ALGORITHM + " digest in " + configFile.getFileName() + " (" + got
-          + ", recorded " + want + "): the file is corrupt or was changed after it was written; "
-          + "--no-verify loads it anyway");
+          + ", recorded " + want + "): the file is corrupt or was changed after it was written");
     }
   }
 

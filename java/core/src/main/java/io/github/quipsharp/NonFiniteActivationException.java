@@ -81,11 +81,8 @@ public class NonFiniteActivationException extends QuipsharpException {
     for (int l = 0; l < layers; l++) {
       try {
         hidden = model.layerForward(l, hidden);
-      } catch (IllegalArgumentException e) {
+      } catch (NonFiniteValueException e) {
         // Its input is finite (checked): the engine met a non-finite value inside this block.
-        if (!String.valueOf(e.getMessage()).contains("not finite")) {
-          throw e;
-        }
         hidden = null;
       }
       if (hidden == null || !allFinite(hidden)) {

@@ -2,7 +2,6 @@ package io.github.quipsharp;
 
 import io.github.quipsharp.internal.SettingsDiff;
 import java.util.List;
-import java.util.stream.Collectors;
 
 /**
  * An interrupted run cannot be resumed: it recorded other settings (or another model, tokenizer or
@@ -13,15 +12,37 @@ public class ResumeMismatchException extends IllegalArgumentException {
   private static final long serialVersionUID = 1L;
 
   private final String folder;
-  private final transient List<SettingsDiff.Difference> differences;
+  /** What the message says before the differences. */
+  private final String lead;
+  /** The folder whose deletion starts over. */
+  private final String startOver;
+  private final transient List<SettingDifference> differences;
 
   /**
+   * An interrupted quantization run in {@code folder}.
+   *
    * @param differences what differs; empty when the interrupted run recorded no settings
    */
-  public ResumeMismatchException(String folder, List<SettingsDiff.Difference> differences) {
-    super(message(folder, differences.stream().map(SettingsDiff.Difference::describe)
-        .collect(Collectors.joining("; "))));
+  public ResumeMismatchException(String folder, List<SettingDifference> differences) {
+    this(folder, "cannot resume in " + folder + ": the interrupted run used other settings: ",
+        folder, differences);
+  }
+
+  /**
+   * A saved state of another kind of run (e.g. a fine-tuning's) that the new run cannot continue.
+   *
+   * @param folder the output folder (a local path or a URI)
+   * @param lead the message before the differences, ending in ": " (e.g. "cannot resume in out:
+   *     the interrupted fine-tuning used other settings: ")
+   * @param startOver the folder to delete to start over
+   * @param differences what differs; empty when the saved state recorded no settings
+   */
+  public ResumeMismatchException(String folder, String lead, String startOver,
+      List<SettingDifference> differences) {
+    super(message(lead, startOver, SettingsDiff.describe(differences)));
     this.folder = folder;
+    this.lead = lead;
+    this.startOver = startOver;
     this.differences = List.copyOf(differences);
   }
 
@@ -31,18 +52,17 @@ public class ResumeMismatchException extends IllegalArgumentException {
   }
 
   /** Each setting that differs; empty when the interrupted run has no run.json. */
-  public List<SettingsDiff.Difference> differences() {
+  public List<SettingDifference> differences() {
     return differences;
   }
 
   /** The message with the differences rendered as {@code describedDifferences}. */
   public String message(String describedDifferences) {
-    return message(folder, describedDifferences);
+    return message(lead, startOver, describedDifferences);
   }
 
-  private static String message(String folder, String differs) {
-    return "cannot resume in " + folder + ": the interrupted run used other settings: "
-        + (differs.isEmpty() ? "it has no run.json" : differs)
-        + " (use the same ones, or delete " + folder + " to start over)";
+  private static String message(String lead, String startOver, String differs) {
+    return lead + (differs.isEmpty() ? "it has no run.json" : differs)
+        + " (use the same ones, or delete " + startOver + " to start over)";
   }
 }

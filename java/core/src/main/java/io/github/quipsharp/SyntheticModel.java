@@ -197,17 +197,65 @@ public final class SyntheticModel {
       return c;
     }
 
+    /**
+     * How a refusal of {@link #config} names the config it read: the {@link
+     * ModelFormatException#file} of its cause.
+     */
+    public String configName() {
+      return "the synthetic " + cliName + " config";
+    }
+
     /** {@link #configJson} read as the engine reads it. */
     public LlamaConfig config(Shape s, DType dtype, int bos, int eos) {
       ObjectNode json = configJson(s, dtype, bos, eos);
       try {
-        return HuggingFaceConfig.read(json, Path.of("synth-model --arch " + cliName),
+        return HuggingFaceConfig.read(json, Path.of(configName()),
             w -> {
               throw new IllegalStateException(w);
             });
       } catch (ModelFormatException e) {
         throw new IllegalArgumentException(e.getMessage(), e);
       }
+    }
+  }
+
+  /**
+   * A tensor of the requested shape would take more than 2 GiB in the requested dtype (safetensors
+   * tensors are written through one array). The message names the tensor and says which settings
+   * shrink it; {@link #describe} lets a command line name its flags instead.
+   */
+  public static final class TensorTooLargeException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    private final String tensor;
+    private final long bytes;
+    private final String dtype;
+
+    TensorTooLargeException(String tensor, long bytes, String dtype) {
+      super(describe(tensor, bytes, dtype, "use f16 or bf16, or a smaller vocabulary or dimension"));
+      this.tensor = tensor;
+      this.bytes = bytes;
+      this.dtype = dtype;
+    }
+
+    /** The tensor's name and shape (e.g. "model.embed_tokens.weight [152064, 4096]"). */
+    public String tensor() {
+      return tensor;
+    }
+
+    /** Its size in the requested dtype. */
+    public long bytes() {
+      return bytes;
+    }
+
+    /** The message with {@code remedy} as what shrinks the tensor (e.g. a command line's flags). */
+    public String describe(String remedy) {
+      return describe(tensor, bytes, dtype, remedy);
+    }
+
+    private static String describe(String tensor, long bytes, String dtype, String remedy) {
+      return "tensor " + tensor + " would take " + bytes + " bytes in " + dtype + "; a synthetic "
+          + "model's tensors are at most 2 GiB (" + remedy + ")";
     }
   }
 
@@ -247,7 +295,7 @@ public final class SyntheticModel {
       int tokens = Tokenizer.load(tokenizer).vocabSize();
       if (tokens > c.vocabSize()) {
         throw new IllegalArgumentException("tokenizer " + tokenizer + " has " + tokens + " tokens, more "
-            + "than the model's vocabulary of " + c.vocabSize() + " (the vocabulary must be at least "
+            + "than the model's vocabulary of " + c.vocabSize() + " (vocab_size must be at least "
             + tokens + ")");
       }
       companions = Tokenizer.companionFiles(tokenizer);
@@ -256,9 +304,8 @@ public final class SyntheticModel {
     for (FileTensor t : tensors) {
       long bytes = t.elements() * dtype.byteSize();
       if (bytes > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException("tensor " + t.name() + " " + java.util.Arrays.toString(t.shape())
-            + " would take " + bytes + " bytes in " + dtypeName + "; synth-model writes tensors of at "
-            + "most 2 GiB (use f16 or bf16, or a smaller vocabulary or dimension)");
+        throw new TensorTooLargeException(t.name() + " " + java.util.Arrays.toString(t.shape()),
+            bytes, dtypeName);
       }
     }
     OutputFolders.createEmpty(out, out);

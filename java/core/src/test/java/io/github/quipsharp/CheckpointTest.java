@@ -184,7 +184,7 @@ class CheckpointTest {
     assertTrue(m.getMessage().contains("quant_config.bits was 2, now 3"), m.getMessage());
     assertFalse(m.getMessage().contains("--"), "the core names no flag: " + m.getMessage());
     assertTrue(m.differences().contains(
-        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3")),
+        new SettingDifference("quant_config.bits", "quant_config.bits", "was 2, now 3")),
         m.differences().toString());
     int[] resumed = {0};
     ModelQuantizer.quantize(f.model, f.calibration, cfg(2), killed,

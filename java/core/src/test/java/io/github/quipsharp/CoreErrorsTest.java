@@ -79,4 +79,34 @@ class CoreErrorsTest {
         + max), e.getMessage());
     assertNoFlag(e);
   }
+
+  /** A changed checkpoint is typed, says what changed, and names no flag to load it anyway. */
+  @Test
+  void aChangedCheckpointNamesWhatChangedButNoFlag() throws Exception {
+    com.fasterxml.jackson.databind.node.ObjectNode c = CheckpointIntegrityTest.json(
+        "{'num_hidden_layers': 5, 'quipsharp': {}}");
+    CheckpointIntegrity.record(c, java.util.Map.of("t", "00000000"));
+    CheckpointIntegrity in = CheckpointIntegrity.read(c, Path.of("config.json"));
+    com.fasterxml.jackson.databind.node.ObjectNode changed = c.deepCopy();
+    changed.put("num_hidden_layers", 4);
+    CheckpointChangedException e = assertThrows(CheckpointChangedException.class,
+        () -> in.checkConfig(changed));
+    assertEquals(Path.of("config.json"), e.file());
+    assertTrue(e.detail().startsWith("field num_hidden_layers differs"), e.detail());
+    assertEquals("config.json: " + e.detail() + "; loading without verification reads it anyway",
+        e.getMessage());
+    assertNoFlag(e);
+  }
+
+  /** A model path that holds an unfinished run is typed and names no flag to finish it with. */
+  @Test
+  void anUnfinishedRunIsNotAModel() throws Exception {
+    Path run = Files.createDirectories(tmp.resolve("run").resolve(".partial")).getParent();
+    UnfinishedRunException e = assertThrows(UnfinishedRunException.class,
+        () -> io.github.quipsharp.model.ModelSource.open(run));
+    assertEquals(run, e.file());
+    assertTrue(e.getMessage().startsWith(run + ": holds an unfinished quantization run (.partial)"),
+        e.getMessage());
+    assertNoFlag(e);
+  }
 }

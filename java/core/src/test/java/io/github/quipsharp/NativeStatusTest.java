@@ -35,8 +35,11 @@ class NativeStatusTest {
   void eachStatusMapsToItsException() {
     assertEquals(IllegalArgumentException.class,
         NativeCalls.exception(QuipsharpNative.QS_ERR_INVALID_ARGUMENT, "m").getClass());
-    assertEquals(IllegalArgumentException.class,
+    // Its own type (an IllegalArgumentException still): told apart by status, not by its words.
+    assertEquals(NonFiniteValueException.class,
         NativeCalls.exception(QuipsharpNative.QS_ERR_NON_FINITE, "m").getClass());
+    assertTrue(NativeCalls.exception(QuipsharpNative.QS_ERR_NON_FINITE, "m")
+        instanceof IllegalArgumentException);
     assertEquals(NotPositiveDefiniteException.class,
         NativeCalls.exception(QuipsharpNative.QS_ERR_NOT_POSITIVE_DEFINITE, "m").getClass());
     for (int status : new int[] {QuipsharpNative.QS_ERR_NO_CUDA_DEVICE, QuipsharpNative.QS_ERR_CUDA,

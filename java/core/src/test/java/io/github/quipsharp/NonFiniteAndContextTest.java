@@ -59,6 +59,28 @@ class NonFiniteAndContextTest {
     }
   }
 
+  /**
+   * A block that meets a non-finite value inside refuses with the engine's QS_ERR_NON_FINITE
+   * status as its own type, which is how {@link NonFiniteActivationException#locate} tells it from
+   * any other refusal (not by the message's words).
+   */
+  @Test
+  void aNonFiniteValueInsideABlockHasItsOwnType() throws Exception {
+    StoriesFixture f = StoriesFixture.load();
+    try (LlamaModel model = LlamaModel.load(f.model)) {
+      float[] h = model.embed(Arrays.copyOf(f.heldout, 8));
+      h[3] = Float.POSITIVE_INFINITY;
+      float[] in = h;
+      NonFiniteValueException e = assertThrows(NonFiniteValueException.class,
+          () -> model.layerForward(0, in));
+      assertTrue(e.getMessage().startsWith("layer 0 forward: "), e.getMessage());
+      // Any other refusal of the engine stays a plain IllegalArgumentException.
+      IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+          () -> model.layerForward(99, Arrays.copyOf(in, model.config().dim())));
+      assertFalse(other instanceof NonFiniteValueException, other.toString());
+    }
+  }
+
   @Test
   void windowsBeyondTheContextLengthAreRefusedUnlessAllowed() throws Exception {
     StoriesFixture f = StoriesFixture.load();

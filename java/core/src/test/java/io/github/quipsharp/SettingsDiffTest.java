@@ -1,6 +1,7 @@
 package io.github.quipsharp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,18 +26,18 @@ class SettingsDiffTest {
   }
 
   @Test
-  void eachDifferenceIsNamedWithItsFlagAndBothValues() throws Exception {
+  void eachDifferenceIsNamedWithItsKeyAndBothValues() throws Exception {
     String now = RUN.replace("'bits': 2", "'bits': 3").replace("'ctx': 256", "'ctx': 128");
-    assertEquals("ctx (--ctx) was 256, now 128; quant_config.bits (--bits) was 2, now 3",
+    assertEquals("ctx was 256, now 128; quant_config.bits was 2, now 3",
         SettingsDiff.describe(json(RUN), json(now)));
     assertEquals("quant_config.damping was 0.01, now 0.02",
         SettingsDiff.describe(json(RUN), json(RUN.replace("0.01", "0.02"))));
   }
 
-  /** Settings kept below a key of a larger object (a fine-tuning state's options) keep their flags. */
+  /** Settings kept below a key of a larger object (a fine-tuning state's options): full keys. */
   @Test
   void settingsBelowAPathAreNamedByTheirFullPath() throws Exception {
-    assertEquals("options.lr (--ft-lr) was 5.0E-5, now 1.0E-4; options.patience was 3, now 4",
+    assertEquals("options.lr was 5.0E-5, now 1.0E-4; options.patience was 3, now 4",
         SettingsDiff.describe("options", json("{'lr': 5.0E-5, 'patience': 3}"),
             json("{'lr': 1.0E-4, 'patience': 4}")));
     assertNull(SettingsDiff.describe("options", json("{'lr': 5.0E-5}"), json("{'lr': 5.0E-5}")));
@@ -54,5 +55,24 @@ class SettingsDiffTest {
     now = RUN.replace("'model.safetensors'", "'model-00001-of-00002.safetensors'");
     assertEquals("model file model-00001-of-00002.safetensors is new (the interrupted run had "
         + "none); model file model.safetensors is gone", SettingsDiff.describe(json(RUN), json(now)));
+  }
+
+  /** The blockwise fine-tuning settings are one choice: a change names the block, not its keys. */
+  @Test
+  void blockwiseFineTuningIsComparedAsAWhole() throws Exception {
+    String run = RUN.replace("'ctx': 256", "'ctx': 256, 'blockwise_finetune': {'epochs': 2, 'lr': 1}");
+    assertEquals("blockwise_finetune was {\"epochs\":2,\"lr\":1}, now {\"epochs\":3,\"lr\":1}",
+        SettingsDiff.describe(json(run), json(run.replace("'epochs': 2", "'epochs': 3"))));
+  }
+
+  /** The core names settings, never command-line flags. */
+  @Test
+  void noDifferenceNamesAFlag() throws Exception {
+    String now = RUN.replace("'bits': 2", "'bits': 3").replace("'ctx': 256", "'ctx': 128")
+        .replace("'model': '/m'", "'model': '/n'").replace("'windows': 24", "'windows': 12");
+    String d = SettingsDiff.describe(json(RUN), json(now));
+    assertEquals("ctx was 256, now 128; model was /m, now /n; quant_config.bits was 2, now 3; "
+        + "windows was 24, now 12", d);
+    assertFalse(d.contains("--"), d);
   }
 }

@@ -233,6 +233,27 @@ class SyntheticModelTest {
         () -> SyntheticModel.write(dir, c, DType.F16, 1, tokFile, null));
     assertTrue(e.getMessage().contains(tokFile.toString()) && e.getMessage().contains("151669")
         && e.getMessage().contains("151000") && !e.getMessage().contains("\n"), e.getMessage());
+    assertTrue(e.getMessage().contains("vocab_size must be at least 151669"), e.getMessage());
+    CoreErrorsTest.assertNoFlag(e);
+    assertFalse(Files.exists(dir), "nothing written");
+  }
+
+  /** A tensor over 2 GiB is refused before any write, typed, naming it and no flag. */
+  @Test
+  void aTensorOverTwoGibIsRefusedBeforeAnyWrite() throws IOException {
+    Path dir = tmp.resolve("too-large");
+    // The embedding: 1,048,576 x 1024 float32 = 4 GiB.
+    LlamaConfig c = Arch.LLAMA.config(new Shape(1024, 64, 1, 8, 8, 128, 1 << 20, 256, true),
+        DType.F32, 1, 2);
+    SyntheticModel.TensorTooLargeException e = assertThrows(
+        SyntheticModel.TensorTooLargeException.class,
+        () -> SyntheticModel.write(dir, c, DType.F32, 1, null));
+    assertEquals("model.embed_tokens.weight [1048576, 1024]", e.tensor());
+    assertEquals(4L << 30, e.bytes());
+    assertEquals("tensor model.embed_tokens.weight [1048576, 1024] would take 4294967296 bytes in "
+        + "float32; a synthetic model's tensors are at most 2 GiB (use f16 or bf16, or a smaller "
+        + "vocabulary or dimension)", e.getMessage());
+    CoreErrorsTest.assertNoFlag(e);
     assertFalse(Files.exists(dir), "nothing written");
   }
 

@@ -117,7 +117,7 @@ final class QuantizeCommand implements Callable<Integer> {
         info = progress.during(() -> ModelQuantizer.quantize(model, cal, cfg, outDir, withProgress));
       } catch (RuntimeException e) {
         throw progress.started() && Files.isDirectory(outDir.resolve(ModelQuantizer.PARTIAL))
-            ? new IllegalStateException(OneLineErrors.oneLine(e.getMessage()) + "; the finished "
+            ? new IllegalStateException(OneLineErrors.standard().messageOf(e) + "; the finished "
                 + "layer groups are kept in " + outDir.resolve(ModelQuantizer.PARTIAL) + ": the "
                 + "same command with --resume continues the run, deleting " + outDir
                 + " starts over", e)

@@ -1,5 +1,6 @@
 package io.github.quipsharp.cli;
 
+import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.SyntheticModel;
 import io.github.quipsharp.cli.options.FlagChecks;
 import io.github.quipsharp.model.LlamaConfig;
@@ -140,7 +141,23 @@ final class SynthModelCommand implements Callable<Integer> {
         layers, h, kv, hd, v, ctx != null ? ctx : family.ctx(), tied || (family.tied() && !untied));
     DType dt = DType.valueOf(dtype.name().toUpperCase(Locale.ROOT));
     // BOS/EOS: the tokenizer's (the family's where it has none), else the byte tokenizer's 1 and 2.
-    LlamaConfig c = a.config(shape, dt, tok == null ? 1 : tok.bosId(), tok == null ? 2 : tok.eosId());
+    if (tok != null && tok.vocabSize() > v) { // checked here to name the flag
+      throw new IllegalArgumentException("tokenizer " + tokFile + " has " + tok.vocabSize()
+          + " tokens, more than the model's vocabulary of " + v + " (--vocab must be at least "
+          + tok.vocabSize() + ")");
+    }
+    LlamaConfig c;
+    try {
+      c = a.config(shape, dt, tok == null ? 1 : tok.bosId(), tok == null ? 2 : tok.eosId());
+    } catch (IllegalArgumentException e) {
+      // The core names the config it read; here it is the family this command was asked for.
+      if (e.getCause() instanceof ModelFormatException m && m.file() != null
+          && m.getMessage().startsWith(a.configName() + ": ")) {
+        throw new IllegalArgumentException("synth-model --arch " + a.cliName() + ": "
+            + m.getMessage().substring(a.configName().length() + 2), e);
+      }
+      throw e;
+    }
     long start = System.nanoTime();
     // The bar starts with the first tensor, so that a refusal before any write is the only line.
     ProgressBar[] bar = new ProgressBar[1];
@@ -151,6 +168,9 @@ final class SynthModelCommand implements Callable<Integer> {
         }
         bar[0].stepTo(done);
       });
+    } catch (SyntheticModel.TensorTooLargeException e) {
+      throw new IllegalArgumentException(
+          e.describe("use --dtype f16 or bf16, or a smaller --vocab / --dim"), e);
     } finally {
       if (bar[0] != null) {
         ConsoleProgress.close(bar[0], err);

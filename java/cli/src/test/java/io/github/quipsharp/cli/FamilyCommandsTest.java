@@ -214,6 +214,19 @@ class FamilyCommandsTest {
         "--out", out.toString())[1];
     assertTrue(err.contains("--tokenizer") && err.contains("does not exist"), err);
     assertFalse(Files.exists(out), "nothing written");
+    // A tensor over 2 GiB: the core's refusal, worded with the flags that shrink it.
+    err = run(2, "synth-model", "--dtype", "f32", "--vocab", "1048576", "--dim", "1024", "--heads",
+        "8", "--hidden", "64", "--layers", "1", "--out", out.toString())[1];
+    assertTrue(err.startsWith("error: tensor model.embed_tokens.weight [1048576, 1024] would take "
+        + "4294967296 bytes in float32") && err.contains("(use --dtype f16 or bf16, or a smaller "
+        + "--vocab / --dim)") && err.strip().lines().count() == 1, err);
+    assertFalse(Files.exists(out), "nothing written");
+    // A config the engine refuses is named by the family asked for.
+    err = run(2, "synth-model", "--head-dim", "3", "--dim", "32", "--heads", "4", "--hidden", "64",
+        "--out", out.toString())[1];
+    assertTrue(err.startsWith("error: synth-model --arch llama: ") && err.strip().lines().count() == 1,
+        err);
+    assertFalse(Files.exists(out), "nothing written");
     // A folder that holds an unrelated tokenizer: the new model would be read with it.
     Path busy = tmp.resolve("busy");
     Files.createDirectories(busy);

@@ -188,4 +188,27 @@ class FinetuneCommandsTest {
     assertEquals(1, err.strip().split("\n").length, err);
     assertFalse(Files.exists(tmp.resolve("t")), "nothing written");
   }
+
+  /**
+   * Fine-tuning names a differing setting by its key (options.lr); the command line adds the flag
+   * that sets it. A saved state with another learning rate is refused, and kept.
+   */
+  @Test
+  void resumingWithOtherSettingsNamesTheFlag() throws Exception {
+    Path models = ModelCommandsTest.models();
+    Path q = tmp.resolve("q");
+    String text = models.resolve("tinystories-sample.txt").toString();
+    run(0, "quantize", "--model", models.resolve("stories260K-hf").toString(), "--bits", "2",
+        "--calibration", text, "--samples", "4", "--out", q.toString());
+    Path t = tmp.resolve("t");
+    Path runJson = t.resolve(".finetune").resolve("run.json");
+    Files.createDirectories(runJson.getParent());
+    Files.writeString(runJson, "{\"stage\": \"end_to_end\", \"options\": {\"lr\": 12345}}");
+    String err = run(2, "finetune", "--checkpoint", q.toString(), "--calibration", text, "--out",
+        t.toString(), "--ft-lr", "1e-4", "--resume")[1];
+    assertTrue(err.startsWith("error: cannot resume in " + t + ": the interrupted fine-tuning used "
+        + "other settings: ") && err.contains("options.lr (--ft-lr) was 12345, now 1.0E-4"), err);
+    assertEquals(1, err.strip().split("\n").length, err);
+    assertTrue(Files.exists(runJson), "the saved state is kept");
+  }
 }

@@ -49,7 +49,8 @@ public final class NativeCalls {
   /**
    * The one table from the statuses of quipsharp.h and quipsharp_cuda.h (QS_ERR_*) to exceptions:
    * the caller's argument ({@code INVALID_ARGUMENT}, {@code NON_FINITE}) is an {@link
-   * IllegalArgumentException} ({@link NotPositiveDefiniteException} for a Hessian that damping
+   * IllegalArgumentException} ({@link io.github.quipsharp.NonFiniteValueException} for a value that
+   * is not finite, {@link NotPositiveDefiniteException} for a Hessian that damping
    * cannot make definite); memory is a {@link NativeOutOfMemoryException}; no CUDA device, a CUDA
    * failure and internal errors are a {@link QuipsharpException}. {@code message} is the whole
    * message (context and the native text).
@@ -57,8 +58,9 @@ public final class NativeCalls {
   public static RuntimeException exception(int status, String message) {
     switch (status) {
       case QuipsharpNative.QS_ERR_INVALID_ARGUMENT:
-      case QuipsharpNative.QS_ERR_NON_FINITE:
         return new IllegalArgumentException(message);
+      case QuipsharpNative.QS_ERR_NON_FINITE:
+        return new io.github.quipsharp.NonFiniteValueException(message);
       case QuipsharpNative.QS_ERR_NOT_POSITIVE_DEFINITE:
         return new NotPositiveDefiniteException(message);
       case QuipsharpNative.QS_ERR_OUT_OF_MEMORY:

@@ -73,8 +73,7 @@ public interface ModelSource extends AutoCloseable {
     }
     if (Files.isDirectory(path)) {
       if (Files.isDirectory(path.resolve(".partial")) && !Files.exists(path.resolve("config.json"))) {
-        throw new ModelFormatException(path, "holds an unfinished quantization run (.partial), not "
-            + "a model: finish it with quantize --resume --out " + path + ", or delete the folder");
+        throw new io.github.quipsharp.UnfinishedRunException(path);
       }
       return;
     }

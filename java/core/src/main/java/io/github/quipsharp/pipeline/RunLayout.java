@@ -1,5 +1,6 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.SettingDifference;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.internal.AtomicFiles;
@@ -70,7 +71,7 @@ public final class RunLayout {
     if (!resume) {
       throw new InterruptedRunException(folder);
     }
-    List<SettingsDiff.Difference> differs = savedRunJson == null ? List.of()
+    List<SettingDifference> differs = savedRunJson == null ? List.of()
         : now.differencesFrom(savedRunJson, folder + "/" + PARTIAL + "/" + RUN_FILE);
     if (savedRunJson == null || !differs.isEmpty()) {
       throw new ResumeMismatchException(folder, differs);

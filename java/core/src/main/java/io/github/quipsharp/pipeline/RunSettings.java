@@ -1,5 +1,6 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.SettingDifference;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.BlockTuner;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -79,7 +80,7 @@ public record RunSettings(String model, String modelFormat,
    * @param file how to name run.json in an error
    * @throws IllegalArgumentException when {@code saved} is not JSON
    */
-  public List<SettingsDiff.Difference> differencesFrom(byte[] saved, String file) {
+  public List<SettingDifference> differencesFrom(byte[] saved, String file) {
     JsonNode old;
     JsonNode now;
     try {

@@ -1,5 +1,6 @@
 package io.github.quipsharp.pipeline;
 
+import io.github.quipsharp.SettingDifference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -76,14 +77,15 @@ class RunLayoutTest {
     ResumeMismatchException m = assertThrows(ResumeMismatchException.class,
         () -> RunLayout.checkResume("out", true, saved, settings(3, 128)));
     assertEquals(List.of(
-        new SettingsDiff.Difference("ctx", "ctx", "was 256, now 128"),
-        new SettingsDiff.Difference("quant_config.bits", "quant_config.bits", "was 2, now 3")),
+        new SettingDifference("ctx", "ctx", "was 256, now 128"),
+        new SettingDifference("quant_config.bits", "quant_config.bits", "was 2, now 3")),
         m.differences());
     assertEquals("cannot resume in out: the interrupted run used other settings: ctx was 256, now "
         + "128; quant_config.bits was 2, now 3 (use the same ones, or delete out to start over)",
         m.getMessage());
-    assertEquals("ctx (--ctx) was 256, now 128; quant_config.bits (--bits) was 2, now 3",
-        SettingsDiff.describeWithFlags(m.differences()));
+    assertEquals("ctx was 256, now 128; quant_config.bits was 2, now 3",
+        SettingsDiff.describe(m.differences()));
+    assertFalse(m.getMessage().contains("--"), m.getMessage());
     ResumeMismatchException none = assertThrows(ResumeMismatchException.class,
         () -> RunLayout.checkResume("out", true, null, now));
     assertTrue(none.differences().isEmpty());

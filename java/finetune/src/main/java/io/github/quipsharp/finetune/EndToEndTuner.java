@@ -1,5 +1,6 @@
 package io.github.quipsharp.finetune;
 
+import io.github.quipsharp.SettingDifference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -7,6 +8,7 @@ import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.ResumeMismatchException;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
@@ -100,12 +102,11 @@ public final class EndToEndTuner {
       Path saved = currentState(stateDir);
       if (Files.exists(runFile)) {
         // Compared as parsed JSON on both sides (number node types then agree).
-        String differs = SettingsDiff.describe(JSON.readTree(runFile.toFile()),
-            JSON.readTree(JSON.writeValueAsString(settings)));
-        if (differs != null) {
-          throw new IllegalArgumentException("cannot resume in " + out + ": the interrupted "
-              + "fine-tuning used other settings: " + differs + " (use the same ones, or delete "
-              + stateDir + " to start over)");
+        List<SettingDifference> differs = SettingsDiff.differences("",
+            JSON.readTree(runFile.toFile()), JSON.readTree(JSON.writeValueAsString(settings)));
+        if (!differs.isEmpty()) {
+          throw new ResumeMismatchException(out.toString(), "cannot resume in " + out + ": the "
+              + "interrupted fine-tuning used other settings: ", stateDir.toString(), differs);
         }
       }
       boolean resumed = Files.exists(runFile);

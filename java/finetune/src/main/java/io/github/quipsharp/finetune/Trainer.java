@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.ResumeMismatchException;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
@@ -512,10 +513,10 @@ final class Trainer {
     JsonNode o = JSON.readTree(dir.resolve("state.json").toFile());
     JsonNode now = JSON.readTree(JSON.writeValueAsString(settings.toJson()));
     if (!o.path("settings").equals(now)) {
-      // Named as run.json's "options", so that each key is named by its flag.
-      throw new IllegalArgumentException("the saved fine-tuning state in " + dir + " used other "
-          + "settings: " + SettingsDiff.describe("options", o.path("settings"), now)
-          + " (use the same ones, or delete " + dir + " to start over)");
+      // Named as run.json's "options", so that a command line names each key by its flag.
+      throw new ResumeMismatchException(dir.toString(), "the saved fine-tuning state in " + dir
+          + " used other settings: ", dir.toString(),
+          SettingsDiff.differences("options", o.path("settings"), now));
     }
     readTensors(dir.resolve("params.safetensors"), currentValues());
     keepAsBest();

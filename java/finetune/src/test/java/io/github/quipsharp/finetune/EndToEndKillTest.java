@@ -114,12 +114,17 @@ class EndToEndKillTest {
     Path pointer = killed.resolve(EndToEndTuner.STATE).resolve("current.json");
     forkAndKill(q, killed, "epochs", pointer, 500); // into epoch 2
     assertTrue(Files.readString(pointer).contains("epoch-1"), Files.readString(pointer));
-    // Resuming with another learning rate is refused in one line naming the flag; the state stays.
+    // Resuming with another learning rate is refused in one line naming the setting (its key: the
+    // command line adds the flag); the state stays.
     FineTuneOptions other = OPT.withLearningRates(2 * OPT.lr(), OPT.signLr()).withResume(true);
-    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
-        IllegalArgumentException.class, () -> EndToEndTuner.tune(q, model, cal, 256, killed, other, null));
-    assertTrue(e.getMessage().contains("options.lr (--ft-lr) was " + OPT.lr() + ", now " + 2 * OPT.lr())
-        && !e.getMessage().contains("\n") && !e.getMessage().contains("calibration_hash"), e.getMessage());
+    io.github.quipsharp.ResumeMismatchException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.github.quipsharp.ResumeMismatchException.class,
+        () -> EndToEndTuner.tune(q, model, cal, 256, killed, other, null));
+    assertTrue(e.getMessage().contains("options.lr was " + OPT.lr() + ", now " + 2 * OPT.lr())
+        && !e.getMessage().contains("\n") && !e.getMessage().contains("calibration_hash")
+        && !e.getMessage().contains("--"), e.getMessage());
+    assertEquals(java.util.List.of("options.lr"),
+        e.differences().stream().map(d -> d.key()).toList());
     assertTrue(Files.readString(pointer).contains("epoch-1"), "the saved state is kept");
     EndToEndTuner.Report r = EndToEndTuner.tune(q, model, cal, 256, killed, OPT.withResume(true), null);
     assertTrue(r.resumed());

@@ -76,7 +76,24 @@ final class RunFolder implements Serializable {
       return f instanceof LocalFileSystem l ? l.getRawFileSystem() : f;
     } catch (IOException e) {
       throw new UncheckedIOException(p + ": " + e.getMessage(), e);
+    } catch (IllegalArgumentException e) {
+      // HDFS reports a name node host that does not resolve as IllegalArgumentException
+      // (java.net.UnknownHostException: host), thrown while the client is made.
+      throw new UncheckedIOException(unreachable(e), new IOException(e));
     }
+  }
+
+  /** Why a file system cannot be reached, in words (the unknown host, else the message). */
+  private static String unreachable(IllegalArgumentException e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.net.UnknownHostException u) {
+        return "unknown host " + u.getMessage();
+      }
+    }
+    String m = e.getMessage();
+    java.util.regex.Matcher h = java.util.regex.Pattern
+        .compile("java\\.net\\.UnknownHostException: (\\S+)").matcher(m == null ? "" : m);
+    return h.find() ? "unknown host " + h.group(1) : String.valueOf(m);
   }
 
   /**

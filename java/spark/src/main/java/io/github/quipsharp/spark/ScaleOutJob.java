@@ -18,6 +18,7 @@ import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -135,6 +136,9 @@ final class ScaleOutJob {
       }
     } catch (IOException e) {
       throw new IllegalArgumentException(option + " " + uri + " cannot be read: " + e.getMessage());
+    } catch (UncheckedIOException e) { // its file system cannot be reached (e.g. an unknown host)
+      throw new IllegalArgumentException(option + " " + uri + " cannot be reached: "
+          + e.getMessage());
     }
     return LocalCopies.of(uri);
   }
@@ -167,6 +171,9 @@ final class ScaleOutJob {
       throw new IllegalArgumentException("calibration file " + uri + " is not UTF-8 text");
     } catch (IOException e) {
       throw new IllegalArgumentException("calibration file " + uri + " cannot be read: " + e.getMessage());
+    } catch (UncheckedIOException e) { // its file system cannot be reached (e.g. an unknown host)
+      throw new IllegalArgumentException("--calibration " + uri + " cannot be reached: "
+          + e.getMessage());
     }
   }
 
@@ -175,8 +182,8 @@ final class ScaleOutJob {
    * the same settings; the refusals are the core's typed errors ({@link SparkQuantize} words them).
    */
   private void prepare(RunFolder f, RunSettings settings) {
-    FileSystem fs = f.fs();
     try {
+      FileSystem fs = f.fs();
       if (fs.exists(f.root()) && !fs.getFileStatus(f.root()).isDirectory()) {
         throw new OutputFolderException(spec.out(), OutputFolderException.Problem.IS_A_FILE,
             List.of(), null, null);
@@ -201,6 +208,9 @@ final class ScaleOutJob {
       f.write(f.runFile(), settings.runJson());
     } catch (IOException e) {
       throw new IllegalArgumentException("--out " + spec.out() + " cannot be written: " + e.getMessage());
+    } catch (UncheckedIOException e) { // its file system cannot be reached (e.g. an unknown host)
+      throw new IllegalArgumentException("--out " + spec.out() + " cannot be reached: "
+          + e.getMessage());
     }
   }
 

@@ -63,4 +63,21 @@ class BadInputTest {
     assertRejected(with(good, "--ctx", "100000"), "--ctx 100000 exceeds the model's context length", out);
     assertFalse(Files.exists(out), "created " + out);
   }
+
+  /**
+   * An HDFS host that does not resolve (Hadoop throws IllegalArgumentException wrapping
+   * UnknownHostException) is one line naming the flag, the path and the host; no HDFS needed.
+   */
+  @Test
+  void anUnknownHdfsHostNamesTheFlagAndThePath() throws IOException {
+    Stories s = Stories.load();
+    Path out = tmp.resolve("out");
+    List<String> good = s.args(out, 1);
+    String remote = "hdfs://no-such-host.invalid/x";
+    for (String option : new String[] {"--model", "--calibration", "--out"}) {
+      assertRejected(with(good, option, remote), option + " " + remote + " cannot be reached: "
+          + "unknown host no-such-host.invalid", "--out".equals(option) ? null : out);
+    }
+    assertFalse(Files.exists(out), "created " + out);
+  }
 }

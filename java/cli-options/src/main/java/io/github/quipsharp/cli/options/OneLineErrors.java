@@ -74,6 +74,19 @@ public final class OneLineErrors {
     return this;
   }
 
+  /**
+   * The line (without "error: ") these rules give {@code e}: a typed core error in the words of
+   * the flags, another error by its message. For a command that wraps an error in its own.
+   */
+  public String messageOf(Throwable e) {
+    for (Rule r : rules) {
+      if (r.type().isInstance(e)) {
+        return oneLine(r.message().apply(e));
+      }
+    }
+    return oneLine(e.getMessage());
+  }
+
   /** Installs the handlers on {@code cli} (its subcommands included) and returns it. */
   public CommandLine installOn(CommandLine cli) {
     cli.setParameterExceptionHandler((ex, args) -> {
