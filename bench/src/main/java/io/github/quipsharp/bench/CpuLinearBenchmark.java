@@ -1,9 +1,9 @@
 package io.github.quipsharp.bench;
 
 import io.github.quipsharp.CpuLinear;
-import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedLinear;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.internal.SyntheticData;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;

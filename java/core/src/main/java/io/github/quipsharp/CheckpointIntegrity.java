@@ -1,9 +1,9 @@
 package io.github.quipsharp;
 
-import io.github.quipsharp.internal.Checks;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.safetensors.ContentDigest;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.TensorInfo;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.ModelSource;
@@ -46,7 +47,7 @@ final class InternalOperations implements CoreInternals.Operations {
   }
 
   @Override
-  public LlamaModel.HessianSum hessian(LlamaModel model, int layer, LinearGroup group) {
+  public HessianSum hessian(LlamaModel model, int layer, LinearGroup group) {
     return model.hessian(layer, group);
   }
 

@@ -2,6 +2,7 @@ package io.github.quipsharp;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
 import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.internal.NativeCalls;
 import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
@@ -402,10 +403,4 @@ public final class LlamaModel implements AutoCloseable {
     guard.close(() -> QuipsharpNative.qs_model_free(handle));
   }
 
-  /**
-   * Σ x xᵀ (n×n, row-major, float64) over {@code tokens} input vectors of width n: the quantizer's
-   * input as it is ({@link Quantizer#quantize(float[], int, int, double[], long, float[],
-   * QuantConfig)} forms the mean in float64 itself).
-   */
-  public record HessianSum(int n, double[] sum, long tokens) {}
 }

@@ -1,11 +1,11 @@
 package io.github.quipsharp;
 
-import io.github.quipsharp.internal.SettingsDiff;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.model.Tensor;

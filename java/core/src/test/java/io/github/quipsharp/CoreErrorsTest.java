@@ -1,11 +1,11 @@
 package io.github.quipsharp;
 
-import io.github.quipsharp.internal.OutputFolders;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.safetensors.DType;
 import java.nio.file.Files;

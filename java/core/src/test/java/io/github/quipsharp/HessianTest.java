@@ -3,6 +3,7 @@ package io.github.quipsharp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.model.ModelSource;
 import org.junit.jupiter.api.Test;
 
@@ -40,7 +41,7 @@ class HessianTest {
           }
         }
       }
-      LlamaModel.HessianSum h0 = m.hessian(0, LinearGroup.QKV);
+      HessianSum h0 = m.hessian(0, LinearGroup.QKV);
       assertEquals(40, h0.tokens());
       double scale = 0;
       for (double v : direct) {
@@ -51,7 +52,7 @@ class HessianTest {
       }
       for (int l = 0; l < m.config().layers(); l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          LlamaModel.HessianSum h = m.hessian(l, g);
+          HessianSum h = m.hessian(l, g);
           assertEquals(40, h.tokens());
           assertEquals(m.groupCols(g), h.n());
           assertPsd(h.sum(), h.n(), "layer " + l + " " + g.key());

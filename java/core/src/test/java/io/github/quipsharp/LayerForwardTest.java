@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
 import java.util.Arrays;
@@ -45,8 +46,8 @@ class LayerForwardTest {
             hidden[w] = one.layerForward(l, hidden[w]);
           }
           for (LinearGroup g : LinearGroup.values()) {
-            LlamaModel.HessianSum a = one.hessian(l, g);
-            LlamaModel.HessianSum b = whole.hessian(l, g);
+            HessianSum a = one.hessian(l, g);
+            HessianSum b = whole.hessian(l, g);
             assertEquals(b.tokens(), a.tokens());
             assertEquals((long) windows * ctx, a.tokens());
             assertArrayEquals(b.sum(), a.sum(), 0.0, "layer " + l + " " + g.key());

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.model.ModelSource;
-import io.github.quipsharp.model.WeightSpec;
 import io.github.quipsharp.model.WeightSpec.Role;
+import io.github.quipsharp.model.WeightSpec;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

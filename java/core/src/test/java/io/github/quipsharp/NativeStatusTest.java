@@ -1,6 +1,5 @@
 package io.github.quipsharp;
 
-import io.github.quipsharp.internal.NativeCalls;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.bindings.QuipsharpNative;
+import io.github.quipsharp.internal.NativeCalls;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -3,7 +3,6 @@ package io.github.quipsharp.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.ActivationPrecision;
 import io.github.quipsharp.CpuKernel;
-import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.NativeThreads;
 import io.github.quipsharp.Sampler;
@@ -11,14 +10,15 @@ import io.github.quipsharp.cli.options.ActivationBitsOption;
 import io.github.quipsharp.cli.options.MatrixShapeOptions;
 import io.github.quipsharp.cli.options.ModelOption;
 import io.github.quipsharp.cli.options.NativeThreadsOption;
+import io.github.quipsharp.internal.KernelBenchmarks;
 import io.github.quipsharp.model.LlamaConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * quipsharp bench: kernel benchmarks. Each subcommand prints a short human-readable summary and, as

@@ -1,17 +1,17 @@
 package io.github.quipsharp.cli;
 
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.internal.HuggingFaceConfig;
-import io.github.quipsharp.internal.JsonFiles;
 import io.github.quipsharp.cli.options.CalibrationFractionOption;
 import io.github.quipsharp.cli.options.ContextLengthOption;
 import io.github.quipsharp.cli.options.FlagChecks;
 import io.github.quipsharp.cli.options.TokenizerOption;
 import io.github.quipsharp.cli.options.WindowOption;
-import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
 import io.github.quipsharp.finetune.FineTuning;
+import io.github.quipsharp.internal.HuggingFaceConfig;
+import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.PrintWriter;
@@ -20,9 +20,9 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** finetune: end-to-end fine-tuning of an existing quantized checkpoint. */
 @Command(

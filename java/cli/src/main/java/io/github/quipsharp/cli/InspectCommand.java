@@ -2,14 +2,14 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.QuantizationInfo;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.internal.JsonFiles;
 import io.github.quipsharp.cli.options.ModelOption;
 import io.github.quipsharp.cli.options.VerificationOption;
+import io.github.quipsharp.internal.JsonFiles;
+import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;
-import io.github.quipsharp.QuantizationInfo;
-import io.github.quipsharp.model.LlamaConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -17,9 +17,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** inspect: what a model or checkpoint holds. */
 @Command(

@@ -2,8 +2,8 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.cli.options.OneLineErrors;
 import io.github.quipsharp.finetune.FineTuneException;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** Entry point of {@code java -jar quipsharp.jar}. */
 @Command(

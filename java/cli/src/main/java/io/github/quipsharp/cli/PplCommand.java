@@ -18,9 +18,9 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** ppl: perplexity of a model (fp or quantized) on a text. */
 @Command(

@@ -16,14 +16,14 @@ import io.github.quipsharp.finetune.EndToEndTuner;
 import io.github.quipsharp.finetune.FineTuneOptions;
 import io.github.quipsharp.finetune.FineTuning;
 import io.github.quipsharp.tokenizer.Tokenizer;
-import java.nio.file.Files;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** quantize: a whole model to a QuIP# checkpoint. */
 @Command(

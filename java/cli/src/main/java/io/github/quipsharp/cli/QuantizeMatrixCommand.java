@@ -4,17 +4,17 @@ import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
 import io.github.quipsharp.Rounding;
-import io.github.quipsharp.internal.SyntheticData;
 import io.github.quipsharp.cli.options.FlagChecks;
 import io.github.quipsharp.cli.options.MatrixShapeOptions;
 import io.github.quipsharp.cli.options.NativeThreadsOption;
 import io.github.quipsharp.cli.options.RefinePassesOption;
+import io.github.quipsharp.internal.SyntheticData;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** quantize-matrix: quantizes a synthetic Gaussian matrix and compares BlockLDLQ with nearest. */
 @Command(

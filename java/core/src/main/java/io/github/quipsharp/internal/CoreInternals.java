@@ -37,7 +37,7 @@ public final class CoreInternals {
 
     void startHessians(LlamaModel model, int layerBegin, int layerEnd);
 
-    LlamaModel.HessianSum hessian(LlamaModel model, int layer, LinearGroup group);
+    HessianSum hessian(LlamaModel model, int layer, LinearGroup group);
 
     void stopHessians(LlamaModel model);
 
@@ -122,7 +122,7 @@ public final class CoreInternals {
   }
 
   /** Σ x xᵀ (n×n, row-major) of one group's inputs since {@link #startHessians}, and the count. */
-  public static LlamaModel.HessianSum hessian(LlamaModel model, int layer, LinearGroup group) {
+  public static HessianSum hessian(LlamaModel model, int layer, LinearGroup group) {
     return operations().hessian(model, layer, group);
   }
 

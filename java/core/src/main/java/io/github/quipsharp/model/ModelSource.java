@@ -1,8 +1,8 @@
 package io.github.quipsharp.model;
 
+import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.internal.Checks;
 import io.github.quipsharp.internal.RegularFiles;
-import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.safetensors.DType;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,13 +1,14 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.HessianSum;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;
@@ -63,7 +64,7 @@ public final class GroupQuantizer {
    * renamed into place); returns its report. The same inputs give the same shard bytes.
    */
   public static LayerReport quantizeToShard(ModelSource src, int layer, LinearGroup g,
-      LlamaModel.HessianSum hessian, QuantConfig cfg, Path shard) throws IOException {
+      HessianSum hessian, QuantConfig cfg, Path shard) throws IOException {
     Result r = quantize(src.config(), layer, g, readMembers(src, layer, g), hessian, cfg);
     CoreInternals.writeShard(shard, r.group(), r.report());
     return r.report();
@@ -75,7 +76,7 @@ public final class GroupQuantizer {
    * the stored form and the report. The same inputs give the same result.
    */
   public static Result quantize(LlamaConfig mc, int layer, LinearGroup g, float[][] ws,
-      LlamaModel.HessianSum hessian, QuantConfig cfg) {
+      HessianSum hessian, QuantConfig cfg) {
     int cols = g.cols(mc);
     int rows = g.rows(mc);
     // §1.4 step 1: each member divided by its RMS, then stacked; each row's RMS is its real scale

@@ -1,6 +1,7 @@
 package io.github.quipsharp.pipeline;
 
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.internal.HessianSum;
 
 /**
  * The one summation order of a Hessian (QUIPSHARP.md §1.2), shared by every driver so that their
@@ -45,7 +46,7 @@ public final class HessianBlocks {
     private int n;
 
     /** Adds one block's sum: total[i] + block[i] for every entry, in index order. */
-    public void add(LlamaModel.HessianSum block) {
+    public void add(HessianSum block) {
       if (sum == null) {
         n = block.n();
         sum = new double[block.sum().length];
@@ -61,11 +62,11 @@ public final class HessianBlocks {
     }
 
     /** The total so far (the array itself: add nothing after taking it). */
-    public LlamaModel.HessianSum result() {
+    public HessianSum result() {
       if (sum == null) {
         throw new IllegalStateException("no block was added");
       }
-      return new LlamaModel.HessianSum(n, sum, tokens);
+      return new HessianSum(n, sum, tokens);
     }
   }
 }

@@ -2,6 +2,7 @@ package io.github.quipsharp.pipeline;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.internal.HessianSum;
 import java.io.IOException;
 import java.util.Arrays;
 
@@ -16,7 +17,7 @@ public interface HessianStore {
   boolean contains(int layer, LinearGroup group);
 
   /** Writes the Hessian of this group (whole, or not at all). */
-  void write(int layer, LinearGroup group, LlamaModel.HessianSum hessian) throws IOException;
+  void write(int layer, LinearGroup group, HessianSum hessian) throws IOException;
 
   /**
    * Reads the Hessian of this group.
@@ -24,7 +25,7 @@ public interface HessianStore {
    * @throws io.github.quipsharp.ModelFormatException naming the file when it is missing,
    *     truncated or not a Hessian file
    */
-  LlamaModel.HessianSum read(int layer, LinearGroup group);
+  HessianSum read(int layer, LinearGroup group);
 
   /** Whether every group of the layer has its Hessian. */
   default boolean containsLayer(int layer) {

@@ -3,6 +3,7 @@ package io.github.quipsharp.pipeline;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
@@ -43,21 +44,21 @@ public final class LocalHessianStore implements HessianStore {
   }
 
   @Override
-  public void write(int layer, LinearGroup group, LlamaModel.HessianSum hessian) throws IOException {
+  public void write(int layer, LinearGroup group, HessianSum hessian) throws IOException {
     writeFile(file(layer, group), hessian);
   }
 
   @Override
-  public LlamaModel.HessianSum read(int layer, LinearGroup group) {
+  public HessianSum read(int layer, LinearGroup group) {
     return readFile(file(layer, group));
   }
 
   /** Writes a Hessian file (the format above), creating the folder. */
-  public static void writeFile(Path file, LlamaModel.HessianSum h) throws IOException {
+  public static void writeFile(Path file, HessianSum h) throws IOException {
     writeFile(file, h, BLOCK_BYTES);
   }
 
-  static void writeFile(Path file, LlamaModel.HessianSum h, long blockBytes) throws IOException {
+  static void writeFile(Path file, HessianSum h, long blockBytes) throws IOException {
     Files.createDirectories(file.toAbsolutePath().getParent());
     int n = h.n();
     long rowBytes = 8L * n;
@@ -81,7 +82,7 @@ public final class LocalHessianStore implements HessianStore {
    * @throws ModelFormatException naming the file when it is missing, truncated, corrupt or holds
    *     no Hessian
    */
-  public static LlamaModel.HessianSum readFile(Path file) {
+  public static HessianSum readFile(Path file) {
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
       long tokens = tokens(f, file);
       if (f.contains("sum")) {
@@ -89,7 +90,7 @@ public final class LocalHessianStore implements HessianStore {
         double[] sum = new double[square(n, file)];
         f.requireShape("sum", DType.F64, n, n);
         f.map("sum").order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum);
-        return new LlamaModel.HessianSum(n, sum, tokens);
+        return new HessianSum(n, sum, tokens);
       }
       if (!f.contains("sum.0")) {
         throw new ModelFormatException(file, "holds neither \"sum\" nor \"sum.0\": not a Hessian file");
@@ -113,7 +114,7 @@ public final class LocalHessianStore implements HessianStore {
         f.map(name).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(sum, r0 * n, rows * n);
         r0 += rows;
       }
-      return new LlamaModel.HessianSum(n, sum, tokens);
+      return new HessianSum(n, sum, tokens);
     }
   }
 

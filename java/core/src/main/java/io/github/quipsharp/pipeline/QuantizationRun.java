@@ -1,16 +1,16 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.internal.CoreInternals;
-import io.github.quipsharp.internal.Checks;
-import io.github.quipsharp.internal.AtomicFiles;
-import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.LayerReport;
-import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.BlockTuner;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;

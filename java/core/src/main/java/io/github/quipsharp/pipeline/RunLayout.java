@@ -1,14 +1,14 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.SettingDifference;
-import io.github.quipsharp.internal.CoreInternals;
-import io.github.quipsharp.internal.Checks;
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.LinearGroup;
-import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.ResumeMismatchException;
+import io.github.quipsharp.SettingDifference;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.Checks;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.internal.SettingsDiff;
 import java.io.IOException;
 import java.nio.file.Files;

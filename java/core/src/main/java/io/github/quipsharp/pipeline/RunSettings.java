@@ -1,13 +1,13 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.SettingDifference;
-import io.github.quipsharp.internal.CoreInternals;
-import io.github.quipsharp.internal.BlockTuner;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.github.quipsharp.QuantConfig;
+import io.github.quipsharp.SettingDifference;
+import io.github.quipsharp.internal.BlockTuner;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.ContentDigest;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelFormatException;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.safetensors.DType;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import io.github.quipsharp.safetensors.SafetensorsWriter;
@@ -28,25 +29,25 @@ import org.junit.jupiter.api.io.TempDir;
 class HessianStoreTest {
   @TempDir Path tmp;
 
-  static LlamaModel.HessianSum random(int n) {
+  static HessianSum random(int n) {
     SplittableRandom r = new SplittableRandom(3);
     double[] s = new double[n * n];
     for (int i = 0; i < s.length; i++) {
       s[i] = r.nextGaussian();
     }
-    return new LlamaModel.HessianSum(n, s, 1234);
+    return new HessianSum(n, s, 1234);
   }
 
   @Test
   void rowBlocksRoundTripExactly() throws Exception {
-    LlamaModel.HessianSum h = random(40);
+    HessianSum h = random(40);
     Path blocks = tmp.resolve("blocks.safetensors");
     LocalHessianStore.writeFile(blocks, h, 1000); // 3 rows of 320 bytes per block: 14 blocks
     try (SafetensorsFile f = SafetensorsFile.open(blocks)) {
       assertEquals(14, f.tensors().size());
       assertEquals(1, f.info("sum.13").dim(0));
     }
-    LlamaModel.HessianSum back = LocalHessianStore.readFile(blocks);
+    HessianSum back = LocalHessianStore.readFile(blocks);
     assertEquals(40, back.n());
     assertEquals(1234, back.tokens());
     assertArrayEquals(h.sum(), back.sum());
@@ -65,10 +66,10 @@ class HessianStoreTest {
     assertFalse(store.containsLayer(2));
     for (LinearGroup g : LinearGroup.values()) {
       assertFalse(store.containsLayer(2));
-      LlamaModel.HessianSum h = random(8 + g.ordinal());
+      HessianSum h = random(8 + g.ordinal());
       store.write(2, g, h);
       assertTrue(store.contains(2, g));
-      LlamaModel.HessianSum back = store.read(2, g);
+      HessianSum back = store.read(2, g);
       assertEquals(h.n(), back.n());
       assertEquals(h.tokens(), back.tokens());
       assertArrayEquals(h.sum(), back.sum());
@@ -144,13 +145,13 @@ class HessianStoreTest {
   void aWriteThatFailsMidwayLeavesNoHalfFile() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("store"));
     Path target = dir.resolve("0_qkv.safetensors");
-    LlamaModel.HessianSum broken = new LlamaModel.HessianSum(40, new double[40 * 20], 7);
+    HessianSum broken = new HessianSum(40, new double[40 * 20], 7);
     assertThrows(IndexOutOfBoundsException.class,
         () -> LocalHessianStore.writeFile(target, broken, 1000));
     try (var entries = Files.list(dir)) {
       assertEquals(0, entries.count(), "a failed write left files behind");
     }
-    LlamaModel.HessianSum good = random(40);
+    HessianSum good = random(40);
     LocalHessianStore.writeFile(target, good, 1000);
     byte[] before = Files.readAllBytes(target);
     assertThrows(IndexOutOfBoundsException.class,

@@ -1,6 +1,5 @@
 package io.github.quipsharp.pipeline;
 
-import io.github.quipsharp.SettingDifference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,6 +12,7 @@ import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.ResumeMismatchException;
+import io.github.quipsharp.SettingDifference;
 import io.github.quipsharp.internal.SettingsDiff;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

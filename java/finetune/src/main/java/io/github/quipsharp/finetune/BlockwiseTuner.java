@@ -4,13 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.quipsharp.LinearGroup;
+import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.QuantizationTuner;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.internal.BlockTuner;
 import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.LayerState;
-import io.github.quipsharp.LinearGroup;
-import io.github.quipsharp.ProgressListener;
-import io.github.quipsharp.QuantizationTuner;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,8 +20,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Blockwise fine-tuning over libtorch (QUIPSHARP.md §6.2), plugged into

@@ -1,14 +1,14 @@
 package io.github.quipsharp.finetune;
 
-import io.github.quipsharp.SettingDifference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
 import io.github.quipsharp.QuantizedCheckpoint;
-import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.ResumeMismatchException;
+import io.github.quipsharp.SettingDifference;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.CoreInternals;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
@@ -26,8 +26,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * End-to-end fine-tuning of a quantized checkpoint (QUIPSHARP.md §6.3): every SU/SV, every RMSNorm

@@ -2,8 +2,8 @@ package io.github.quipsharp.finetune;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.ProgressListener;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import java.io.IOException;

@@ -1,10 +1,10 @@
 package io.github.quipsharp.finetune;
 
-import io.github.quipsharp.internal.CoreInternals;
-import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantizedCheckpoint;
+import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.LayerState;
 import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.model.FamilyOptions;
 import io.github.quipsharp.model.LlamaConfig;
@@ -20,8 +20,8 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * A model of any supported family built from libtorch ops, with autograd: the same forward pass as

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.QuantConfig;
-import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.QuantizedLinear;
 import io.github.quipsharp.Quantizer;
+import io.github.quipsharp.internal.QuantizedGroup;
 import io.github.quipsharp.internal.SyntheticData;
 import java.util.SplittableRandom;
 import org.bytedeco.pytorch.Tensor;

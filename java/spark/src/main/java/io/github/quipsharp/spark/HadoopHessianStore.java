@@ -1,10 +1,11 @@
 package io.github.quipsharp.spark;
 
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.QuipsharpException;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.pipeline.HessianStore;
 import io.github.quipsharp.pipeline.LocalHessianStore;
 import java.io.IOException;
@@ -42,7 +43,7 @@ final class HadoopHessianStore implements HessianStore, Serializable {
   }
 
   @Override
-  public void write(int layer, LinearGroup group, LlamaModel.HessianSum hessian) throws IOException {
+  public void write(int layer, LinearGroup group, HessianSum hessian) throws IOException {
     Path target = file(layer, group);
     if (run.isLocal()) {
       LocalHessianStore.writeFile(run.local(target), hessian);
@@ -59,7 +60,7 @@ final class HadoopHessianStore implements HessianStore, Serializable {
   }
 
   @Override
-  public LlamaModel.HessianSum read(int layer, LinearGroup group) {
+  public HessianSum read(int layer, LinearGroup group) {
     Path file = file(layer, group);
     if (run.isLocal()) {
       return LocalHessianStore.readFile(run.local(file));

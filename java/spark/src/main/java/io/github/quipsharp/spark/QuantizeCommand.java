@@ -8,9 +8,9 @@ import io.github.quipsharp.cli.options.RunFolderOptions;
 import io.github.quipsharp.cli.options.SourceModelOptions;
 import java.io.IOException;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * quantize: a whole model to a QuIP# checkpoint, scaled out on Spark. The model, quantization,

@@ -1,9 +1,10 @@
 package io.github.quipsharp.spark;
 
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.LayerReport;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
+import io.github.quipsharp.internal.AtomicFiles;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.GroupQuantizer;
@@ -76,7 +77,7 @@ final class QuantizePhase {
     t.useTaskThreads();
     Path dir = Files.createTempDirectory("quipsharp-shard-");
     try (ModelSource src = t.openModel()) {
-      LlamaModel.HessianSum h = f.hessians().read(task.layer(), task.group());
+      HessianSum h = f.hessians().read(task.layer(), task.group());
       Path local = dir.resolve("shard.safetensors");
       LayerReport r = GroupQuantizer.quantizeToShard(src, task.layer(), task.group(), h,
           t.quantConfig(), local);

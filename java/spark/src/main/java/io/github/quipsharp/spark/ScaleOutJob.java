@@ -1,6 +1,5 @@
 package io.github.quipsharp.spark;
 
-import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.LayerReport;
@@ -9,6 +8,7 @@ import io.github.quipsharp.ModelFormatException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.QuantizationInfo;
+import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.QuantizationRun;
@@ -18,8 +18,8 @@ import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;

@@ -3,8 +3,8 @@ package io.github.quipsharp.spark;
 import io.github.quipsharp.cli.options.OneLineErrors;
 import java.io.PrintWriter;
 import org.apache.spark.SparkException;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * Entry point of {@code java -jar quipsharp-spark-local.jar} and of {@code spark-submit --class

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.safetensors.SafetensorsFile;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -294,7 +295,7 @@ class HdfsIT {
         // {l}_{g}.safetensors in the one Hessian format: read whole, n × n, the tokens it covers
         String group = name.substring(name.indexOf('_') + 1, name.indexOf('.'));
         int n = io.github.quipsharp.LinearGroup.ofKey(group).cols(config);
-        io.github.quipsharp.LlamaModel.HessianSum h =
+        io.github.quipsharp.internal.HessianSum h =
             io.github.quipsharp.pipeline.LocalHessianStore.readFile(file);
         assertEquals(n, h.n(), f);
         if (f.startsWith(".partial/hessians/")) {

@@ -8,6 +8,7 @@ import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.LinearGroup;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.safetensors.DType;
@@ -79,7 +80,7 @@ class SparkFamiliesTest {
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          LlamaModel.HessianSum want = CoreInternals.hessian(fp, l, g);
+          HessianSum want = CoreInternals.hessian(fp, l, g);
           double rel = Stories.relativeDifference(want, f.hessians().read(l, g));
           worst = Math.max(worst, rel);
           assertTrue(rel <= 1e-12, name + " layer " + l + " " + g.key() + ": " + rel);

@@ -9,6 +9,7 @@ import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.QuantConfig;
 import io.github.quipsharp.cli.options.QuantizationOptions;
 import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.model.ModelSource;
 import io.github.quipsharp.pipeline.HessianBlocks;
 import io.github.quipsharp.pipeline.HessianStore;
@@ -68,9 +69,9 @@ class SparkQuantizeTest {
       }
       for (int l = 0; l < layers; l++) {
         for (LinearGroup g : LinearGroup.values()) {
-          LlamaModel.HessianSum ref = CoreInternals.hessian(fp, l, g);
+          HessianSum ref = CoreInternals.hessian(fp, l, g);
           // The single machine's own reader on Spark's file: one Hessian format.
-          LlamaModel.HessianSum got = LocalHessianStore.readFile(spark.resolve(".partial")
+          HessianSum got = LocalHessianStore.readFile(spark.resolve(".partial")
               .resolve("hessians").resolve(HessianStore.fileName(l, g)));
           double rel = Stories.relativeDifference(ref, got);
           worst = Math.max(worst, rel);

@@ -3,6 +3,7 @@ package io.github.quipsharp.spark;
 import io.github.quipsharp.CalibrationSplit;
 import io.github.quipsharp.LlamaModel;
 import io.github.quipsharp.Perplexity;
+import io.github.quipsharp.internal.HessianSum;
 import io.github.quipsharp.testing.SharedModels;
 import io.github.quipsharp.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -87,8 +88,8 @@ final class Stories {
   }
 
   /** max |got - want| / max |want| of two Hessian sums of the same group (token counts equal). */
-  static double relativeDifference(io.github.quipsharp.LlamaModel.HessianSum want,
-      io.github.quipsharp.LlamaModel.HessianSum got) {
+  static double relativeDifference(io.github.quipsharp.internal.HessianSum want,
+      io.github.quipsharp.internal.HessianSum got) {
     org.junit.jupiter.api.Assertions.assertEquals(want.tokens(), got.tokens());
     double scale = 0;
     double diff = 0;

@@ -1,7 +1,7 @@
 package io.github.quipsharp.cli.options;
 
-import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.QuipsharpException;
+import io.github.quipsharp.internal.OutputFolders;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;

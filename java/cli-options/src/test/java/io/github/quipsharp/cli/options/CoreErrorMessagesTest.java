@@ -1,6 +1,5 @@
 package io.github.quipsharp.cli.options;
 
-import io.github.quipsharp.SettingDifference;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -9,6 +8,7 @@ import io.github.quipsharp.ContextTooLongException;
 import io.github.quipsharp.InterruptedRunException;
 import io.github.quipsharp.OutputFolderException;
 import io.github.quipsharp.ResumeMismatchException;
+import io.github.quipsharp.SettingDifference;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -10,8 +10,8 @@ import java.io.StringWriter;
 import java.nio.file.AccessDeniedException;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** Each kind of failure of a command: the one line it prints and the exit code. */
 class OneLineErrorsTest {
