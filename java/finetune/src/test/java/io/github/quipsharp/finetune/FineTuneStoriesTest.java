@@ -229,7 +229,8 @@ class FineTuneStoriesTest {
             E2E.withLearningRates(1e6, 1e7), null));
     System.out.println("lr 1e6: " + e.getMessage());
     assertTrue(e.getMessage().contains("NaN") || e.getMessage().contains("Infinity"), e.getMessage());
-    assertTrue(e.getMessage().contains("--ft-lr"), e.getMessage());
+    assertTrue(e.getMessage().contains("a lower learning rate (FineTuneOptions.lr)"), e.getMessage());
+    assertEquals(FineTuneException.Remedy.LOWER_LEARNING_RATE, e.remedy());
     assertArrayEquals(before, Files.readAllBytes(inPlace.resolve("model.safetensors")),
         "the last good checkpoint was overwritten");
     assertFalse(Files.exists(inPlace.resolve(EndToEndTuner.STATE)));
