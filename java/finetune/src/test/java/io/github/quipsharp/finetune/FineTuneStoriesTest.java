@@ -193,9 +193,10 @@ class FineTuneStoriesTest {
         () -> EndToEndTuner.tune(quantized, model, calibration, CTX, cut, opt, stopInEpoch2));
     assertTrue(Files.exists(cut.resolve(EndToEndTuner.STATE)), "the state of epoch 1 is kept");
     assertTrue(Files.exists(cut.resolve("model.safetensors")), "epoch 1's checkpoint is written");
-    IllegalArgumentException again = assertThrows(IllegalArgumentException.class,
+    InterruptedFineTuningException again = assertThrows(InterruptedFineTuningException.class,
         () -> EndToEndTuner.tune(quantized, model, calibration, CTX, cut, opt, null));
-    assertTrue(again.getMessage().contains("--resume"), again.getMessage());
+    assertEquals(cut.toString(), again.folder());
+    assertTrue(again.getMessage().contains("FineTuneOptions.resume"), again.getMessage());
     int[] otherText = java.util.Arrays.copyOf(calibration, calibration.length - 1);
     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
         () -> EndToEndTuner.tune(quantized, model, otherText, CTX, cut, opt.withResume(true), null));
