@@ -2,6 +2,7 @@ package io.github.quipsharp.cli;
 
 import io.github.quipsharp.cli.options.OneLineErrors;
 import io.github.quipsharp.finetune.FineTuneException;
+import io.github.quipsharp.finetune.InterruptedFineTuningException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine;
 
@@ -52,7 +53,7 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
-    OneLineErrors.standard().inputError(FineTuneException.class).installOn(cli);
+    errors().installOn(cli);
     try {
       return cli.execute(args);
     } catch (OutOfMemoryError e) {
@@ -60,6 +61,16 @@ public final class Main implements Runnable {
       err.flush();
       return OneLineErrors.INPUT_ERROR;
     }
+  }
+
+  /**
+   * The one-line errors of this command line: the shared rules, and fine-tuning's errors as
+   * errors of the input, worded with the {@code --ft-*}, {@code --out} and {@code --resume} flags.
+   */
+  static OneLineErrors errors() {
+    return OneLineErrors.standard()
+        .inputError(FineTuneException.class, FineTuneErrorMessages::of)
+        .inputError(InterruptedFineTuningException.class, FineTuneErrorMessages::of);
   }
 
   /** The message of an out-of-memory error: the heap there was and what to lower. */

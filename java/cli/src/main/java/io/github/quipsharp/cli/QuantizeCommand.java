@@ -7,7 +7,6 @@ import io.github.quipsharp.QuantizationInfo;
 import io.github.quipsharp.QuantizedCheckpoint;
 import io.github.quipsharp.cli.options.CalibrationOptions;
 import io.github.quipsharp.cli.options.NativeThreadsOption;
-import io.github.quipsharp.cli.options.OneLineErrors;
 import io.github.quipsharp.cli.options.QuantizationOptions;
 import io.github.quipsharp.cli.options.RunFolderOptions;
 import io.github.quipsharp.cli.options.SourceModelOptions;
@@ -117,7 +116,7 @@ final class QuantizeCommand implements Callable<Integer> {
         info = progress.during(() -> ModelQuantizer.quantize(model, cal, cfg, outDir, withProgress));
       } catch (RuntimeException e) {
         throw progress.started() && Files.isDirectory(outDir.resolve(ModelQuantizer.PARTIAL))
-            ? new IllegalStateException(OneLineErrors.standard().messageOf(e) + "; the finished "
+            ? new IllegalStateException(Main.errors().messageOf(e) + "; the finished "
                 + "layer groups are kept in " + outDir.resolve(ModelQuantizer.PARTIAL) + ": the "
                 + "same command with --resume continues the run, deleting " + outDir
                 + " starts over", e)

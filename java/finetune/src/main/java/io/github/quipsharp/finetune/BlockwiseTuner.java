@@ -202,8 +202,8 @@ public final class BlockwiseTuner extends QuantizationTuner {
       try {
         t.run(stage, windows.train(), windows.valid(), mse, listener, null);
       } catch (FineTuneException e) {
-        throw new FineTuneException(e.getMessage() + ". Quantization stopped; run it again with a "
-            + "lower --ft-lr in a new --out (another learning rate cannot --resume this run)", e);
+        throw new FineTuneException(e.detail(),
+            FineTuneException.Remedy.LOWER_LEARNING_RATE_IN_A_NEW_RUN, e);
       }
     } finally {
       block.release();

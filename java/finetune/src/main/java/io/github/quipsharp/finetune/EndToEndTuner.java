@@ -9,6 +9,7 @@ import io.github.quipsharp.ResumeMismatchException;
 import io.github.quipsharp.SettingDifference;
 import io.github.quipsharp.internal.AtomicFiles;
 import io.github.quipsharp.internal.CoreInternals;
+import io.github.quipsharp.internal.OutputFolders;
 import io.github.quipsharp.internal.SettingsDiff;
 import io.github.quipsharp.model.LlamaConfig;
 import io.github.quipsharp.model.ModelSource;
@@ -81,7 +82,11 @@ public final class EndToEndTuner {
    *
    * @throws FineTuneException if the checkpoint was not made from {@code fpModel}, or the loss
    *     became NaN (the message says which checkpoint was kept)
-   * @throws IllegalArgumentException for bad settings, or an {@code out} that holds something else
+   * @throws io.github.quipsharp.OutputFolderException for an {@code out} that is a file or holds
+   *     something else
+   * @throws InterruptedFineTuningException for an {@code out} holding an interrupted fine-tuning
+   *     that {@code opt} does not resume
+   * @throws IllegalArgumentException for bad settings
    */
   public static Report tune(Path checkpoint, Path fpModel, int[] calibration, int ctx, Path out,
       FineTuneOptions opt, ProgressListener listener) {
@@ -166,10 +171,10 @@ public final class EndToEndTuner {
           teacherStates.close();
           AtomicFiles.deleteTree(stateDir);
           boolean kept = t.epochsDone() > 0 || inPlace;
-          throw new FineTuneException(e.getMessage() + ". " + (kept ? out + " keeps the last good "
+          throw new FineTuneException(e.detail() + ". " + (kept ? out + " keeps the last good "
               + "checkpoint" + (t.epochsDone() > 0 ? " (best of the epochs before)" : " (untuned)")
-              : "No epoch finished; " + checkpoint + " is unchanged and nothing was written to " + out)
-              + "; run again with a lower --ft-lr", e);
+              : "No epoch finished; " + checkpoint + " is unchanged and nothing was written to " + out),
+              FineTuneException.Remedy.LOWER_LEARNING_RATE, e);
         }
         List<SweepPoint> points = sweep == null ? null : sweep.points().stream()
             .map(p -> new SweepPoint(p.lr(), p.signLr(), p.validLoss())).toList();
@@ -217,23 +222,15 @@ public final class EndToEndTuner {
 
   private static void prepareOutput(Path out, Path stateDir, boolean inPlace, boolean resume)
       throws IOException {
-    if (Files.exists(out) && !Files.isDirectory(out)) {
-      throw new IllegalArgumentException("--out " + out + " is a file, not a folder");
-    }
+    OutputFolders.requireFolderOrAbsent(out);
     if (Files.exists(stateDir)) {
       if (!resume) {
-        throw new IllegalArgumentException(out + " holds an interrupted fine-tuning; pass --resume "
-            + "to continue it, or choose another --out");
+        throw new InterruptedFineTuningException(out.toString());
       }
       return;
     }
-    if (!inPlace && Files.isDirectory(out)) {
-      try (var entries = Files.list(out)) {
-        if (entries.findAny().isPresent()) {
-          throw new IllegalArgumentException("--out " + out + " exists and is not empty; choose a "
-              + "new folder (nothing was overwritten)");
-        }
-      }
+    if (!inPlace) {
+      OutputFolders.requireEmpty(out);
     }
     Files.createDirectories(stateDir);
   }

@@ -306,7 +306,7 @@ public record FineTuneOptions(int epochs, int batch, double lr, double signLr, i
   int validCount(int n) {
     if (n < 2) {
       throw new IllegalArgumentException("fine-tuning needs at least 2 calibration windows (one to "
-          + "train on, one to validate), have " + n + "; use more calibration text or a smaller --ctx");
+          + "train on, one to validate), have " + n + "; use more calibration text or shorter windows (a smaller ctx)");
     }
     return (int) Math.max(1, Math.min(n - 1, Math.round(n * validFraction)));
   }

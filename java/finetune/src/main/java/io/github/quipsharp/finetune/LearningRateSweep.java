@@ -173,7 +173,8 @@ final class LearningRateSweep {
         chosen = new Point(r[0], r[1], Double.NaN, 0);
       } else {
         throw new FineTuneException(stage + ": every learning rate of the sweep diverged (from lr "
-            + grid.get(0)[0] + ", SU/SV " + grid.get(0)[1] + "); set --ft-lr and --ft-sign-lr lower");
+            + grid.get(0)[0] + ", SU/SV " + grid.get(0)[1] + ")",
+            FineTuneException.Remedy.LOWER_BOTH_LEARNING_RATES, null);
       }
     }
     listener.info(String.format(Locale.ROOT, "%s: learning rates chosen by the sweep: lr %.3g, "

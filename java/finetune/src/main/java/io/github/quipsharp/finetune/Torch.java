@@ -82,9 +82,9 @@ final class Torch {
     }
     if (d == FineTuneOptions.Device.CUDA) {
       if (!cudaAvailable()) {
-        throw new FineTuneException("--ft-device cuda: libtorch sees no CUDA device (this build of "
-            + "org.bytedeco:pytorch is the CPU one, or there is no GPU and driver); use --ft-device "
-            + "cpu, or build with -Ptorch-cuda on a machine with an NVIDIA GPU");
+        throw new FineTuneException("libtorch sees no CUDA device (this build of "
+            + "org.bytedeco:pytorch is the CPU one, or there is no GPU and driver)",
+            FineTuneException.Remedy.USE_THE_CPU_DEVICE, null);
       }
       device = new Device(DeviceType.CUDA, (byte) 0);
     } else {

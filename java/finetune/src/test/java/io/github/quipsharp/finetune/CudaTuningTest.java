@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code --ft-device cuda}: on a machine whose libtorch sees a CUDA device (Maven profile
+ * The device CUDA ({@code FineTuneOptions.device}): on a machine whose libtorch sees a CUDA device (Maven profile
  * torch-cuda), end-to-end tuning of a synthetic 2-bit model on the GPU against the same run on
  * the CPU; without one, a clear error before anything is written. {@code -Pgpu} turns the skip of
  * the GPU test into a failure.
@@ -41,8 +41,9 @@ class CudaTuningTest {
     FineTuneException e = assertThrows(FineTuneException.class, () -> EndToEndTuner.tune(
         fpAndQ[1], fpAndQ[0], cal, CTX, out, FineTuneOptions.E2E_DEFAULTS.withEpochs(1)
             .withDevice(FineTuneOptions.Device.CUDA), null));
-    assertTrue(e.getMessage().startsWith("--ft-device cuda: libtorch sees no CUDA device"),
-        e.getMessage());
+    assertTrue(e.getMessage().startsWith("the device CUDA (FineTuneOptions.device): libtorch sees "
+        + "no CUDA device"), e.getMessage());
+    assertEquals(FineTuneException.Remedy.USE_THE_CPU_DEVICE, e.remedy());
     assertFalse(e.getMessage().contains("\n"), "one line");
     assertFalse(Files.exists(out), "nothing written");
   }

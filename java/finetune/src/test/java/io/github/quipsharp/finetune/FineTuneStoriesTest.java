@@ -193,9 +193,10 @@ class FineTuneStoriesTest {
         () -> EndToEndTuner.tune(quantized, model, calibration, CTX, cut, opt, stopInEpoch2));
     assertTrue(Files.exists(cut.resolve(EndToEndTuner.STATE)), "the state of epoch 1 is kept");
     assertTrue(Files.exists(cut.resolve("model.safetensors")), "epoch 1's checkpoint is written");
-    IllegalArgumentException again = assertThrows(IllegalArgumentException.class,
+    InterruptedFineTuningException again = assertThrows(InterruptedFineTuningException.class,
         () -> EndToEndTuner.tune(quantized, model, calibration, CTX, cut, opt, null));
-    assertTrue(again.getMessage().contains("--resume"), again.getMessage());
+    assertEquals(cut.toString(), again.folder());
+    assertTrue(again.getMessage().contains("FineTuneOptions.resume"), again.getMessage());
     int[] otherText = java.util.Arrays.copyOf(calibration, calibration.length - 1);
     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
         () -> EndToEndTuner.tune(quantized, model, otherText, CTX, cut, opt.withResume(true), null));
@@ -229,7 +230,8 @@ class FineTuneStoriesTest {
             E2E.withLearningRates(1e6, 1e7), null));
     System.out.println("lr 1e6: " + e.getMessage());
     assertTrue(e.getMessage().contains("NaN") || e.getMessage().contains("Infinity"), e.getMessage());
-    assertTrue(e.getMessage().contains("--ft-lr"), e.getMessage());
+    assertTrue(e.getMessage().contains("a lower learning rate (FineTuneOptions.lr)"), e.getMessage());
+    assertEquals(FineTuneException.Remedy.LOWER_LEARNING_RATE, e.remedy());
     assertArrayEquals(before, Files.readAllBytes(inPlace.resolve("model.safetensors")),
         "the last good checkpoint was overwritten");
     assertFalse(Files.exists(inPlace.resolve(EndToEndTuner.STATE)));

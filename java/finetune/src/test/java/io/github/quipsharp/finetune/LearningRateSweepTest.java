@@ -157,5 +157,8 @@ class LearningRateSweepTest {
         all.params(), OPT.withLearningRates(3, 3).withAutoLearningRates(true, true), 0, TRAIN,
         VALID, all, ProgressListener.NONE, null, 0, true));
     assertTrue(e.getMessage().contains("every learning rate of the sweep diverged"), e.getMessage());
+    assertEquals(FineTuneException.Remedy.LOWER_BOTH_LEARNING_RATES, e.remedy());
+    assertTrue(e.getMessage().endsWith("set the learning rates lower (FineTuneOptions.lr and "
+        + "FineTuneOptions.signLr)"), e.getMessage());
   }
 }
