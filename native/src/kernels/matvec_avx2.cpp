@@ -353,19 +353,7 @@ void stage_rows(const StageCodes& c, int64_t lo, int64_t hi, int64_t blocks, con
     constexpr Stages kStages = decltype(stages)::value;
     rows_avx2<kStages, kSplit>(c1, c2, lo, hi, blocks, a.xb.data(), a.xb_total, a.uq.data(), s1, s2);
   };
-  using E8p = std::integral_constant<Stages, Stages::kE8p>;
-  using E81b = std::integral_constant<Stages, Stages::kE81b>;
-  using E8pE8p = std::integral_constant<Stages, Stages::kE8pE8p>;
-  using E8pE81b = std::integral_constant<Stages, Stages::kE8pE81b>;
-  if (c.e8p == nullptr) {
-    run(E81b{}, c.e81b, nullptr);
-  } else if (c.e8p2 != nullptr) {
-    run(E8pE8p{}, c.e8p, c.e8p2);
-  } else if (c.e81b != nullptr) {
-    run(E8pE81b{}, c.e8p, c.e81b);
-  } else {
-    run(E8p{}, c.e8p, nullptr);
-  }
+  for_stages(c, run);
 }
 
 }  // namespace

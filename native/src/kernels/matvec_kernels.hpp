@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -69,6 +70,25 @@ enum class Stages { kE8p, kE81b, kE8pE8p, kE8pE81b };
 constexpr bool has_second(Stages s) { return s == Stages::kE8pE8p || s == Stages::kE8pE81b; }
 constexpr bool first_is_e81b(Stages s) { return s == Stages::kE81b; }
 constexpr bool second_is_e81b(Stages s) { return s == Stages::kE8pE81b; }
+
+// Calls run(std::integral_constant<Stages, ...>{}, first codes, second codes or nullptr) with the
+// stages `c` holds: the one dispatch of every vector kernel's stage_rows.
+template <class Run>
+inline void for_stages(const StageCodes& c, Run&& run) {
+  using E8p = std::integral_constant<Stages, Stages::kE8p>;
+  using E81b = std::integral_constant<Stages, Stages::kE81b>;
+  using E8pE8p = std::integral_constant<Stages, Stages::kE8pE8p>;
+  using E8pE81b = std::integral_constant<Stages, Stages::kE8pE81b>;
+  if (c.e8p == nullptr) {
+    run(E81b{}, c.e81b, nullptr);
+  } else if (c.e8p2 != nullptr) {
+    run(E8pE8p{}, c.e8p, c.e8p2);
+  } else if (c.e81b != nullptr) {
+    run(E8pE81b{}, c.e8p, c.e81b);
+  } else {
+    run(E8p{}, c.e8p, nullptr);
+  }
+}
 
 // A row's integer sum of (table value) * x from its nibble sum: 4 * codeword = 2 nu' - 15 (E8P12),
 // 2 * entry = nibble - 4 (E81B); x_total sums the activations the nibbles met.
