@@ -259,7 +259,9 @@ public final class QuantizationRun {
                 totals[(l - begin) * 4 + g.ordinal()].add(CoreInternals.hessian(fp, l, g));
               }
             }
-            CoreInternals.startHessians(fp, begin, end); // the next block starts from zero
+            if (w + 1 < windows) {
+              CoreInternals.startHessians(fp, begin, end); // the next block starts from zero
+            }
           }
           listener.hessianProgress(w + 1, windows);
         }

@@ -137,14 +137,16 @@ final class HessianPhase {
       float[][] out = new float[in.hidden().length][];
       for (int w = 0; w < out.length; w++) {
         out[w] = m.layerForward(layer, in.hidden()[w]);
-        // The chunk starts at a block's first window, so its local blocks close every WINDOWS.
-        if (write && ((w + 1) % HessianBlocks.WINDOWS == 0 || w + 1 == out.length)) {
+        // The chunk starts at a block's first window, so its blocks close where a run's would.
+        if (write && HessianBlocks.closesBlock(w, out.length)) {
           HadoopHessianStore partial =
               f.partialSums(layer, in.firstBlock() + w / HessianBlocks.WINDOWS);
           for (LinearGroup g : LinearGroup.values()) {
             partial.write(layer, g, CoreInternals.hessian(m, layer, g));
           }
-          CoreInternals.startHessians(m, layer, layer + 1); // the next block starts from zero
+          if (w + 1 < out.length) {
+            CoreInternals.startHessians(m, layer, layer + 1); // the next block starts from zero
+          }
         }
       }
       return new ChunkStates(in.chunk(), in.firstBlock(), keep ? out : new float[0][]);
